@@ -1,0 +1,1 @@
+"""Nocturnal api service: profiles, duties, applications, notifications."""

@@ -1,0 +1,1 @@
+"""Nocturnal auth service: users, password hashes, refresh tokens, signing keys; issues EdDSA access tokens."""

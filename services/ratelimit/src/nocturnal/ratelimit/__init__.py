@@ -1,0 +1,1 @@
+"""Nocturnal ratelimit service: sliding-window rate limits on Redis."""

@@ -1,0 +1,1 @@
+"""Nocturnal shared platform library (config, logging, HTTP, auth, rate limiting, health, events)."""
