@@ -1,0 +1,57 @@
+"""Liveness and readiness: `/health/live` and `/health/ready` (dependencies, consumers, draining)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+Check = Callable[[], Awaitable[bool]]
+
+
+class Readiness:
+    """Named readiness checks plus a draining flag.
+
+    A check is an async callable returning True when its dependency is usable; each runs with
+    `timeout_s` (seconds) and counts as failed on timeout or exception. While `draining` is set
+    (graceful shutdown) readiness is 503 whatever the checks say.
+    """
+
+    def __init__(self, timeout_s: float = 1.0) -> None:
+        self._checks: dict[str, Check] = {}
+        self._timeout_s = timeout_s
+        self.draining = False
+
+    def add(self, name: str, check: Check) -> None:
+        """Register (or replace) the check called `name`."""
+        self._checks[name] = check
+
+    async def _run(self, check: Check) -> bool:
+        try:
+            return bool(await asyncio.wait_for(check(), self._timeout_s))
+        except Exception:
+            return False
+
+    async def evaluate(self) -> tuple[bool, dict[str, str]]:
+        """Run every check concurrently: (all ok and not draining, {name: "ok" | "failing"})."""
+        names = list(self._checks)
+        results = await asyncio.gather(*(self._run(self._checks[n]) for n in names))
+        checks = {n: "ok" if ok else "failing" for n, ok in zip(names, results, strict=True)}
+        return all(results) and not self.draining, checks
+
+
+READINESS = web.AppKey("readiness", Readiness)
+
+
+async def live_handler(_: web.Request) -> web.Response:
+    """GET /health/live: the process answers."""
+    return web.json_response({"status": "ok"})
+
+
+async def ready_handler(request: web.Request) -> web.Response:
+    """GET /health/ready: 200 when every dependency check passes, else 503 with the details."""
+    readiness = request.app[READINESS]
+    ok, checks = await readiness.evaluate()
+    status = "ok" if ok else ("draining" if readiness.draining else "unavailable")
+    return web.json_response({"status": status, "checks": checks}, status=200 if ok else 503)

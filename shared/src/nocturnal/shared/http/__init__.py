@@ -1,0 +1,1 @@
+"""HTTP building blocks: app factory and middlewares, request parsing, pagination, peer client."""

@@ -1,0 +1,213 @@
+"""aiohttp application factory: request context, access log, metrics and problem+json for every error."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
+from typing import Any
+
+import structlog
+import uvloop
+from aiohttp import web
+from pydantic_core import to_jsonable_python
+
+from nocturnal.shared.config import ServiceSettings
+from nocturnal.shared.health import READINESS, Readiness, live_handler, ready_handler
+from nocturnal.shared.http.context import (
+    REQUEST_ID_HEADER,
+    TRACEPARENT_HEADER,
+    request_id_from,
+    traceparent_from,
+)
+from nocturnal.shared.logging import bind_context, get_logger
+from nocturnal.shared.metrics import HTTP_DURATION, HTTP_REQUESTS, metrics_handler
+from nocturnal.shared.problems import PROBLEM_CONTENT_TYPE, Problem
+
+SETTINGS = web.AppKey("settings", ServiceSettings)
+SERVICE = web.AppKey("service", str)
+REQUEST_ID = web.RequestKey("request_id", str)
+RESPONSE_HEADERS = web.RequestKey("response_headers", dict[str, str])
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+CleanupContext = Callable[[web.Application], AsyncIterator[None]]
+dumps = partial(json.dumps, default=to_jsonable_python, separators=(",", ":"))
+log = get_logger("http")
+
+
+def json_response(
+    data: Any, *, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    """JSON response; datetimes become RFC 3339 strings, pydantic models their JSON form."""
+    return web.json_response(data, status=status, headers=headers, dumps=dumps)
+
+
+def add_response_headers(request: web.Request, headers: dict[str, str]) -> None:
+    """Headers the middleware adds to this request's response, error or not (e.g. RateLimit)."""
+    request.setdefault(RESPONSE_HEADERS, {}).update(headers)
+
+
+def _route_label(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
+def problem_response(request: web.Request, problem: Problem) -> web.Response:
+    """Render `problem` as an RFC 9457 `application/problem+json` response."""
+    body = problem.body(instance=request.path, request_id=request.get(REQUEST_ID))
+    response = web.Response(
+        text=dumps(body), status=problem.status, content_type=PROBLEM_CONTENT_TYPE
+    )
+    response.headers.update(problem.headers)
+    return response
+
+
+def _problem_from_http_exception(exc: web.HTTPException) -> Problem:
+    headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+    detail = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else None
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
+        detail = "the request body is too large"
+    return Problem(exc.status, detail, headers=headers)
+
+
+@web.middleware
+async def context_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Request id + trace context (read or made), log context, access log, metrics.
+
+    Echoes `X-Request-ID` on every response and adds headers queued with `add_response_headers`.
+    """
+    structlog.contextvars.clear_contextvars()
+    request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
+    traceparent = traceparent_from(request.headers.get(TRACEPARENT_HEADER))
+    request[REQUEST_ID] = request_id
+    bind_context(request_id=request_id, traceparent=traceparent)
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    finally:
+        elapsed = time.perf_counter() - started
+        route = _route_label(request)
+        service = request.app[SERVICE]
+        HTTP_REQUESTS.labels(service, route, request.method, str(status)).inc()
+        HTTP_DURATION.labels(service, route, request.method).observe(elapsed)
+        if not request.path.startswith(("/health/", "/metrics")):
+            log.info(
+                "request",
+                method=request.method,
+                path=request.path,
+                route=route,
+                status=status,
+                duration_ms=round(elapsed * 1000, 2),
+            )
+
+
+async def _on_prepare(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers[REQUEST_ID_HEADER] = request.get(REQUEST_ID, "")
+    response.headers.update(request.get(RESPONSE_HEADERS, {}))
+
+
+@web.middleware
+async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn every error (Problem, aiohttp HTTP errors, unexpected exceptions) into problem+json."""
+    try:
+        return await handler(request)
+    except Problem as problem:
+        return problem_response(request, problem)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return problem_response(request, _problem_from_http_exception(exc))
+    except (asyncio.CancelledError, ConnectionResetError):
+        raise
+    except Exception:
+        log.exception("unhandled error")
+        return problem_response(request, Problem(500, "an unexpected error occurred"))
+
+
+async def openapi_handler(request: web.Request) -> web.Response:
+    """GET /openapi.json: an OpenAPI 3.1 document listing this service's routes."""
+    paths: dict[str, dict[str, Any]] = {}
+    for route in request.app.router.routes():
+        info = route.resource.get_info() if route.resource else {}
+        path = info.get("path") or info.get("formatter")
+        if not path or route.method == "HEAD":
+            continue
+        summary = (route.handler.__doc__ or "").strip().splitlines()
+        paths.setdefault(path, {})[route.method.lower()] = {
+            "summary": summary[0] if summary else "",
+            "responses": {"default": {"description": "JSON, or application/problem+json"}},
+        }
+    settings = request.app[SETTINGS]
+    document = {
+        "openapi": "3.1.0",
+        "info": {"title": f"nocturnal {request.app[SERVICE]}", "version": settings.version},
+        "paths": paths,
+    }
+    return json_response(document)
+
+
+def create_service_app(settings: ServiceSettings, *, service: str) -> web.Application:
+    """The base application every service builds on.
+
+    Has the context and problem middlewares, `/health/live`, `/health/ready` (checks are added
+    to `app[READINESS]`), `/metrics` and `/openapi.json`; request bodies over
+    `settings.max_json_body_bytes` are refused with 413 unless a route streams its body.
+    """
+    app = web.Application(
+        middlewares=[context_middleware, problem_middleware],
+        client_max_size=settings.max_json_body_bytes,
+    )
+    app[SETTINGS] = settings
+    app[SERVICE] = service
+    app[READINESS] = Readiness()
+    app.on_response_prepare.append(_on_prepare)
+    app.router.add_get("/health/live", live_handler, name="health-live")
+    app.router.add_get("/health/ready", ready_handler, name="health-ready")
+    app.router.add_get("/metrics", metrics_handler, name="metrics")
+    app.router.add_get("/openapi.json", openapi_handler, name="openapi")
+    return app
+
+
+def run_service(app: web.Application, settings: ServiceSettings) -> None:
+    """Serve `app` on uvloop at settings.host:port until SIGTERM/SIGINT, then shut down gracefully.
+
+    On shutdown readiness turns 503 first, the listener closes, in-flight requests get up to
+    `shutdown_timeout` seconds, then cleanup contexts close connections.
+    """
+
+    async def drain(app: web.Application) -> None:
+        app[READINESS].draining = True
+
+    app.on_shutdown.insert(0, drain)
+    web.run_app(
+        app,
+        loop=uvloop.new_event_loop(),
+        host=settings.host,
+        port=settings.port,
+        access_log=None,
+        print=None,
+        shutdown_timeout=10.0,
+        handle_signals=True,
+    )
+
+
+__all__ = [
+    "READINESS",
+    "REQUEST_ID",
+    "RESPONSE_HEADERS",
+    "SERVICE",
+    "SETTINGS",
+    "CleanupContext",
+    "Readiness",
+    "add_response_headers",
+    "create_service_app",
+    "dumps",
+    "json_response",
+    "problem_response",
+    "run_service",
+]

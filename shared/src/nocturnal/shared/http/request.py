@@ -1,0 +1,86 @@
+"""Parsing request input: JSON bodies into strict pydantic models, query parameters, client IP."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from nocturnal.shared.problems import Problem, validation_problem
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+class RequestModel(BaseModel):
+    """Base of every request body: unknown fields are rejected, JSON types are not coerced."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
+
+
+def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
+    return [
+        {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "message": err["msg"]}
+        for err in exc.errors(include_url=False)
+    ]
+
+
+async def read_json(request: web.Request, model: type[ModelT], *, max_bytes: int) -> ModelT:
+    """Parse the request body as `model`.
+
+    Raises:
+        Problem: 415 when the content type is not JSON; 413 when the body exceeds `max_bytes`;
+            400 for an empty body, malformed JSON, unknown fields or wrong JSON types
+            (with `errors: [{field, message}]`).
+    """
+    if request.content_type != "application/json" and not request.content_type.endswith("+json"):
+        raise Problem(415, "the request body must be application/json", slug="unsupported-media")
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise Problem(413, f"the JSON body is limited to {max_bytes} bytes", slug="too-large")
+    body = await request.content.read(max_bytes + 1)
+    if len(body) > max_bytes:
+        raise Problem(413, f"the JSON body is limited to {max_bytes} bytes", slug="too-large")
+    if not body.strip():
+        raise Problem(400, "the request body is empty", slug="empty-body")
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        if any(err["type"] == "json_invalid" for err in exc.errors()):
+            raise Problem(
+                400, "the request body is not valid JSON", slug="malformed-json"
+            ) from None
+        raise validation_problem(_field_errors(exc)) from None
+
+
+def parse_model(model: type[ModelT], data: Any, *, detail: str = "invalid request") -> ModelT:
+    """Validate already-decoded data (e.g. query parameters) against `model`; 400 on failure."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise validation_problem(_field_errors(exc), detail) from None
+
+
+def query_int(request: web.Request, name: str, *, default: int, low: int, high: int) -> int:
+    """Integer query parameter in [low, high], `default` when absent; 400 otherwise."""
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise validation_problem(
+            [{"field": name, "message": f"must be an integer from {low} to {high}"}]
+        )
+    return int(raw)
+
+
+def client_ip(request: web.Request, header: str) -> str:
+    """The client address as reported by the trusted gateway hop in `header` (e.g. X-Real-IP).
+
+    Falls back to the socket peer when the header is absent or not an IP address. Never reads
+    `X-Forwarded-For`, whose leftmost entries the client controls.
+    """
+    reported = request.headers.get(header, "").strip()
+    try:
+        return str(ipaddress.ip_address(reported))
+    except ValueError:
+        return request.remote or "0.0.0.0"

@@ -1,0 +1,78 @@
+"""structlog configuration: JSON lines in production, console in development, request context."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import MutableMapping
+from typing import Any, Literal
+
+import structlog
+
+
+def configure_logging(
+    *,
+    service: str,
+    instance: str,
+    level: str = "INFO",
+    fmt: Literal["json", "console"] = "json",
+) -> None:
+    """Configure structlog and the standard library root logger for one service process.
+
+    Every line carries `service`, `instance`, a UTC ISO-8601 `timestamp`, `level`, and whatever
+    is bound in the request/message context (`request_id`, `traceparent`, `user_id`, ...).
+    """
+    static = {"service": service, "instance": instance}
+
+    def add_static(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        for key, value in static.items():
+            event.setdefault(key, value)
+        return event
+
+    renderer: structlog.typing.Processor = (
+        structlog.processors.JSONRenderer()
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    shared_processors: list[structlog.typing.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        add_static,
+    ]
+    structlog.configure(
+        processors=[
+            *shared_processors,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
+        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared_processors,
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+
+
+def get_logger(name: str | None = None) -> Any:
+    """Return a structlog bound logger (optionally tagged with `logger=name`)."""
+    logger = structlog.get_logger()
+    return logger.bind(logger=name) if name else logger
+
+
+def bind_context(**values: Any) -> None:
+    """Bind values (request_id, traceparent, user_id, ...) to the current task's log context."""
+    structlog.contextvars.bind_contextvars(**values)
+
+
+def context_value(key: str) -> Any:
+    """Return a value bound in the current log context, or None."""
+    return structlog.contextvars.get_contextvars().get(key)

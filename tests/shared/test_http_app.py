@@ -1,0 +1,143 @@
+"""The base app: problem+json for every error, request ids, strict JSON bodies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from nocturnal.shared.config import ServiceSettings
+from nocturnal.shared.http.app import create_service_app, json_response
+from nocturnal.shared.http.request import RequestModel, client_ip, read_json
+
+pytestmark = pytest.mark.asyncio
+
+
+class Shift(RequestModel):
+    title: str
+    hours: int
+
+
+async def create_shift(request: web.Request) -> web.Response:
+    shift = await read_json(request, Shift, max_bytes=1024)
+    return json_response(shift.model_dump(), status=201)
+
+
+async def whoami(request: web.Request) -> web.Response:
+    return json_response({"ip": client_ip(request, "X-Real-IP")})
+
+
+async def boom(_: web.Request) -> web.Response:
+    raise RuntimeError("secret internals")
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any) -> TestClient:
+    app = create_service_app(ServiceSettings(), service="test")
+    app.router.add_post("/shifts", create_shift)
+    app.router.add_get("/whoami", whoami)
+    app.router.add_get("/boom", boom)
+    return await aiohttp_client(app)
+
+
+async def problem(resp: Any, status: int) -> dict[str, Any]:
+    assert resp.status == status
+    assert resp.headers["Content-Type"].startswith("application/problem+json")
+    body = await resp.json(content_type=None)
+    assert body["status"] == status
+    assert {"type", "title", "detail", "instance", "request_id"} <= body.keys()
+    assert body["request_id"] == resp.headers["X-Request-ID"]
+    return body
+
+
+async def test_valid_body_is_accepted(client: TestClient) -> None:
+    resp = await client.post("/shifts", json={"title": "Night", "hours": 8})
+    assert resp.status == 201
+    assert await resp.json() == {"title": "Night", "hours": 8}
+
+
+async def test_unknown_route_is_a_404_problem(client: TestClient) -> None:
+    body = await problem(await client.get("/nope"), 404)
+    assert body["instance"] == "/nope"
+
+
+async def test_wrong_method_is_a_405_problem_with_allow(client: TestClient) -> None:
+    resp = await client.delete("/shifts")
+    await problem(resp, 405)
+    assert "POST" in resp.headers["Allow"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"title": "Night", "hours": 8, "extra": 1}, "extra"),
+        ({"title": "Night", "hours": "8"}, "hours"),
+        ({"title": 5, "hours": 8}, "title"),
+        ({"title": "Night"}, "hours"),
+    ],
+)
+async def test_unknown_fields_and_wrong_types_are_400(
+    client: TestClient, payload: dict[str, Any], field: str
+) -> None:
+    body = await problem(await client.post("/shifts", json=payload), 400)
+    assert [e["field"] for e in body["errors"]] == [field]
+
+
+@pytest.mark.parametrize("raw", [b"{", b"[1,2", b"\xff\xfe", b'{"title": "x",}'])
+async def test_malformed_json_is_400(client: TestClient, raw: bytes) -> None:
+    resp = await client.post("/shifts", data=raw, headers={"Content-Type": "application/json"})
+    body = await problem(resp, 400)
+    assert "JSON" in body["detail"]
+
+
+async def test_empty_body_is_400(client: TestClient) -> None:
+    resp = await client.post("/shifts", data=b"", headers={"Content-Type": "application/json"})
+    assert (await problem(resp, 400))["detail"] == "the request body is empty"
+
+
+async def test_json_array_body_is_400(client: TestClient) -> None:
+    await problem(await client.post("/shifts", json=[1, 2]), 400)
+
+
+async def test_oversized_body_is_413(client: TestClient) -> None:
+    resp = await client.post("/shifts", json={"title": "x" * 5000, "hours": 1})
+    await problem(resp, 413)
+
+
+async def test_non_json_content_type_is_415(client: TestClient) -> None:
+    await problem(await client.post("/shifts", data="title=x"), 415)
+
+
+async def test_unexpected_error_is_a_500_problem_without_internals(client: TestClient) -> None:
+    body = await problem(await client.get("/boom"), 500)
+    assert "secret" not in str(body)
+
+
+async def test_request_id_is_echoed_when_valid_and_replaced_when_not(client: TestClient) -> None:
+    resp = await client.get("/nope", headers={"X-Request-ID": "abc-123"})
+    assert resp.headers["X-Request-ID"] == "abc-123"
+    resp = await client.get("/nope", headers={"X-Request-ID": "bad id\twith spaces"})
+    assert resp.headers["X-Request-ID"] != "bad id\twith spaces"
+    assert len(resp.headers["X-Request-ID"]) == 32
+
+
+async def test_client_ip_comes_from_the_gateway_header_not_x_forwarded_for(
+    client: TestClient,
+) -> None:
+    resp = await client.get(
+        "/whoami", headers={"X-Real-IP": "203.0.113.7", "X-Forwarded-For": "1.2.3.4"}
+    )
+    assert (await resp.json())["ip"] == "203.0.113.7"
+    resp = await client.get("/whoami", headers={"X-Forwarded-For": "1.2.3.4"})
+    assert (await resp.json())["ip"] == "127.0.0.1"
+
+
+async def test_health_and_metrics_answer(client: TestClient) -> None:
+    assert (await client.get("/health/live")).status == 200
+    assert (await client.get("/health/ready")).status == 200
+    metrics = await (await client.get("/metrics")).text()
+    assert "http_requests_total" in metrics
+    spec = await (await client.get("/openapi.json")).json()
+    assert "/shifts" in spec["paths"]
