@@ -89,8 +89,11 @@ class JwksCache:
 
         Network or format errors are logged and leave the cached keys in place.
         """
+        waiting_since = time.monotonic()
         async with self._lock:
             now = time.monotonic()
+            if self._attempted_at >= waiting_since:
+                return  # single flight: another caller fetched while this one waited
             if not force and now - self._attempted_at < self._min_refetch_s:
                 return
             self._attempted_at = now

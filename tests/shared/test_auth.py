@@ -1,0 +1,212 @@
+"""TokenVerifier and JwksCache against a real JWKS served over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import aiohttp
+import jwt
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from nocturnal.shared.auth import (
+    AUDIENCE,
+    ISSUER,
+    InvalidToken,
+    JwksCache,
+    RevocationList,
+    TokenVerifier,
+)
+
+
+class KeyServer:
+    """A real HTTP JWKS endpoint whose key set the test controls; counts fetches."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, Ed25519PrivateKey] = {}
+        self.fetches = 0
+
+    def add_key(self) -> str:
+        kid = uuid.uuid4().hex
+        self.keys[kid] = Ed25519PrivateKey.generate()
+        return kid
+
+    async def jwks(self, _: web.Request) -> web.Response:
+        self.fetches += 1
+        await asyncio.sleep(0.01)
+        keys = []
+        for kid, private in self.keys.items():
+            jwk = jwt.algorithms.OKPAlgorithm.to_jwk(private.public_key(), as_dict=True)
+            keys.append({**jwk, "kid": kid, "use": "sig", "alg": "EdDSA"})
+        return web.json_response({"keys": keys})
+
+    def token(self, kid: str, **overrides: Any) -> str:
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": "user-1",
+            "role": "doctor",
+            "iat": now,
+            "nbf": now,
+            "exp": now + 900,
+            "jti": uuid.uuid4().hex,
+        }
+        claims.update(overrides)
+        claims = {k: v for k, v in claims.items() if v is not None}
+        headers = {"kid": kid, "typ": "at+jwt"}
+        return jwt.encode(claims, self.keys[kid], algorithm="EdDSA", headers=headers)
+
+
+@pytest.fixture
+async def keys() -> Any:
+    server = KeyServer()
+    app = web.Application()
+    app.router.add_get("/.well-known/jwks.json", server.jwks)
+    async with TestServer(app) as http, aiohttp.ClientSession() as session:
+        server.url = str(http.make_url("/.well-known/jwks.json"))  # type: ignore[attr-defined]
+        server.session = session  # type: ignore[attr-defined]
+        yield server
+
+
+def verifier_for(keys: Any, **cache_options: Any) -> TokenVerifier:
+    return TokenVerifier(JwksCache(keys.session, keys.url, **cache_options), RevocationList())
+
+
+async def test_valid_token_gives_its_principal(keys: Any) -> None:
+    kid = keys.add_key()
+    principal = await verifier_for(keys).verify(keys.token(kid, sub="u-42", role="nurse"))
+    assert (principal.user_id, principal.role) == ("u-42", "nurse")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        ({"exp": int(time.time()) - 120}, "expired"),
+        ({"nbf": int(time.time()) + 300}, "not yet valid"),
+        ({"iss": "someone-else"}, "issuer"),
+        ({"aud": "other"}, "(?i)audience"),
+        ({"jti": None}, "jti"),
+        ({"role": None}, "role"),
+    ],
+)
+async def test_tokens_breaking_the_policy_are_refused(
+    keys: Any, overrides: dict[str, Any], reason: str
+) -> None:
+    kid = keys.add_key()
+    with pytest.raises(InvalidToken, match=reason):
+        await verifier_for(keys).verify(keys.token(kid, **overrides))
+
+
+async def test_expired_token_within_leeway_is_accepted(keys: Any) -> None:
+    kid = keys.add_key()
+    token = keys.token(kid, exp=int(time.time()) - 10)
+    assert (await verifier_for(keys).verify(token)).user_id == "user-1"
+
+
+async def test_hs256_token_signed_with_the_public_key_is_refused(keys: Any) -> None:
+    kid = keys.add_key()
+    forged = jwt.encode(
+        {"sub": "x"},
+        "public-key-bytes-that-are-long-enough",
+        algorithm="HS256",
+        headers={"kid": kid, "typ": "at+jwt"},
+    )
+    with pytest.raises(InvalidToken, match="algorithm"):
+        await verifier_for(keys).verify(forged)
+
+
+async def test_token_of_another_type_is_refused(keys: Any) -> None:
+    kid = keys.add_key()
+    now = int(time.time())
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "u", "role": "doctor"}
+    claims |= {"iat": now, "nbf": now, "exp": now + 60, "jti": "j"}
+    token = jwt.encode(claims, keys.keys[kid], algorithm="EdDSA", headers={"kid": kid})
+    with pytest.raises(InvalidToken, match="type"):
+        await verifier_for(keys).verify(token)
+
+
+async def test_signature_by_an_unpublished_key_is_refused(keys: Any) -> None:
+    kid = keys.add_key()
+    token = keys.token(kid)
+    keys.keys[kid] = Ed25519PrivateKey.generate()  # the JWKS now publishes another key
+    with pytest.raises(InvalidToken, match="Signature"):
+        await verifier_for(keys).verify(token)
+
+
+@pytest.mark.parametrize("garbage", ["", "abc", "a.b.c", "Bearer x.y.z"])
+async def test_garbage_is_refused(keys: Any, garbage: str) -> None:
+    keys.add_key()
+    with pytest.raises(InvalidToken):
+        await verifier_for(keys).verify(garbage)
+
+
+async def test_unknown_kid_refetches_once_for_concurrent_requests(keys: Any) -> None:
+    first = keys.add_key()
+    verifier = verifier_for(keys, min_refetch_s=0)
+    await verifier.verify(keys.token(first))
+    fetches = keys.fetches
+    rotated = keys.add_key()
+    tokens = [keys.token(rotated) for _ in range(20)]
+    await asyncio.gather(*(verifier.verify(t) for t in tokens))
+    assert keys.fetches - fetches <= 2
+
+
+async def test_unknown_kid_refetch_is_rate_limited(keys: Any) -> None:
+    keys.add_key()
+    verifier = verifier_for(keys, min_refetch_s=60)
+    await verifier.jwks.refresh(force=True)
+    fetches = keys.fetches
+    for _ in range(10):
+        with pytest.raises(InvalidToken, match="unknown key"):
+            await verifier.verify(_foreign_token())
+    assert keys.fetches == fetches
+
+
+def _foreign_token() -> str:
+    return jwt.encode(
+        {"sub": "x"},
+        Ed25519PrivateKey.generate(),
+        algorithm="EdDSA",
+        headers={"kid": "never-published", "typ": "at+jwt"},
+    )
+
+
+async def test_a_key_dropped_from_the_jwks_stays_valid_for_its_grace(keys: Any) -> None:
+    old = keys.add_key()
+    token = keys.token(old)
+    verifier = verifier_for(keys, min_refetch_s=0, max_age_s=0)
+    await verifier.verify(token)
+    keys.keys.pop(old)
+    keys.add_key()
+    assert (await verifier.verify(token)).user_id == "user-1"
+
+    expired = verifier_for(keys, min_refetch_s=0, max_age_s=0, retired_grace_s=0)
+    keys.keys[old] = Ed25519PrivateKey.generate()
+    await expired.jwks.refresh(force=True)
+    keys.keys.pop(old)
+    await expired.jwks.refresh(force=True)
+    await expired.jwks.refresh(force=True)
+    with pytest.raises(InvalidToken):
+        await expired.verify(token)
+
+
+async def test_revoked_tokens_are_refused_and_later_ones_accepted(keys: Any) -> None:
+    kid = keys.add_key()
+    verifier = verifier_for(keys)
+    issued = int(time.time()) - 5
+    old_token = keys.token(kid, iat=issued)
+    verifier.revocations.revoke("user-1", issued + 1)
+    with pytest.raises(InvalidToken, match="revoked"):
+        await verifier.verify(old_token)
+    assert (await verifier.verify(keys.token(kid, iat=issued + 1))).user_id == "user-1"
+
+
+def test_leeway_above_sixty_seconds_is_refused() -> None:
+    with pytest.raises(ValueError, match="leeway"):
+        TokenVerifier(JwksCache(None, "http://x"), RevocationList(), leeway_s=61)  # type: ignore[arg-type]

@@ -1,0 +1,28 @@
+"""Cursor pagination helpers."""
+
+from __future__ import annotations
+
+import pytest
+
+from nocturnal.shared.http.pagination import decode_cursor, encode_cursor, page
+from nocturnal.shared.problems import Problem
+
+
+def test_cursor_round_trips_its_sort_key() -> None:
+    key = ["2026-12-01T22:00:00Z", "d-1"]
+    assert decode_cursor(encode_cursor(key)) == key
+
+
+@pytest.mark.parametrize("bad", ["", "!!!", "bm90IGpzb24", "eyJhIjoxfQ", "é"])
+def test_foreign_cursors_are_a_400(bad: str) -> None:
+    with pytest.raises(Problem) as caught:
+        decode_cursor(bad)
+    assert caught.value.status == 400
+
+
+def test_page_sets_next_cursor_only_when_more_items_exist() -> None:
+    items = [{"id": i} for i in range(3)]
+    assert page(items, 3, lambda i: [i["id"]]) == {"items": items, "next_cursor": None}
+    more = page(items, 2, lambda i: [i["id"]])
+    assert more["items"] == items[:2]
+    assert decode_cursor(more["next_cursor"]) == [1]

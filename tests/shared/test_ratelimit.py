@@ -1,0 +1,147 @@
+"""Caller-side rate limiting: keys, the in-memory sliding window, the client's fallback, headers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from nocturnal.shared.ratelimit import (
+    DEFAULT_POLICIES,
+    Decision,
+    RateLimitClient,
+    SlidingWindowLog,
+    Tier,
+    ip_group,
+    limit_key,
+    ratelimit_headers,
+)
+
+
+def test_ipv6_addresses_are_grouped_by_their_64_network() -> None:
+    assert ip_group("2001:db8:1:2:aaaa::1") == ip_group("2001:db8:1:2:ffff::9")
+    assert ip_group("2001:db8:1:2::1") != ip_group("2001:db8:1:3::1")
+    assert ip_group("2001:db8:1:2::1") == "2001:db8:1:2::/64"
+
+
+def test_ipv4_and_mapped_ipv4_count_as_the_same_address() -> None:
+    assert ip_group("203.0.113.9") == "203.0.113.9"
+    assert ip_group("::ffff:203.0.113.9") == "203.0.113.9"
+
+
+def test_limit_key_follows_the_design_format() -> None:
+    assert limit_key("auth", "203.0.113.9", "u1") == "rate-limit:auth:203.0.113.9-u1"
+    assert limit_key("api", "203.0.113.9", None) == "rate-limit:api:203.0.113.9-anon"
+
+
+def test_sliding_window_never_allows_more_than_the_limit_in_any_window() -> None:
+    store = SlidingWindowLog()
+    allowed = [
+        store.hit("k", limit=3, window_s=10, now=t)[0] for t in (0.0, 1.0, 2.0, 3.0, 9.9, 10.5)
+    ]
+    # 3 in [0, 2]; 3.0 and 9.9 denied (window still full); at 10.5 the hit of t=0 has left.
+    assert allowed == [True, True, True, False, False, True]
+
+
+def test_denied_requests_consume_nothing() -> None:
+    store = SlidingWindowLog()
+    for t in range(3):
+        store.hit("k", limit=3, window_s=10, now=float(t))
+    for t in range(50):
+        assert not store.hit("k", limit=3, window_s=10, now=3 + t * 0.1)[0]
+    allowed, remaining, _, retry = store.hit("k", limit=3, window_s=10, now=10.01)
+    assert (allowed, remaining, retry) == (True, 0, 0)
+
+
+def test_retry_after_is_when_enough_units_leave_the_window() -> None:
+    store = SlidingWindowLog()
+    store.hit("k", limit=2, window_s=10, now=0.0)
+    store.hit("k", limit=2, window_s=10, now=4.0)
+    allowed, remaining, reset, retry = store.hit("k", limit=2, window_s=10, now=5.0)
+    assert (allowed, remaining, reset, retry) == (False, 0, 9, 5)
+    assert not store.hit("k", limit=2, window_s=10, cost=2, now=5.0)[0]
+    assert store.hit("k", limit=2, window_s=10, cost=2, now=5.0)[3] == 9
+
+
+def test_the_store_keeps_a_bounded_number_of_subjects() -> None:
+    store = SlidingWindowLog(max_keys=10)
+    for i in range(100):
+        store.hit(f"k{i}", limit=1, window_s=60, now=0.0)
+    assert store.hit("k0", limit=1, window_s=60, now=1.0)[0]  # evicted, so counted afresh
+    assert not store.hit("k99", limit=1, window_s=60, now=1.0)[0]
+
+
+def test_headers_follow_the_ietf_ratelimit_fields() -> None:
+    decision = Decision(
+        allowed=True,
+        policy="auth",
+        tier=Tier.NORMAL,
+        limit=5,
+        remaining=4,
+        reset_s=900,
+        retry_after_s=0,
+        window_s=900,
+    )
+    assert ratelimit_headers(decision) == {
+        "RateLimit-Policy": '"auth";q=5;w=900',
+        "RateLimit": '"auth";r=4;t=900',
+    }
+
+
+async def test_client_falls_back_locally_and_fast_when_the_service_is_unreachable() -> None:
+    async with aiohttp.ClientSession() as session:
+        client = RateLimitClient(session, "http://127.0.0.1:9", service="t", timeout_s=0.2)
+        started = time.monotonic()
+        decisions = [await client.check("auth", "198.51.100.1", subject="s") for _ in range(6)]
+        assert time.monotonic() - started < 6 * 0.25
+    assert all(d.degraded for d in decisions)
+    assert [d.allowed for d in decisions] == [True] * 5 + [False]
+    assert decisions[-1].retry_after_s > 0
+
+
+async def test_client_falls_back_when_the_service_hangs() -> None:
+    async def slow(_: web.Request) -> web.Response:
+        await asyncio.sleep(5)
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_post("/v1/check", slow)
+    async with TestServer(app) as server, aiohttp.ClientSession() as session:
+        client = RateLimitClient(session, str(server.make_url("/")), service="t", timeout_s=0.1)
+        started = time.monotonic()
+        decision = await client.check("api", "198.51.100.1")
+        assert time.monotonic() - started < 1.0
+    assert decision.degraded and decision.allowed
+    assert decision.limit == DEFAULT_POLICIES["api"].normal
+
+
+async def test_client_returns_the_services_decision() -> None:
+    seen: list[dict[str, Any]] = []
+
+    async def check(request: web.Request) -> web.Response:
+        seen.append(await request.json())
+        return web.json_response(
+            {
+                "allowed": False,
+                "policy": "upload",
+                "tier": "strict",
+                "limit": 5,
+                "remaining": 0,
+                "reset_s": 100,
+                "retry_after_s": 40,
+                "window_s": 3600,
+                "degraded": False,
+            }
+        )
+
+    app = web.Application()
+    app.router.add_post("/v1/check", check)
+    async with TestServer(app) as server, aiohttp.ClientSession() as session:
+        client = RateLimitClient(session, str(server.make_url("/")), service="t")
+        decision = await client.check("upload", "198.51.100.1", user_id="u1")
+    assert seen == [{"policy": "upload", "ip": "198.51.100.1", "cost": 1, "user_id": "u1"}]
+    assert (decision.allowed, decision.tier, decision.retry_after_s) == (False, Tier.STRICT, 40)
