@@ -1,0 +1,284 @@
+"""One service's messaging wired together: connection, publisher, outbox relay and consumers."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable, Mapping
+from types import TracebackType
+from typing import Any, Self
+
+import aio_pika
+import structlog
+from aio_pika.abc import AbstractRobustConnection
+from aio_pika.exceptions import CONNECTION_EXCEPTIONS
+from pymongo.asynchronous.database import AsyncDatabase
+
+from nocturnal.shared.events.consumer import (
+    ACK_POLICY,
+    AckPolicy,
+    DirectHandler,
+    DirectProcessor,
+    EventConsumer,
+    EventProcessor,
+    Handler,
+    Inbox,
+    InboxProcessor,
+)
+from nocturnal.shared.events.envelope import CloudEvent, new_event
+from nocturnal.shared.events.outbox import Outbox, OutboxRelay
+from nocturnal.shared.events.publisher import EventPublisher
+from nocturnal.shared.events.topology import (
+    DEFAULT_DELIVERY_LIMIT,
+    ExchangeSpec,
+    QueueSpec,
+    declare,
+    instance_queue,
+    service_queue,
+)
+
+__all__ = ["EventBus"]
+
+Reattach = Callable[[], Awaitable[None]]
+
+_log = structlog.get_logger(__name__)
+
+
+class EventBus:
+    """Everything a service needs for events, opened and closed as one async context manager.
+
+    Register consumers first, then enter the context (e.g. in an aiohttp cleanup context)::
+
+        bus = EventBus(amqp_url, service="api", instance=hostname, db=db)
+        bus.subscribe({"user.registered": create_profile})          # durable queue + inbox
+        bus.subscribe_fan_out({"auth.tokens_revoked": revocations.apply})  # every instance
+        async with bus:
+            ...   # bus.outbox.add(bus.event(...), session=s); after commit bus.notify()
+
+    Entering connects (robust, fail fast), declares the exchange, creates the outbox/inbox
+    indexes, opens the publisher, starts the outbox relay and the consumers. Leaving drains in
+    the order of a graceful shutdown: consumers stop and finish in-flight messages, the outbox
+    is flushed, the relay stops, the connection closes. Without ``db`` there is no outbox
+    (publish with ``bus.publisher.publish_confirmed``) and no inbox (use :meth:`subscribe_direct`).
+
+    Args:
+        amqp_url: ``amqp://user:pass@host:port/vhost``.
+        service: service name (``/services/<service>`` source, queue ``<exchange>.<service>``).
+        instance: this process's name (pod/host name), for fan-out queues and the connection name.
+        db: the service's database (``outbox`` and ``inbox`` collections), or None.
+        exchange: the event exchange (default ``nocturnal.events``).
+        confirm_timeout: seconds for each publish and its confirm.
+        prefetch: unacknowledged deliveries per consumer.
+        delivery_limit: redeliveries of a failing message before it is dead-lettered.
+        flush_timeout: seconds to publish what is pending in the outbox when closing.
+        connect_timeout: seconds for the first connection attempt.
+    """
+
+    def __init__(
+        self,
+        amqp_url: str,
+        *,
+        service: str,
+        instance: str,
+        db: AsyncDatabase[Any] | None,
+        exchange: ExchangeSpec | None = None,
+        confirm_timeout: float = 5.0,
+        prefetch: int = 16,
+        delivery_limit: int = DEFAULT_DELIVERY_LIMIT,
+        policy: AckPolicy = ACK_POLICY,
+        flush_timeout: float = 5.0,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        self.service = service
+        self.instance = instance
+        self.exchange = exchange or ExchangeSpec()
+        self._amqp_url = amqp_url
+        self._db = db
+        self._confirm_timeout = confirm_timeout
+        self._prefetch = prefetch
+        self._delivery_limit = delivery_limit
+        self._policy = policy
+        self._flush_timeout = flush_timeout
+        self._connect_timeout = connect_timeout
+        self._pending: list[tuple[QueueSpec, EventProcessor, Reattach | None]] = []
+        self._has_service_queue = False
+        self._connection: AbstractRobustConnection | None = None
+        self._publisher: EventPublisher | None = None
+        self._relay: OutboxRelay | None = None
+        self.consumers: list[EventConsumer] = []
+
+    def subscribe(self, handlers: Mapping[str, Handler]) -> None:
+        """Consume ``handlers``' events from the service's durable quorum queue, each event once
+        per service, deduplicated by the inbox in the handler's transaction.
+
+        Raises:
+            ValueError: no ``db``, or the service queue is already subscribed.
+            RuntimeError: the bus is already open.
+        """
+        if self._db is None:
+            raise ValueError("subscribe needs a database for the inbox; use subscribe_direct")
+        db = self._db
+        self._add_service_queue(handlers, InboxProcessor(db, handlers, on_commit=self.notify))
+
+    def subscribe_direct(self, handlers: Mapping[str, DirectHandler]) -> None:
+        """Consume from the service's durable quorum queue without inbox: for services without
+        MongoDB whose handlers are idempotent by themselves.
+
+        Raises:
+            ValueError: the service queue is already subscribed.
+            RuntimeError: the bus is already open.
+        """
+        self._add_service_queue(handlers, DirectProcessor(handlers))
+
+    def subscribe_fan_out(
+        self,
+        handlers: Mapping[str, DirectHandler],
+        *,
+        on_reattach: Reattach | None = None,
+    ) -> None:
+        """Consume ``handlers``' events on a queue of this instance alone: every instance sees
+        every event. Handlers keep in-memory state (loaded at start), no inbox. The queue dies
+        with the connection, so ``on_reattach`` is awaited after each reconnect to reload what
+        the gap may have missed.
+
+        Raises:
+            RuntimeError: the bus is already open.
+        """
+        self._require_closed()
+        queue = instance_queue(
+            self.exchange,
+            self.service,
+            self.instance,
+            sorted(handlers),
+            delivery_limit=self._delivery_limit,
+        )
+        self._pending.append((queue, DirectProcessor(handlers), on_reattach))
+
+    @property
+    def publisher(self) -> EventPublisher:
+        """The confirmed publisher (opened on enter).
+
+        Raises:
+            RuntimeError: the bus is not open.
+        """
+        if self._publisher is None:
+            raise RuntimeError("EventBus is not open")
+        return self._publisher
+
+    @property
+    def outbox(self) -> Outbox:
+        """The transactional outbox: ``await bus.outbox.add(event, session=session)``.
+
+        Raises:
+            RuntimeError: the bus is not open or has no database.
+        """
+        return self._require_relay().outbox
+
+    @property
+    def relay(self) -> OutboxRelay:
+        """The outbox relay. Raises RuntimeError when the bus is not open or has no database."""
+        return self._require_relay()
+
+    @property
+    def attached(self) -> bool:
+        """Readiness: the bus is open and every consumer is attached.
+
+        A bus without consumers stays ready while the broker is away: its events wait in the
+        outbox, so requests can still be served.
+        """
+        connection = self._connection
+        if connection is None or connection.is_closed:
+            return False
+        return all(consumer.attached for consumer in self.consumers)
+
+    def event(self, name: str, data: dict[str, Any], *, subject: str | None = None) -> CloudEvent:
+        """A new event of this service (see :func:`new_event`)."""
+        return new_event(name, data, service=self.service, subject=subject)
+
+    def notify(self) -> None:
+        """Wake the outbox relay (call after committing a transaction that added an event)."""
+        if self._relay is not None:
+            self._relay.notify()
+
+    async def __aenter__(self) -> Self:
+        try:
+            await self._open()
+        except BaseException:
+            await self._close()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._close()
+
+    async def _open(self) -> None:
+        connection = await aio_pika.connect_robust(
+            self._amqp_url,
+            timeout=self._connect_timeout,
+            client_properties={"connection_name": f"{self.service}/{self.instance}"},
+        )
+        self._connection = connection
+        async with connection.channel(publisher_confirms=False) as channel:
+            await declare(channel, self.exchange)
+        self._publisher = EventPublisher(
+            connection, self.exchange, confirm_timeout=self._confirm_timeout
+        )
+        await self._publisher.open()
+        if self._db is not None:
+            await Inbox(self._db).ensure_indexes()
+            self._relay = OutboxRelay(self._db, self._publisher)
+            await self._relay.ensure_indexes()
+            await self._relay.start()
+        for queue, processor, on_reattach in self._pending:
+            consumer = EventConsumer(
+                connection,
+                self.exchange,
+                queue,
+                processor,
+                prefetch=self._prefetch,
+                policy=self._policy,
+                on_reattach=on_reattach,
+            )
+            self.consumers.append(consumer)
+            await consumer.start()
+        _log.info("event_bus_open", service=self.service, consumers=len(self.consumers))
+
+    async def _close(self) -> None:
+        for consumer in self.consumers:
+            await consumer.close()
+        self.consumers.clear()
+        relay, self._relay = self._relay, None
+        if relay is not None:
+            await relay.stop()
+            if not await relay.flush(self._flush_timeout):
+                _log.warning("event_bus_outbox_not_flushed", service=self.service)
+        publisher, self._publisher = self._publisher, None
+        if publisher is not None:
+            await publisher.close()
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(*CONNECTION_EXCEPTIONS):
+                await connection.close()
+
+    def _add_service_queue(self, handlers: Mapping[str, Any], processor: EventProcessor) -> None:
+        self._require_closed()
+        if self._has_service_queue:
+            raise ValueError(f"service {self.service!r} already has its queue subscribed")
+        self._has_service_queue = True
+        queue = service_queue(
+            self.exchange, self.service, sorted(handlers), delivery_limit=self._delivery_limit
+        )
+        self._pending.append((queue, processor, None))
+
+    def _require_closed(self) -> None:
+        if self._connection is not None:
+            raise RuntimeError("subscribe before opening the EventBus")
+
+    def _require_relay(self) -> OutboxRelay:
+        if self._relay is None:
+            raise RuntimeError("EventBus is not open or has no database (no outbox)")
+        return self._relay

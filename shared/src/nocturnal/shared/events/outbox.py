@@ -1,0 +1,295 @@
+"""Transactional outbox in MongoDB and the relay that publishes it to RabbitMQ."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+import structlog
+from bson import ObjectId
+from pydantic import ValidationError
+from pymongo import ASCENDING, ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
+
+from nocturnal.shared.events.envelope import CloudEvent
+from nocturnal.shared.events.publisher import ConfirmedPublisher, PublishError
+
+__all__ = ["OUTBOX_COLLECTION", "Outbox", "OutboxRelay"]
+
+OUTBOX_COLLECTION: Final = "outbox"
+DEFAULT_RETENTION: Final = timedelta(days=7)
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_ERROR_MAX_CHARS: Final = 500
+
+_log = structlog.get_logger(__name__)
+
+
+class Outbox:
+    """The ``outbox`` collection of a service database: events waiting to be published.
+
+    An event is added in the same MongoDB transaction as the state change it announces, so both
+    are stored or neither is (the transactional outbox pattern). Entry shape::
+
+        {_id: ObjectId, event_id: str, routing_key: str, event: {<CloudEvent JSON>},
+         created_at: datetime, lease_until: datetime, lease_owner: str | None,
+         attempts: int, sent_at: datetime | None, last_error: str | None}
+
+    Pending entries have ``sent_at: null``; sent ones are removed by a TTL index.
+    """
+
+    def __init__(self, db: AsyncDatabase[Any]) -> None:
+        self.collection: AsyncCollection[Any] = db[OUTBOX_COLLECTION]
+
+    async def ensure_indexes(self, *, retention: timedelta = DEFAULT_RETENTION) -> None:
+        """Create the outbox indexes; idempotent (same names and options every time).
+
+        ``(sent_at, created_at, _id)`` serves the relay's "oldest pending first" claim; a unique
+        ``event_id`` forbids adding one event twice; a TTL index on ``sent_at`` deletes sent
+        entries ``retention`` after sending (pending ones have no date and are never deleted).
+
+        Raises:
+            pymongo.errors.PyMongoError: MongoDB refused or is unreachable.
+        """
+        await self.collection.create_index(
+            [("sent_at", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)],
+            name="pending_by_age",
+        )
+        await self.collection.create_index("event_id", unique=True, name="event_id_unique")
+        await self.collection.create_index(
+            "sent_at", expireAfterSeconds=int(retention.total_seconds()), name="sent_ttl"
+        )
+
+    async def add(self, event: CloudEvent, *, session: AsyncClientSession) -> None:
+        """Insert ``event`` as a pending entry inside the caller's transaction on ``session``.
+
+        The relay sees it only once that transaction commits; after an abort it never existed.
+        Call the relay's ``notify()`` after the commit to publish it without waiting for a poll.
+
+        Raises:
+            ValueError: ``session`` has no transaction in progress.
+            pymongo.errors.DuplicateKeyError: this event id is already in the outbox.
+            pymongo.errors.PyMongoError: any other MongoDB failure (the transaction then aborts).
+        """
+        if not session.in_transaction:
+            raise ValueError("Outbox.add must run inside the caller's transaction")
+        now = datetime.now(UTC)
+        entry = {
+            "_id": ObjectId(),
+            "event_id": event.id,
+            "routing_key": event.name,
+            "event": event.model_dump(mode="json", exclude_none=True),
+            "created_at": now,
+            "lease_until": _EPOCH,
+            "lease_owner": None,
+            "attempts": 0,
+            "sent_at": None,
+            "last_error": None,
+        }
+        await self.collection.insert_one(entry, session=session)
+
+    async def pending_count(self) -> int:
+        """Number of entries not yet confirmed by the broker (for metrics and tests)."""
+        return await self.collection.count_documents({"sent_at": None})
+
+
+class OutboxRelay:
+    """Background task that publishes pending outbox entries and marks them sent.
+
+    Entries are taken oldest first (``created_at``, then insertion order within a process) and
+    published with :meth:`ConfirmedPublisher.publish_confirmed`; ``sent_at`` is set only after
+    the broker's confirm. Several relays (one per service instance) run at once: each entry is
+    claimed with ``find_one_and_update`` setting a lease (``lease_until``, ``lease_owner``), so two
+    relays do not publish the same entry concurrently. A relay that dies after the confirm but
+    before marking leaves the entry to be published again when the lease expires: delivery is
+    at-least-once and consumers deduplicate by event id. A failed publish keeps the entry and
+    makes it claimable again after an exponential backoff (with jitter); nothing is deleted
+    except by the TTL on sent entries. Order is best-effort: a failing entry does not block
+    later ones. Leases compare the relays' clocks, so they must be kept in sync (NTP); the
+    lease is far longer than any expected skew.
+
+    Args:
+        db: the service database holding the ``outbox`` collection.
+        publisher: publishes with confirm; raises :class:`PublishError` on failure.
+        poll_interval: seconds between polls when not woken by :meth:`notify`.
+        lease: seconds a claimed entry is reserved for this relay; must exceed the publisher's
+            confirm timeout.
+        retry_base, retry_max: seconds; the n-th failed attempt waits about
+            ``min(retry_max, retry_base * 2**(n-1))`` before the entry is tried again.
+        owner: lease owner id (default: a random one per relay).
+    """
+
+    def __init__(
+        self,
+        db: AsyncDatabase[Any],
+        publisher: ConfirmedPublisher,
+        *,
+        poll_interval: float = 1.0,
+        lease: float = 30.0,
+        retry_base: float = 0.5,
+        retry_max: float = 60.0,
+        owner: str | None = None,
+    ) -> None:
+        if min(poll_interval, lease, retry_base, retry_max) <= 0:
+            raise ValueError("poll_interval, lease, retry_base and retry_max must be > 0 seconds")
+        self.outbox = Outbox(db)
+        self._publisher = publisher
+        self._poll_interval = poll_interval
+        self._lease = timedelta(seconds=lease)
+        self._retry_base = retry_base
+        self._retry_max = retry_max
+        self._owner = owner or uuid.uuid4().hex
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        """True while the background task runs."""
+        return self._task is not None and not self._task.done()
+
+    async def ensure_indexes(self, *, retention: timedelta = DEFAULT_RETENTION) -> None:
+        """Create the outbox indexes (see :meth:`Outbox.ensure_indexes`); idempotent."""
+        await self.outbox.ensure_indexes(retention=retention)
+
+    async def start(self) -> None:
+        """Start the background task; it publishes what is pending right away.
+
+        Raises:
+            RuntimeError: already started.
+        """
+        if self._task is not None:
+            raise RuntimeError("OutboxRelay already started")
+        self._stopping = False
+        self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self._owner}")
+
+    def notify(self) -> None:
+        """Wake the relay now, e.g. right after committing a transaction that added an entry."""
+        self._wake.set()
+
+    async def stop(self, grace_period: float = 10.0) -> None:
+        """Stop the background task after the entry in hand (cancelled after ``grace_period`` s)."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(task, grace_period)
+        except TimeoutError:
+            _log.warning("outbox_relay_stop_timeout", grace_period_s=grace_period)
+
+    # The timeout is part of the result (False when it expires), not a cancellation scope.
+    async def flush(self, timeout: float) -> bool:  # noqa: ASYNC109
+        """Publish everything claimable now, for a graceful shutdown; wait at most ``timeout`` s.
+
+        Returns True when no claimable pending entry is left (entries leased by other relays are
+        theirs), False on timeout or after a failed publish (the entry stays pending).
+        """
+        try:
+            async with asyncio.timeout(timeout):
+                await self.publish_pending()
+        except TimeoutError:
+            _log.warning("outbox_flush_timeout", timeout_s=timeout)
+            return False
+        except (PublishError, PyMongoError):
+            return False
+        return True
+
+    async def publish_pending(self) -> int:
+        """Claim, publish and mark sent pending entries, oldest first, until none is claimable.
+
+        Returns the number published. One drain runs at a time per relay (the background task,
+        :meth:`flush` and direct callers share a lock).
+
+        Raises:
+            PublishError: a publish failed; the entry was released for a retry after backoff.
+            pymongo.errors.PyMongoError: MongoDB failed (a claimed entry is retried after its
+                lease expires).
+        """
+        return await self._drain(until_stopped=False)
+
+    async def _drain(self, *, until_stopped: bool) -> int:
+        published = 0
+        async with self._lock:
+            while not (until_stopped and self._stopping):
+                entry = await self._claim()
+                if entry is None:
+                    break
+                published += await self._publish(entry)
+        return published
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                await self._drain(until_stopped=True)
+            except PublishError as exc:
+                _log.debug("outbox_relay_backing_off", reason=exc.reason)
+            except PyMongoError as exc:
+                _log.warning("outbox_relay_mongo_error", error=repr(exc))
+            except Exception:
+                _log.exception("outbox_relay_unexpected_error")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+
+    async def _claim(self) -> dict[str, Any] | None:
+        now = datetime.now(UTC)
+        entry: dict[str, Any] | None = await self.outbox.collection.find_one_and_update(
+            {"sent_at": None, "lease_until": {"$lte": now}},
+            {
+                "$set": {"lease_until": now + self._lease, "lease_owner": self._owner},
+                "$inc": {"attempts": 1},
+            },
+            sort=[("created_at", ASCENDING), ("_id", ASCENDING)],
+            return_document=ReturnDocument.AFTER,
+        )
+        return entry
+
+    async def _publish(self, entry: dict[str, Any]) -> int:
+        try:
+            event = CloudEvent.model_validate(entry["event"])
+        except ValidationError as exc:
+            # Cannot happen for entries written by Outbox.add; keep it for a human, never drop.
+            await self._release(entry, f"corrupt entry: {exc}", delay=self._retry_max)
+            return 0
+        try:
+            await self._publisher.publish_confirmed(event)
+        except PublishError as exc:
+            await self._release(entry, str(exc), delay=self._backoff(int(entry["attempts"])))
+            raise
+        await self.outbox.collection.update_one(
+            {"_id": entry["_id"]},
+            {"$set": {"sent_at": datetime.now(UTC), "lease_owner": None, "last_error": None}},
+        )
+        return 1
+
+    async def _release(self, entry: dict[str, Any], error: str, *, delay: float) -> None:
+        _log.warning(
+            "outbox_publish_failed",
+            event_id=entry.get("event_id"),
+            attempts=entry.get("attempts"),
+            retry_in_s=round(delay, 3),
+            error=error,
+        )
+        await self.outbox.collection.update_one(
+            {"_id": entry["_id"], "lease_owner": self._owner},
+            {
+                "$set": {
+                    "lease_until": datetime.now(UTC) + timedelta(seconds=delay),
+                    "last_error": error[:_ERROR_MAX_CHARS],
+                }
+            },
+        )
+
+    def _backoff(self, attempts: int) -> float:
+        delay = min(self._retry_max, self._retry_base * 2.0 ** max(attempts - 1, 0))
+        return delay * random.uniform(0.5, 1.0)

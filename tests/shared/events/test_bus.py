@@ -1,0 +1,125 @@
+"""EventBus: a service's whole event wiring, from one service's outbox to another's handler."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from events_scratch import WAIT_S, Scratch
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+
+from nocturnal.shared.events import CloudEvent, EventBus, parse, service_queue
+
+
+@pytest.fixture
+async def api_db(mongo_client: AsyncMongoClient[Any]) -> AsyncIterator[AsyncDatabase[Any]]:
+    """A second service database (each service has its own)."""
+    name = f"test_events_api_{uuid.uuid4().hex[:12]}"
+    yield mongo_client[name]
+    await mongo_client.drop_database(name)
+
+
+def bus(amqp_url: str, scratch: Scratch, service: str, db: AsyncDatabase[Any] | None) -> EventBus:
+    scratch.track(service_queue(scratch.exchange, service, ["placeholder.event"]))
+    return EventBus(
+        amqp_url, service=service, instance="test-host", db=db, exchange=scratch.exchange
+    )
+
+
+async def test_an_event_travels_from_an_outbox_to_another_services_handler(
+    amqp_url: str, scratch: Scratch, db: AsyncDatabase[Any], api_db: AsyncDatabase[Any]
+) -> None:
+    profile_created = asyncio.Event()
+    revoked: asyncio.Future[CloudEvent] = asyncio.get_running_loop().create_future()
+
+    async def create_profile(event: CloudEvent, session: AsyncClientSession) -> None:
+        await api_db["profiles"].insert_one({"_id": event.data["user_id"]}, session=session)
+        profile_created.set()
+
+    async def forget_tokens(event: CloudEvent) -> None:
+        revoked.set_result(event)
+
+    auth = bus(amqp_url, scratch, "auth", db)
+    api = bus(amqp_url, scratch, "api", api_db)
+    api.subscribe({"user.registered": create_profile})
+    api.subscribe_fan_out({"auth.tokens_revoked": forget_tokens})
+    async with api, auth:
+        assert api.attached and auth.attached
+        registered = auth.event("user.registered", {"user_id": "u1"}, subject="u1")
+        async with db.client.start_session() as session, await session.start_transaction():
+            await db["users"].insert_one({"_id": "u1"}, session=session)
+            await auth.outbox.add(registered, session=session)
+            await auth.outbox.add(
+                auth.event("auth.tokens_revoked", {"user_id": "u1"}), session=session
+            )
+        auth.notify()
+
+        await asyncio.wait_for(profile_created.wait(), WAIT_S)
+        assert (await asyncio.wait_for(revoked, WAIT_S)).data == {"user_id": "u1"}
+
+    assert not api.attached
+    assert await api_db["profiles"].find_one({"_id": "u1"}) is not None
+    assert await api_db["inbox"].find_one({"_id": registered.id}) is not None
+    assert await db["outbox"].count_documents({"sent_at": None}) == 0
+
+
+async def test_leaving_the_bus_publishes_what_is_still_pending(
+    amqp_url: str, scratch: Scratch, db: AsyncDatabase[Any]
+) -> None:
+    queue = scratch.service_queue("api", ["duty.posted"])
+    await scratch.declare(queue)
+    async with bus(amqp_url, scratch, "api", db) as api:
+        event = api.event("duty.posted", {"duty_id": "d1"})
+        async with db.client.start_session() as session, await session.start_transaction():
+            await api.outbox.add(event, session=session)
+
+    message = await scratch.get_or_none(queue.name, within=1)
+    assert message is not None
+    assert parse(message.body) == event
+
+
+async def test_a_bus_without_database_publishes_and_consumes_directly(
+    amqp_url: str, scratch: Scratch
+) -> None:
+    seen: asyncio.Future[CloudEvent] = asyncio.get_running_loop().create_future()
+
+    async def tighten(event: CloudEvent) -> None:
+        seen.set_result(event)
+
+    ratelimit = bus(amqp_url, scratch, "ratelimit", None)
+    with pytest.raises(ValueError, match="database"):
+        ratelimit.subscribe({})
+    ratelimit.subscribe_direct({"user.login_failed": tighten})
+    async with ratelimit:
+        with pytest.raises(RuntimeError, match="outbox"):
+            _ = ratelimit.outbox
+        event = ratelimit.event("user.login_failed", {"ip": "192.0.2.1", "reason": "password"})
+        await ratelimit.publisher.publish_confirmed(event)
+
+        assert await asyncio.wait_for(seen, WAIT_S) == event
+
+
+async def test_subscriptions_are_fixed_once_the_bus_is_open(
+    amqp_url: str, scratch: Scratch, db: AsyncDatabase[Any]
+) -> None:
+    api = bus(amqp_url, scratch, "api", db)
+    async with api:
+        with pytest.raises(RuntimeError, match="before opening"):
+            api.subscribe_fan_out({"auth.tokens_revoked": _ignore})
+
+
+async def test_a_service_has_one_durable_queue(amqp_url: str, scratch: Scratch) -> None:
+    api = bus(amqp_url, scratch, "api", None)
+    api.subscribe_direct({"user.deleted": _ignore})
+
+    with pytest.raises(ValueError, match="already"):
+        api.subscribe_direct({"file.deleted": _ignore})
+
+
+async def _ignore(event: CloudEvent) -> None:
+    return None

@@ -1,0 +1,319 @@
+"""Transactional outbox and relay against real MongoDB (SecantusDB) and RabbitMQ."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aio_pika
+import pytest
+from events_scratch import Eventually, Scratch, SeverableProxy
+from pymongo.asynchronous.database import AsyncDatabase
+
+from nocturnal.shared.events.envelope import CloudEvent, new_event, parse
+from nocturnal.shared.events.outbox import Outbox, OutboxRelay
+from nocturnal.shared.events.publisher import EventPublisher, PublishError
+
+
+async def add_committed(db: AsyncDatabase[Any], *events: CloudEvent) -> None:
+    """Add ``events`` to the outbox in one committed transaction, as a service would."""
+    outbox = Outbox(db)
+    async with db.client.start_session() as session, await session.start_transaction():
+        await db["duties"].insert_one({"title": "night shift"}, session=session)
+        for event in events:
+            await outbox.add(event, session=session)
+
+
+def duty_event(n: int = 0) -> CloudEvent:
+    return new_event("duty.posted", {"n": n}, service="api")
+
+
+class BlockingPublisher:
+    """A fake publisher that holds every publish until released, recording what it got."""
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+        self.release = asyncio.Event()
+        self.published: list[CloudEvent] = []
+
+    async def publish_confirmed(self, event: CloudEvent) -> None:
+        self.started.set()
+        await self.release.wait()
+        self.published.append(event)
+
+
+class RecordingPublisher:
+    """A fake publisher that fails its first ``failures`` calls, then records the events."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.failures = failures
+        self.published: list[CloudEvent] = []
+
+    async def publish_confirmed(self, event: CloudEvent) -> None:
+        if self.failures > 0:
+            self.failures -= 1
+            raise PublishError(event, "nacked")
+        self.published.append(event)
+
+
+async def test_add_refuses_to_run_outside_a_transaction(db: AsyncDatabase[Any]) -> None:
+    async with db.client.start_session() as session:
+        with pytest.raises(ValueError, match="transaction"):
+            await Outbox(db).add(duty_event(), session=session)
+
+
+async def test_entry_of_an_aborted_transaction_is_never_published(
+    db: AsyncDatabase[Any], scratch: Scratch
+) -> None:
+    queue = scratch.service_queue("api", ["duty.posted"])
+    await scratch.declare(queue)
+    outbox = Outbox(db)
+    with pytest.raises(RuntimeError, match="business rule"):
+        async with db.client.start_session() as session, await session.start_transaction():
+            await outbox.add(duty_event(), session=session)
+            raise RuntimeError("business rule violated")
+
+    async with EventPublisher(scratch.connection, scratch.exchange) as publisher:
+        assert await OutboxRelay(db, publisher).publish_pending() == 0
+
+    assert await db["outbox"].count_documents({}) == 0
+    assert await scratch.get_or_none(queue.name, within=0.2) is None
+
+
+async def test_committed_entry_is_published_once_and_marked_sent(
+    db: AsyncDatabase[Any], scratch: Scratch
+) -> None:
+    queue = scratch.service_queue("api", ["duty.posted"])
+    await scratch.declare(queue)
+    event = duty_event()
+    await add_committed(db, event)
+
+    async with EventPublisher(scratch.connection, scratch.exchange) as publisher:
+        relay = OutboxRelay(db, publisher)
+        assert await relay.publish_pending() == 1
+        assert await relay.publish_pending() == 0
+
+    messages = await scratch.drain(queue.name)
+    assert [parse(m.body) for m in messages] == [event]
+    entry = await db["outbox"].find_one({"event_id": event.id})
+    assert entry is not None
+    assert entry["sent_at"] is not None
+    assert entry["attempts"] == 1
+    assert await relay.outbox.pending_count() == 0
+
+
+async def test_background_relay_publishes_right_after_notify(
+    db: AsyncDatabase[Any], scratch: Scratch
+) -> None:
+    queue = scratch.service_queue("api", ["duty.posted"])
+    await scratch.declare(queue)
+    event = duty_event()
+    async with EventPublisher(scratch.connection, scratch.exchange) as publisher:
+        relay = OutboxRelay(db, publisher, poll_interval=60)
+        await relay.start()
+        await asyncio.sleep(0)  # let the first (empty) drain run
+        await add_committed(db, event)
+        relay.notify()
+
+        message = await scratch.get(queue.name, within=5)
+        await relay.stop()
+
+    assert parse(message.body) == event
+
+
+async def test_relay_retries_a_failed_publish_without_losing_the_entry(
+    db: AsyncDatabase[Any], scratch: Scratch, eventually: Eventually
+) -> None:
+    event = duty_event()
+    await add_committed(db, event)
+
+    # The exchange does not exist yet: the broker refuses every publish.
+    async with EventPublisher(scratch.connection, scratch.exchange) as publisher:
+        relay = OutboxRelay(db, publisher, poll_interval=0.05, retry_base=0.05, retry_max=0.2)
+        await relay.start()
+
+        async def failed_twice() -> bool:
+            entry = await db["outbox"].find_one({"event_id": event.id})
+            return entry is not None and entry["attempts"] >= 2 and entry["last_error"] is not None
+
+        await eventually(failed_twice, "two failed attempts")
+        assert await relay.outbox.pending_count() == 1
+
+        queue = scratch.service_queue("api", ["duty.posted"])
+        await scratch.declare(queue)
+        message = await scratch.get(queue.name)
+        await relay.stop()
+
+    assert parse(message.body) == event
+    entry = await db["outbox"].find_one({"event_id": event.id})
+    assert entry is not None and entry["sent_at"] is not None
+    assert entry["last_error"] is None
+
+
+async def test_relay_keeps_entries_through_a_broker_outage(
+    db: AsyncDatabase[Any],
+    scratch: Scratch,
+    amqp_url: str,
+    proxy: SeverableProxy,
+    eventually: Eventually,
+) -> None:
+    queue = scratch.service_queue("api", ["duty.posted"])
+    await scratch.declare(queue)
+    connection = await aio_pika.connect_robust(proxy.url(amqp_url, reconnect_interval="0.2"))
+    event = duty_event()
+    try:
+        async with EventPublisher(connection, scratch.exchange, confirm_timeout=1) as publisher:
+            relay = OutboxRelay(db, publisher, poll_interval=0.05, retry_base=0.05, retry_max=0.2)
+            proxy.refusing = True
+            proxy.sever()
+            await add_committed(db, event)
+            await relay.start()
+
+            async def failed() -> bool:
+                entry = await db["outbox"].find_one({"event_id": event.id})
+                return entry is not None and entry["last_error"] is not None
+
+            await eventually(failed, "a publish to fail during the outage")
+            assert await relay.outbox.pending_count() == 1
+            proxy.refusing = False
+            message = await scratch.get(queue.name)
+            await relay.stop()
+    finally:
+        await connection.close()
+
+    assert parse(message.body) == event
+    await eventually(_all_sent(db), "the entry to be marked sent")
+
+
+def _all_sent(db: AsyncDatabase[Any]) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return bool(await Outbox(db).pending_count() == 0)
+
+    return check
+
+
+async def test_failed_entry_backs_off_and_is_retried(db: AsyncDatabase[Any]) -> None:
+    publisher = RecordingPublisher(failures=1)
+    relay = OutboxRelay(db, publisher, retry_base=0.05, retry_max=0.05)
+    event = duty_event()
+    await add_committed(db, event)
+
+    with pytest.raises(PublishError):
+        await relay.publish_pending()
+    assert await relay.publish_pending() == 0  # still backing off
+    await asyncio.sleep(0.06)
+    assert await relay.publish_pending() == 1
+
+    assert publisher.published == [event]
+
+
+async def test_two_relays_do_not_publish_the_same_entries(
+    db: AsyncDatabase[Any], scratch: Scratch
+) -> None:
+    queue = scratch.service_queue("api", ["duty.posted"])
+    await scratch.declare(queue)
+    events = [duty_event(n) for n in range(30)]
+    await add_committed(db, *events)
+
+    async with (
+        EventPublisher(scratch.connection, scratch.exchange) as first,
+        EventPublisher(scratch.connection, scratch.exchange) as second,
+    ):
+        counts = await asyncio.gather(
+            OutboxRelay(db, first).publish_pending(),
+            OutboxRelay(db, second).publish_pending(),
+        )
+
+    assert sum(counts) == 30
+    received = [parse(m.body).id for m in await scratch.drain(queue.name)]
+    assert sorted(received) == sorted(e.id for e in events)
+
+
+async def test_a_leased_entry_is_not_claimed_by_another_relay(db: AsyncDatabase[Any]) -> None:
+    await add_committed(db, duty_event())
+    slow = BlockingPublisher()
+    other = RecordingPublisher()
+    holding = asyncio.create_task(OutboxRelay(db, slow).publish_pending())
+    await asyncio.wait_for(slow.started.wait(), 5)
+
+    assert await OutboxRelay(db, other).publish_pending() == 0
+
+    slow.release.set()
+    assert await holding == 1
+    assert other.published == []
+    assert len(slow.published) == 1
+
+
+async def test_an_expired_lease_lets_another_relay_publish_again(db: AsyncDatabase[Any]) -> None:
+    await add_committed(db, duty_event())
+    crashed = BlockingPublisher()
+    holding = asyncio.create_task(OutboxRelay(db, crashed, lease=0.1).publish_pending())
+    await asyncio.wait_for(crashed.started.wait(), 5)
+    holding.cancel()  # the relay dies holding the lease
+    await asyncio.sleep(0.15)
+
+    survivor = RecordingPublisher()
+    assert await OutboxRelay(db, survivor).publish_pending() == 1
+    assert len(survivor.published) == 1
+
+
+async def test_entries_are_published_oldest_first(db: AsyncDatabase[Any]) -> None:
+    events = [duty_event(n) for n in range(5)]
+    for event in events:
+        await add_committed(db, event)
+    publisher = RecordingPublisher()
+
+    await OutboxRelay(db, publisher).publish_pending()
+
+    assert publisher.published == events
+
+
+async def test_flush_publishes_what_is_pending(db: AsyncDatabase[Any]) -> None:
+    await add_committed(db, duty_event(1), duty_event(2))
+    publisher = RecordingPublisher()
+
+    assert await OutboxRelay(db, publisher).flush(timeout=5) is True
+    assert len(publisher.published) == 2
+
+
+async def test_flush_reports_a_failure(db: AsyncDatabase[Any]) -> None:
+    await add_committed(db, duty_event())
+
+    assert await OutboxRelay(db, RecordingPublisher(failures=1)).flush(timeout=5) is False
+    assert await Outbox(db).pending_count() == 1
+
+
+async def test_flush_reports_a_timeout(db: AsyncDatabase[Any]) -> None:
+    await add_committed(db, duty_event())
+    stuck = BlockingPublisher()
+
+    assert await OutboxRelay(db, stuck).flush(timeout=0.1) is False
+    assert await Outbox(db).pending_count() == 1
+
+
+async def test_indexes_are_created_idempotently_with_a_ttl_on_sent_entries(
+    db: AsyncDatabase[Any],
+) -> None:
+    outbox = Outbox(db)
+    await outbox.ensure_indexes()
+    await outbox.ensure_indexes()
+
+    indexes = await db["outbox"].index_information()
+    assert indexes["sent_ttl"]["expireAfterSeconds"] == 7 * 24 * 3600
+    assert indexes["sent_ttl"]["key"] == [("sent_at", 1)]
+    assert indexes["event_id_unique"]["unique"] is True
+    assert "pending_by_age" in indexes
+
+
+async def test_relay_stop_is_graceful_and_idempotent(db: AsyncDatabase[Any]) -> None:
+    relay = OutboxRelay(db, RecordingPublisher())
+    await relay.start()
+    assert relay.running
+    with pytest.raises(RuntimeError):
+        await relay.start()
+
+    await relay.stop()
+    await relay.stop()
+
+    assert not relay.running
