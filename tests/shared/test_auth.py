@@ -210,3 +210,37 @@ async def test_revoked_tokens_are_refused_and_later_ones_accepted(keys: Any) -> 
 def test_leeway_above_sixty_seconds_is_refused() -> None:
     with pytest.raises(ValueError, match="leeway"):
         TokenVerifier(JwksCache(None, "http://x"), RevocationList(), leeway_s=61)  # type: ignore[arg-type]
+
+
+async def test_revocation_follower_loads_epochs_and_applies_events() -> None:
+    from nocturnal.shared.auth import RevocationFollower
+    from nocturnal.shared.events import new_event
+
+    async def epochs(_: web.Request) -> web.Response:
+        return web.json_response({"items": [{"user_id": "u1", "not_before": 2_000_000_000}]})
+
+    app = web.Application()
+    app.router.add_get("/v1/revocations", epochs)
+    revocations = RevocationList()
+    async with TestServer(app) as server, aiohttp.ClientSession() as session:
+        follower = RevocationFollower(revocations, session, str(server.make_url("/")))
+        await follower.load()
+        await follower.apply(
+            new_event("auth.tokens_revoked", {"user_id": "u2", "not_before": 1_999}, service="auth")
+        )
+        await RevocationFollower(revocations, session, "http://127.0.0.1:9").load()  # auth down
+    assert revocations.is_revoked("u1", 1_999_999_999)
+    assert not revocations.is_revoked("u1", 2_000_000_000)
+    assert not revocations.is_revoked("u3", 0)
+
+
+async def test_revocation_follower_refuses_malformed_events() -> None:
+    from pydantic import ValidationError
+
+    from nocturnal.shared.auth import RevocationFollower
+    from nocturnal.shared.events import new_event
+
+    async with aiohttp.ClientSession() as session:
+        follower = RevocationFollower(RevocationList(), session, "http://127.0.0.1:9")
+        with pytest.raises(ValidationError):
+            await follower.apply(new_event("auth.tokens_revoked", {"user_id": 5}, service="auth"))

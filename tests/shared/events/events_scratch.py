@@ -15,6 +15,7 @@ import pytest
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 
+from nocturnal.shared.events.catalogue import catalogue_queue_names
 from nocturnal.shared.events.topology import (
     ExchangeSpec,
     QueueSpec,
@@ -107,7 +108,7 @@ class Scratch:
 
     async def cleanup(self) -> None:
         """Delete the queues and both exchanges (each on its own channel: an error closes it)."""
-        for name in sorted(self._queues):
+        for name in sorted(set(self._queues) | set(catalogue_queue_names(self.exchange))):
             with self._quietly():
                 async with self.connection.channel(publisher_confirms=False) as channel:
                     await channel.queue_delete(name)

@@ -45,7 +45,7 @@ async def test_an_event_travels_from_an_outbox_to_another_services_handler(
         revoked.set_result(event)
 
     auth = bus(amqp_url, scratch, "auth", db)
-    api = bus(amqp_url, scratch, "api", api_db)
+    api = bus(amqp_url, scratch, "profiles", api_db)
     api.subscribe({"user.registered": create_profile})
     api.subscribe_fan_out({"auth.tokens_revoked": forget_tokens})
     async with api, auth:
@@ -71,9 +71,9 @@ async def test_an_event_travels_from_an_outbox_to_another_services_handler(
 async def test_leaving_the_bus_publishes_what_is_still_pending(
     amqp_url: str, scratch: Scratch, db: AsyncDatabase[Any]
 ) -> None:
-    queue = scratch.service_queue("api", ["duty.posted"])
+    queue = scratch.service_queue("profiles", ["duty.posted"])
     await scratch.declare(queue)
-    async with bus(amqp_url, scratch, "api", db) as api:
+    async with bus(amqp_url, scratch, "profiles", db) as api:
         event = api.event("duty.posted", {"duty_id": "d1"})
         async with db.client.start_session() as session, await session.start_transaction():
             await api.outbox.add(event, session=session)
@@ -91,7 +91,7 @@ async def test_a_bus_without_database_publishes_and_consumes_directly(
     async def tighten(event: CloudEvent) -> None:
         seen.set_result(event)
 
-    ratelimit = bus(amqp_url, scratch, "ratelimit", None)
+    ratelimit = bus(amqp_url, scratch, "limiter", None)
     with pytest.raises(ValueError, match="database"):
         ratelimit.subscribe({})
     ratelimit.subscribe_direct({"user.login_failed": tighten})
@@ -107,14 +107,14 @@ async def test_a_bus_without_database_publishes_and_consumes_directly(
 async def test_subscriptions_are_fixed_once_the_bus_is_open(
     amqp_url: str, scratch: Scratch, db: AsyncDatabase[Any]
 ) -> None:
-    api = bus(amqp_url, scratch, "api", db)
+    api = bus(amqp_url, scratch, "profiles", db)
     async with api:
         with pytest.raises(RuntimeError, match="before opening"):
             api.subscribe_fan_out({"auth.tokens_revoked": _ignore})
 
 
 async def test_a_service_has_one_durable_queue(amqp_url: str, scratch: Scratch) -> None:
-    api = bus(amqp_url, scratch, "api", None)
+    api = bus(amqp_url, scratch, "profiles", None)
     api.subscribe_direct({"user.deleted": _ignore})
 
     with pytest.raises(ValueError, match="already"):
@@ -123,3 +123,18 @@ async def test_a_service_has_one_durable_queue(amqp_url: str, scratch: Scratch) 
 
 async def _ignore(event: CloudEvent) -> None:
     return None
+
+
+def test_a_catalogued_service_must_handle_exactly_its_catalogue_entry() -> None:
+    api = EventBus("amqp://unused/", service="api", instance="i", db=None)
+    with pytest.raises(ValueError, match="catalogue"):
+        api.subscribe_direct({"user.registered": _ignore})
+
+
+async def test_events_route_to_a_catalogued_queue_before_its_consumer_ever_starts(
+    amqp_url: str, scratch: Scratch, db: Any
+) -> None:
+    async with bus(amqp_url, scratch, "auth", db) as auth:
+        await auth.publisher.publish_confirmed(auth.event("user.registered", {"user_id": "u1"}))
+    waiting = await scratch.drain(f"{scratch.exchange.name}.api")
+    assert [m.message_id for m in waiting] != []

@@ -157,3 +157,28 @@ async def test_redeclaring_with_other_arguments_fails_loudly(scratch: Scratch) -
 
     with pytest.raises(aio_pika.exceptions.ChannelPreconditionFailed):
         await scratch.declare(scratch.service_queue("api", ["user.registered"], delivery_limit=4))
+
+
+def test_the_catalogue_binds_every_consumed_event_and_audits_security_decisions() -> None:
+    from nocturnal.shared.events.catalogue import AUDITED, SUBSCRIPTIONS, catalogue_queues
+
+    exchange = ExchangeSpec("test.catalogue")
+    queues = {q.name: q for q in catalogue_queues(exchange)}
+    assert set(queues["test.catalogue.api"].routing_keys) == set(SUBSCRIPTIONS["api"])
+    assert queues["test.catalogue.upload"].routing_keys == ("user.deleted",)
+    audit = queues["test.catalogue.audit"]
+    assert audit.routing_keys == AUDITED
+    assert audit.arguments()["x-overflow"] == "drop-head"
+    assert audit.dead_letter is None
+
+
+def test_a_length_cap_with_dead_lettering_is_refused() -> None:
+    exchange = ExchangeSpec("test.capped")
+    with pytest.raises(TopologyError, match="length cap"):
+        QueueSpec(
+            name="q",
+            exchange=exchange.name,
+            routing_keys=("a",),
+            dead_letter=dead_letter_queue(exchange, "svc"),
+            max_length=10,
+        )

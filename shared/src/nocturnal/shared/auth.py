@@ -6,13 +6,16 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import jwt
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from pydantic import BaseModel, ValidationError
 
+from nocturnal.shared.events.bus import EventBus
+from nocturnal.shared.events.envelope import CloudEvent
 from nocturnal.shared.http.app import CleanupContext
 from nocturnal.shared.http.client import HTTP_SESSION
 from nocturnal.shared.logging import bind_context, get_logger
@@ -41,6 +44,14 @@ class Principal:
     role: str
     token_id: str
     issued_at: int
+
+
+class KeySource(Protocol):
+    """Where a verifier finds public keys: `JwksCache` over HTTP, or auth's own key store."""
+
+    async def get(self, kid: str) -> Ed25519PublicKey | None:
+        """The Ed25519 public key called `kid`, or None when there is none."""
+        ...
 
 
 class JwksCache:
@@ -153,6 +164,58 @@ class RevocationList:
     def _prune(self, now: int) -> None:
         horizon = now - ACCESS_TOKEN_TTL_S - MAX_LEEWAY_S
         self._not_before = {u: nb for u, nb in self._not_before.items() if nb > horizon}
+
+
+class _Revocation(BaseModel):
+    user_id: str
+    not_before: int
+
+
+class _Revocations(BaseModel):
+    items: list[_Revocation]
+
+
+class RevocationFollower:
+    """Keeps a `RevocationList` current on one verifying instance (DESIGN §2).
+
+    Follows `auth.tokens_revoked {user_id, not_before}` on a fan-out queue of this instance and
+    (re)loads the epochs still in force from auth's internal `GET {auth_url}/v1/revocations`
+    (`{items: [{user_id, not_before}]}`) at start and whenever the fan-out queue reattaches,
+    covering events sent while this instance could not see them. A failed load is logged, not
+    raised: auth being down must not stop another service.
+    """
+
+    def __init__(
+        self, revocations: RevocationList, session: aiohttp.ClientSession, auth_url: str
+    ) -> None:
+        self.revocations = revocations
+        self._session = session
+        self._url = f"{auth_url.rstrip('/')}/v1/revocations"
+
+    def subscribe(self, bus: EventBus) -> None:
+        """Register the fan-out consumer on `bus` (before the bus opens)."""
+        bus.subscribe_fan_out({"auth.tokens_revoked": self.apply}, on_reattach=self.load)
+
+    async def apply(self, event: CloudEvent) -> None:
+        """Apply one `auth.tokens_revoked` event.
+
+        Raises:
+            pydantic.ValidationError: the event data lacks `user_id` / integer `not_before`.
+        """
+        revocation = _Revocation.model_validate(event.data)
+        self.revocations.revoke(revocation.user_id, revocation.not_before)
+
+    async def load(self) -> None:
+        """Apply every revocation epoch auth still holds."""
+        try:
+            async with self._session.get(self._url) as response:
+                response.raise_for_status()
+                loaded = _Revocations.model_validate(await response.json())
+        except (aiohttp.ClientError, TimeoutError, ValidationError, ValueError) as exc:
+            log.warning("revocations not loaded from auth", url=self._url, error=repr(exc))
+            return
+        for item in loaded.items:
+            self.revocations.revoke(item.user_id, item.not_before)
 
 
 class TokenVerifier:
@@ -286,8 +349,10 @@ __all__ = [
     "TOKEN_VERIFIER",
     "InvalidToken",
     "JwksCache",
+    "KeySource",
     "Principal",
     "Problem",
+    "RevocationFollower",
     "RevocationList",
     "TokenVerifier",
     "authenticate",

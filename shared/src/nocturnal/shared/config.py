@@ -21,6 +21,9 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+SETTINGS_CONFIG = SettingsConfigDict(extra="ignore", frozen=True, case_sensitive=False)
+
+
 class ServiceSettings(BaseSettings):
     """Settings every service shares. Environment variable = upper-case field name.
 
@@ -28,7 +31,7 @@ class ServiceSettings(BaseSettings):
     `dev-insecure-` is refused when `NOCTURNAL_ENV=production`.
     """
 
-    model_config = SettingsConfigDict(extra="ignore", frozen=True, case_sensitive=False)
+    model_config = SETTINGS_CONFIG
 
     env: Environment = Field(default=Environment.DEVELOPMENT, validation_alias="NOCTURNAL_ENV")
     host: str = "0.0.0.0"
@@ -66,12 +69,16 @@ class ServiceSettings(BaseSettings):
 class MongoSettings(BaseSettings):
     """MongoDB connection; each service has its own database (DESIGN §4)."""
 
+    model_config = SETTINGS_CONFIG
+
     mongo_url: str = "mongodb://mongo:27017/?replicaSet=rs0"
     mongo_database: str = ""
 
 
 class PeerSettings(BaseSettings):
     """Peer service base URLs; default to DNS names (Kubernetes Service / compose service)."""
+
+    model_config = SETTINGS_CONFIG
 
     auth_url: str = "http://auth"
     ratelimit_url: str = "http://ratelimit"

@@ -1,6 +1,12 @@
-"""Domain events: CloudEvents envelope, RabbitMQ topology, confirmed publisher, consumer with inbox, outbox relay."""
+"""Domain events: CloudEvents envelope, topology and catalogue, confirmed publisher, outbox relay, inbox consumer."""
 
 from nocturnal.shared.events.bus import EventBus
+from nocturnal.shared.events.catalogue import (
+    AUDITED,
+    SUBSCRIPTIONS,
+    catalogue_queue_names,
+    catalogue_queues,
+)
 from nocturnal.shared.events.consumer import (
     ACK_POLICY,
     AckPolicy,
@@ -26,6 +32,7 @@ from nocturnal.shared.events.topology import (
     QueueSpec,
     QueueType,
     TopologyError,
+    audit_queue,
     dead_letter_queue,
     declare,
     instance_queue,
@@ -34,6 +41,8 @@ from nocturnal.shared.events.topology import (
 
 __all__ = [
     "ACK_POLICY",
+    "AUDITED",
+    "SUBSCRIPTIONS",
     "AckPolicy",
     "CloudEvent",
     "ConfirmedPublisher",
@@ -54,6 +63,9 @@ __all__ = [
     "QueueSpec",
     "QueueType",
     "TopologyError",
+    "audit_queue",
+    "catalogue_queue_names",
+    "catalogue_queues",
     "dead_letter_queue",
     "declare",
     "event_type",

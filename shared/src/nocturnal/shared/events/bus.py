@@ -13,6 +13,7 @@ from aio_pika.abc import AbstractRobustConnection
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 from pymongo.asynchronous.database import AsyncDatabase
 
+from nocturnal.shared.events.catalogue import SUBSCRIPTIONS, catalogue_queues
 from nocturnal.shared.events.consumer import (
     ACK_POLICY,
     AckPolicy,
@@ -54,7 +55,8 @@ class EventBus:
         async with bus:
             ...   # bus.outbox.add(bus.event(...), session=s); after commit bus.notify()
 
-    Entering connects (robust, fail fast), declares the exchange, creates the outbox/inbox
+    Entering connects (robust, fail fast), declares the exchange and the whole event catalogue
+    (every service's queue, so events route before their consumers first start), creates the outbox/inbox
     indexes, opens the publisher, starts the outbox relay and the consumers. Leaving drains in
     the order of a graceful shutdown: consumers stop and finish in-flight messages, the outbox
     is flushed, the relay stops, the connection closes. Without ``db`` there is no outbox
@@ -223,7 +225,11 @@ class EventBus:
         )
         self._connection = connection
         async with connection.channel(publisher_confirms=False) as channel:
-            await declare(channel, self.exchange)
+            await declare(
+                channel,
+                self.exchange,
+                *catalogue_queues(self.exchange, delivery_limit=self._delivery_limit),
+            )
         self._publisher = EventPublisher(
             connection, self.exchange, confirm_timeout=self._confirm_timeout
         )
@@ -268,6 +274,12 @@ class EventBus:
         self._require_closed()
         if self._has_service_queue:
             raise ValueError(f"service {self.service!r} already has its queue subscribed")
+        expected = SUBSCRIPTIONS.get(self.service)
+        if expected is not None and set(handlers) != set(expected):
+            raise ValueError(
+                f"{self.service!r} handlers {sorted(handlers)} differ from its catalogue entry"
+                f" {sorted(expected)} (nocturnal.shared.events.catalogue)"
+            )
         self._has_service_queue = True
         queue = service_queue(
             self.exchange, self.service, sorted(handlers), delivery_limit=self._delivery_limit

@@ -18,6 +18,7 @@ __all__ = [
     "QueueSpec",
     "QueueType",
     "TopologyError",
+    "audit_queue",
     "dead_letter_queue",
     "declare",
     "instance_queue",
@@ -96,6 +97,7 @@ class QueueSpec:
     auto_delete: bool = False
     delivery_limit: int | None = DEFAULT_DELIVERY_LIMIT
     dead_letter: QueueSpec | None = None
+    max_length: int | None = None
 
     def __post_init__(self) -> None:
         _check_name("queue", self.name)
@@ -117,6 +119,11 @@ class QueueSpec:
             )
         if self.dead_letter is not None:
             _check_dead_letter_queue(self.name, self.dead_letter)
+        if self.max_length is not None and (self.max_length < 1 or self.dead_letter is not None):
+            raise TopologyError(
+                f"queue {self.name!r}: a length cap drops the oldest messages, so it is only"
+                " for queues without dead-lettering (audit trails)"
+            )
 
     @property
     def dead_letter_routing_key(self) -> str | None:
@@ -133,6 +140,9 @@ class QueueSpec:
         args: dict[str, Any] = {"x-queue-type": self.queue_type.value}
         if self.queue_type is QueueType.QUORUM and self.delivery_limit is not None:
             args["x-delivery-limit"] = self.delivery_limit
+        if self.max_length is not None:
+            args["x-max-length"] = self.max_length
+            args["x-overflow"] = "drop-head"
         if self.dead_letter is not None:
             args["x-dead-letter-exchange"] = self.dead_letter.exchange
             args["x-dead-letter-routing-key"] = self.dead_letter_routing_key
@@ -178,6 +188,26 @@ def service_queue(
         routing_keys=tuple(routing_keys),
         delivery_limit=delivery_limit,
         dead_letter=dead_letter_queue(exchange, service),
+    )
+
+
+def audit_queue(
+    exchange: ExchangeSpec, routing_keys: Iterable[str], *, max_length: int = 100_000
+) -> QueueSpec:
+    """The durable quorum queue ``<exchange>.audit``: a bounded trail of ``routing_keys``.
+
+    Nobody consumes it in the platform; ops read it. It keeps the newest ``max_length``
+    messages (``x-overflow: drop-head``).
+
+    Raises:
+        TopologyError: see :class:`QueueSpec`.
+    """
+    return QueueSpec(
+        name=f"{exchange.name}.audit",
+        exchange=exchange.name,
+        routing_keys=tuple(routing_keys),
+        delivery_limit=None,
+        max_length=max_length,
     )
 
 
