@@ -141,3 +141,41 @@ async def test_health_and_metrics_answer(client: TestClient) -> None:
     assert "http_requests_total" in metrics
     spec = await (await client.get("/openapi.json")).json()
     assert "/shifts" in spec["paths"]
+
+
+async def test_readiness_fails_on_a_critical_check_and_reports_an_optional_one(
+    aiohttp_client: Any,
+) -> None:
+    from nocturnal.shared.health import READINESS
+
+    async def down() -> bool:
+        return False
+
+    app = create_service_app(ServiceSettings(), service="test")
+    app[READINESS].add("cache", down, critical=False)
+    client = await aiohttp_client(app)
+    ready = await client.get("/health/ready")
+    assert (ready.status, (await ready.json())["checks"]) == (200, {"cache": "failing"})
+    app[READINESS].add("database", down)
+    ready = await client.get("/health/ready")
+    assert ready.status == 503
+    app[READINESS].draining = True
+    app[READINESS].add("database", down, critical=False)
+    assert (await client.get("/health/ready")).status == 503
+
+
+def test_loggers_made_before_configuration_follow_it(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from nocturnal.shared.logging import configure_logging, get_logger
+
+    early = get_logger("early")
+    configure_logging(service="svc", instance="i-1", fmt="json")
+    early.info("hello", n=1)
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (line["service"], line["instance"], line["component"], line["n"]) == (
+        "svc",
+        "i-1",
+        "early",
+        1,
+    )

@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Literal, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 PLACEHOLDER_SECRET_PREFIX = "dev-insecure-"
 
@@ -93,10 +93,13 @@ def load_settings(cls: type[SettingsT]) -> SettingsT:
     """Read `cls` from the environment; on invalid config print every problem and exit(2).
 
     Raises:
-        SystemExit: with status 2 and one line per invalid variable.
+        SystemExit: with status 2 and one line per invalid variable (or the parse error).
     """
     try:
         return cls()
+    except SettingsError as exc:  # e.g. malformed JSON in a complex-valued variable
+        print(f"invalid configuration for {cls.__name__}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     except ValidationError as exc:
         lines = [f"invalid configuration for {cls.__name__}:"]
         for error in exc.errors():

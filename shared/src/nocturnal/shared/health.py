@@ -14,18 +14,25 @@ class Readiness:
     """Named readiness checks plus a draining flag.
 
     A check is an async callable returning True when its dependency is usable; each runs with
-    `timeout_s` (seconds) and counts as failed on timeout or exception. While `draining` is set
-    (graceful shutdown) readiness is 503 whatever the checks say.
+    `timeout_s` (seconds) and counts as failed on timeout or exception. A non-critical check is
+    reported but does not fail readiness (a dependency the service can serve without, e.g.
+    ratelimit's Redis, which has a degraded mode). While `draining` is set (graceful shutdown)
+    readiness is 503 whatever the checks say.
     """
 
     def __init__(self, timeout_s: float = 1.0) -> None:
         self._checks: dict[str, Check] = {}
+        self._optional: set[str] = set()
         self._timeout_s = timeout_s
         self.draining = False
 
-    def add(self, name: str, check: Check) -> None:
+    def add(self, name: str, check: Check, *, critical: bool = True) -> None:
         """Register (or replace) the check called `name`."""
         self._checks[name] = check
+        if critical:
+            self._optional.discard(name)
+        else:
+            self._optional.add(name)
 
     async def _run(self, check: Check) -> bool:
         try:
@@ -34,11 +41,17 @@ class Readiness:
             return False
 
     async def evaluate(self) -> tuple[bool, dict[str, str]]:
-        """Run every check concurrently: (all ok and not draining, {name: "ok" | "failing"})."""
+        """Run every check concurrently.
+
+        Returns (every critical check ok and not draining, {name: "ok" | "failing"}).
+        """
         names = list(self._checks)
         results = await asyncio.gather(*(self._run(self._checks[n]) for n in names))
         checks = {n: "ok" if ok else "failing" for n, ok in zip(names, results, strict=True)}
-        return all(results) and not self.draining, checks
+        critical_ok = all(
+            ok for n, ok in zip(names, results, strict=True) if n not in self._optional
+        )
+        return critical_ok and not self.draining, checks
 
 
 READINESS = web.AppKey("readiness", Readiness)

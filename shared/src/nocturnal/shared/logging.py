@@ -63,9 +63,12 @@ def configure_logging(
 
 
 def get_logger(name: str | None = None) -> Any:
-    """Return a structlog bound logger (optionally tagged with `logger=name`)."""
-    logger = structlog.get_logger()
-    return logger.bind(logger=name) if name else logger
+    """A lazy structlog logger (optionally tagged `component=name`).
+
+    Lazy: safe to create at import time, before `configure_logging` runs; the configuration
+    in force at the first log call applies.
+    """
+    return structlog.get_logger(component=name) if name else structlog.get_logger()
 
 
 def bind_context(**values: Any) -> None:

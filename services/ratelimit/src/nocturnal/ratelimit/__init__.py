@@ -1,1 +1,3 @@
 """Nocturnal ratelimit service: sliding-window rate limits on Redis."""
+
+SERVICE = "ratelimit"

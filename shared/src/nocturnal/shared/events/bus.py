@@ -192,6 +192,10 @@ class EventBus:
             return False
         return all(consumer.attached for consumer in self.consumers)
 
+    async def ready(self) -> bool:
+        """`attached`, as a readiness check (`app[READINESS].add("rabbitmq", bus.ready)`)."""
+        return self.attached
+
     def event(self, name: str, data: dict[str, Any], *, subject: str | None = None) -> CloudEvent:
         """A new event of this service (see :func:`new_event`)."""
         return new_event(name, data, service=self.service, subject=subject)

@@ -1,0 +1,93 @@
+"""argon2id password hashing off the event loop, with bounded concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+import argon2
+from aiohttp import web
+
+T = TypeVar("T")
+
+
+class HasherBusy(Exception):
+    """Every hashing slot stayed taken for longer than the allowed wait."""
+
+
+class PasswordHasher:
+    """argon2id hashing and verification in a thread pool of `concurrency` workers.
+
+    A caller waits at most `wait_s` seconds for a free slot, then gets `HasherBusy`, so a
+    burst of logins sheds load instead of queueing without bound (memory: `memory_kib` per
+    slot). Verifying for an unknown account runs against a dummy hash so it costs the same.
+    """
+
+    def __init__(
+        self,
+        *,
+        memory_kib: int,
+        time_cost: int,
+        parallelism: int,
+        concurrency: int,
+        wait_s: float,
+    ) -> None:
+        self._argon2 = argon2.PasswordHasher(
+            time_cost=time_cost,
+            memory_cost=memory_kib,
+            parallelism=parallelism,
+            type=argon2.Type.ID,
+        )
+        self._executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="argon2")
+        self._slots = asyncio.Semaphore(concurrency)
+        self._wait_s = wait_s
+        self._dummy_hash = self._argon2.hash(secrets.token_urlsafe(32))
+
+    async def hash(self, password: str) -> str:
+        """The argon2id PHC string of `password`.
+
+        Raises:
+            HasherBusy: no slot within the wait.
+        """
+        return await self._run(self._argon2.hash, password)
+
+    async def verify(self, password_hash: str | None, password: str) -> bool:
+        """True when `password` matches `password_hash` (None: an unknown account, always False).
+
+        Raises:
+            HasherBusy: no slot within the wait.
+        """
+        matches = await self._run(self._matches, password_hash or self._dummy_hash, password)
+        return matches and password_hash is not None
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        """True when `password_hash` was made with other parameters than the configured ones."""
+        return self._argon2.check_needs_rehash(password_hash)
+
+    def close(self) -> None:
+        """Stop the worker threads (after the running hashes finish)."""
+        self._executor.shutdown(wait=True)
+
+    def _matches(self, password_hash: str, password: str) -> bool:
+        try:
+            return self._argon2.verify(password_hash, password)
+        except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
+            return False
+
+    async def _run(self, work: Callable[..., T], *args: str) -> T:
+        try:
+            async with asyncio.timeout(self._wait_s):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise HasherBusy from None
+        loop = asyncio.get_running_loop()
+        job = self._executor.submit(work, *args)
+        # Free the slot when the thread is done, not when a cancelled caller stops waiting.
+        job.add_done_callback(lambda _: loop.call_soon_threadsafe(self._slots.release))
+        return await asyncio.wrap_future(job)
+
+
+PASSWORD_HASHER = web.AppKey("password_hasher", PasswordHasher)

@@ -1,0 +1,93 @@
+"""Access-token claims (RFC 9068 profile) and opaque refresh tokens grouped in rotation families."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from nocturnal.shared.auth import ACCESS_TOKEN_TTL_S, AUDIENCE, ISSUER
+
+TOKEN_TYPE_BEARER = "Bearer"
+
+
+def access_token_claims(user_id: str, role: str, now: datetime) -> dict[str, Any]:
+    """The claims of a fresh access token for `user_id`, valid for 15 minutes from `now`."""
+    issued_at = int(now.timestamp())
+    return {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": user_id,
+        "role": role,
+        "iat": issued_at,
+        "nbf": issued_at,
+        "exp": issued_at + ACCESS_TOKEN_TTL_S,
+        "jti": uuid.uuid4().hex,
+    }
+
+
+def refresh_token_id(value: str) -> str:
+    """The stored identity of a refresh token: SHA-256 hex of its value (never stored itself)."""
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+class RefreshState(StrEnum):
+    """Where a refresh token is in its life."""
+
+    ACTIVE = "active"
+    USED = "used"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True)
+class RefreshToken:
+    """A stored refresh token (by hash) in a family: one login and all its rotations.
+
+    A token is used once; presenting a used one again means it leaked, so the whole family
+    is revoked (OAuth 2.0 Security BCP, RFC 9700 §4.14.2).
+    """
+
+    id: str
+    family_id: str
+    user_id: str
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+    @classmethod
+    def issue(
+        cls, user_id: str, *, now: datetime, ttl_s: int, family_id: str | None = None
+    ) -> tuple[str, RefreshToken]:
+        """A new token (the opaque value for the client, the record to store).
+
+        Starts a new family unless `family_id` is given (a rotation).
+        """
+        value = secrets.token_urlsafe(32)
+        record = cls(
+            id=refresh_token_id(value),
+            family_id=family_id or uuid.uuid4().hex,
+            user_id=user_id,
+            created_at=now,
+            expires_at=now + timedelta(seconds=ttl_s),
+        )
+        return value, record
+
+    def successor(self, *, now: datetime, ttl_s: int) -> tuple[str, RefreshToken]:
+        """The token that replaces this one in the same family."""
+        return RefreshToken.issue(self.user_id, now=now, ttl_s=ttl_s, family_id=self.family_id)
+
+    def state(self, now: datetime) -> RefreshState:
+        """Revoked beats used beats expired: a replayed token must be noticed even when old."""
+        if self.revoked_at is not None:
+            return RefreshState.REVOKED
+        if self.used_at is not None:
+            return RefreshState.USED
+        if self.expires_at <= now:
+            return RefreshState.EXPIRED
+        return RefreshState.ACTIVE

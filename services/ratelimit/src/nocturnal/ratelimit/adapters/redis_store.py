@@ -1,0 +1,90 @@
+"""The sliding-window limiter on Redis: one Lua script decides and counts each check atomically."""
+
+from __future__ import annotations
+
+import secrets
+from importlib.resources import files
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from nocturnal.shared.ratelimit import Decision, Policy, Tier
+
+SCRIPT = files(__package__).joinpath("sliding_window.lua").read_text()
+
+
+class StoreUnavailable(Exception):
+    """Redis did not answer in time, refused the connection or failed the command."""
+
+
+def connect(url: str, *, timeout_s: float, max_connections: int = 32) -> Redis:
+    """A Redis client whose every step (pool wait, connect, reply) fails after `timeout_s`.
+
+    No retries: the limiter has its own fallback, so a slow or absent Redis must surface at
+    once. The pool is bounded and waits for a free connection: a burst then reuses a few
+    connections instead of opening one each, whose handshakes would time out together. The
+    timeouts are per step, not per check, so time a busy event loop spends before a step
+    starts is not mistaken for a slow Redis.
+    """
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=max_connections,
+        timeout=timeout_s,
+        socket_timeout=timeout_s,
+        socket_connect_timeout=timeout_s,
+        retry=Retry(NoBackoff(), retries=0),
+        decode_responses=True,
+    )
+    return Redis.from_pool(pool)
+
+
+class RedisSlidingWindow:
+    """Sliding-window logs in Redis sorted sets (one member per unit, scored by Redis's clock).
+
+    Never more than the limit in any span of the window; a denied check writes nothing; every
+    written key gets a TTL equal to the time its newest unit still counts.
+    """
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._script = redis.register_script(SCRIPT)
+
+    async def hit(self, policy: Policy, counter_key: str, tier_key: str, cost: int) -> Decision:
+        """Count `cost` units on `counter_key` if they fit the tier's limit; the decision.
+
+        Raises:
+            StoreUnavailable: Redis failed, or a step (waiting for a pooled connection,
+                connecting, a reply) took longer than the client's timeout.
+        """
+        args: list[int | str] = [
+            policy.window_s,
+            policy.normal,
+            policy.strict,
+            cost,
+            secrets.token_hex(8),
+        ]
+        try:
+            allowed, tier, limit, remaining, reset, retry = await self._script(
+                keys=[counter_key, tier_key], args=args
+            )
+        except RedisError as exc:
+            raise StoreUnavailable(repr(exc)) from exc
+        return Decision(
+            allowed=bool(allowed),
+            policy=policy.name,
+            tier=Tier(tier),
+            limit=limit,
+            remaining=remaining,
+            reset_s=reset,
+            retry_after_s=retry,
+            window_s=policy.window_s,
+        )
+
+    async def ping(self) -> bool:
+        """True when Redis answers PING."""
+        try:
+            return bool(await self._redis.ping())
+        except RedisError:
+            return False

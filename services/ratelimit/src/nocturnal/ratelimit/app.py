@@ -1,0 +1,90 @@
+"""The ratelimit application: composition root wiring Redis, the fallback and events."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from redis.asyncio import Redis
+
+from nocturnal.ratelimit import SERVICE
+from nocturnal.ratelimit.adapters.instances import LiveInstances
+from nocturnal.ratelimit.adapters.limiter import LIMITER, SlidingWindowLimiter
+from nocturnal.ratelimit.adapters.redis_store import RedisSlidingWindow, connect
+from nocturnal.ratelimit.adapters.tiers import TIER_OVERRIDES, TierOverrides
+from nocturnal.ratelimit.handlers.events import login_handlers
+from nocturnal.ratelimit.routes import setup_routes
+from nocturnal.ratelimit.settings import RatelimitSettings
+from nocturnal.shared.events import EventBus, ExchangeSpec
+from nocturnal.shared.health import READINESS
+from nocturnal.shared.http.app import CleanupContext, create_service_app
+
+REDIS = web.AppKey("redis", Redis)
+
+
+def redis_context(settings: RatelimitSettings) -> CleanupContext:
+    """Redis, the limiter with its in-memory fallback and the live-instance count.
+
+    Starts even when Redis is down: checks are then answered in degraded mode.
+    """
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        redis = connect(
+            settings.redis_url,
+            timeout_s=settings.redis_timeout_s,
+            max_connections=settings.redis_max_connections,
+        )
+        store = RedisSlidingWindow(redis)
+        instances = LiveInstances(settings.ratelimit_peers_dns)
+        app[REDIS] = redis
+        app[LIMITER] = SlidingWindowLimiter(settings.policies, store, instances)
+        # Reported, not failing: with Redis down this service still answers (degraded mode).
+        app[READINESS].add("redis", store.ping, critical=False)
+        await instances.refresh()
+        counting = asyncio.create_task(instances.run(settings.ratelimit_peers_refresh_s))
+        try:
+            yield
+        finally:
+            counting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await counting
+            await redis.aclose()
+
+    return context
+
+
+def events_context(settings: RatelimitSettings) -> CleanupContext:
+    """The event bus (no database: no outbox, no inbox) consuming auth's login events, and the
+    tier overrides that announce their changes on it."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        bus = EventBus(
+            settings.amqp_url,
+            service=SERVICE,
+            instance=settings.instance_name,
+            db=None,
+            exchange=ExchangeSpec(settings.events_exchange),
+        )
+        tiers = TierOverrides(app[REDIS], bus)
+        bus.subscribe_direct(login_handlers(tiers))
+
+        async def consumer_attached() -> bool:
+            return bus.attached
+
+        async with bus:
+            app[TIER_OVERRIDES] = tiers
+            app[READINESS].add("rabbitmq", consumer_attached)
+            yield
+
+    return context
+
+
+def create_app(settings: RatelimitSettings) -> web.Application:
+    """The ratelimit service application (internal: `/v1/check`, policies, tier overrides)."""
+    app = create_service_app(settings, service=SERVICE)
+    app.cleanup_ctx.append(redis_context(settings))
+    app.cleanup_ctx.append(events_context(settings))
+    setup_routes(app)
+    return app

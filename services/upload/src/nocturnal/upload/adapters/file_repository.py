@@ -1,0 +1,98 @@
+"""File metadata in MongoDB (`files` collection of `nocturnal_upload`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+
+from nocturnal.upload.domain.files import FileKind, MediaType, StoredFile
+
+FILES_COLLECTION = "files"
+
+
+class FileRepository:
+    """Stores `StoredFile`s; document `_id` is the file id.
+
+    Shape: `{_id, owner_id, kind, key, content_type, size, sha256, original_filename,
+    created_at}`. Listing is newest first by `(created_at, _id)`.
+    """
+
+    def __init__(self, db: AsyncDatabase[Any]) -> None:
+        self._files: AsyncCollection[Any] = db[FILES_COLLECTION]
+
+    async def ensure_indexes(self) -> None:
+        """Create the indexes (idempotent): the owner's listing order and unique keys."""
+        await self._files.create_index(
+            [("owner_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
+            name="owner_newest_first",
+        )
+        await self._files.create_index("key", unique=True, name="key_unique")
+
+    async def add(self, file: StoredFile, *, session: AsyncClientSession) -> None:
+        """Insert `file` inside the caller's transaction."""
+        await self._files.insert_one(_document(file), session=session)
+
+    async def get(self, file_id: str, *, owner_id: str | None = None) -> StoredFile | None:
+        """The file with `file_id` (only if owned by `owner_id`, when given), or None."""
+        query: dict[str, Any] = {"_id": file_id}
+        if owner_id is not None:
+            query["owner_id"] = owner_id
+        document = await self._files.find_one(query)
+        return None if document is None else _file(document)
+
+    async def newest_first(
+        self, owner_id: str, *, limit: int, after: tuple[datetime, str] | None = None
+    ) -> list[StoredFile]:
+        """Up to `limit` of the owner's files, newest first, after the `(created_at, id)` given."""
+        query: dict[str, Any] = {"owner_id": owner_id}
+        if after is not None:
+            created_at, file_id = after
+            query["$or"] = [
+                {"created_at": {"$lt": created_at}},
+                {"created_at": created_at, "_id": {"$lt": file_id}},
+            ]
+        cursor = self._files.find(query).sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+        return [_file(document) async for document in cursor.limit(limit)]
+
+    async def owned_by(self, owner_id: str, *, session: AsyncClientSession) -> list[StoredFile]:
+        """All of the owner's files, read inside the caller's transaction."""
+        cursor = self._files.find({"owner_id": owner_id}, session=session)
+        return [_file(document) async for document in cursor]
+
+    async def remove(self, file_id: str, *, session: AsyncClientSession) -> bool:
+        """Delete the file's metadata inside the caller's transaction; False if it was gone."""
+        result = await self._files.delete_one({"_id": file_id}, session=session)
+        return result.deleted_count == 1
+
+
+def _document(file: StoredFile) -> dict[str, Any]:
+    return {
+        "_id": file.id,
+        "owner_id": file.owner_id,
+        "kind": file.kind.value,
+        "key": file.key,
+        "content_type": file.content_type.value,
+        "size": file.size,
+        "sha256": file.sha256,
+        "original_filename": file.original_filename,
+        "created_at": file.created_at,
+    }
+
+
+def _file(document: dict[str, Any]) -> StoredFile:
+    return StoredFile(
+        id=document["_id"],
+        owner_id=document["owner_id"],
+        kind=FileKind(document["kind"]),
+        key=document["key"],
+        content_type=MediaType(document["content_type"]),
+        size=document["size"],
+        sha256=document["sha256"],
+        original_filename=document["original_filename"],
+        created_at=document["created_at"],
+    )

@@ -1,0 +1,118 @@
+"""The upload service's composition root: `create_app(settings)`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+from aiohttp import web
+from pymongo.asynchronous.database import AsyncDatabase
+
+from nocturnal.shared.auth import TOKEN_VERIFIER, RevocationFollower, token_verifier_context
+from nocturnal.shared.events import EventBus, ExchangeSpec
+from nocturnal.shared.health import READINESS
+from nocturnal.shared.http.app import CleanupContext, create_service_app
+from nocturnal.shared.http.client import HTTP_SESSION, http_session_context
+from nocturnal.shared.mongo import MONGO_CLIENT, MONGO_DB, mongo_context
+from nocturnal.shared.ratelimit import ratelimit_client_context
+from nocturnal.upload.adapters.file_repository import FileRepository
+from nocturnal.upload.adapters.local_storage import LocalStorage
+from nocturnal.upload.adapters.s3_storage import open_s3_storage
+from nocturnal.upload.adapters.storage import StorageBackend
+from nocturnal.upload.app_keys import FILES, STORAGE, UPLOAD_SETTINGS, URL_SIGNER
+from nocturnal.upload.domain.signing import UrlSigner
+from nocturnal.upload.handlers.events import erase_deleted_user
+from nocturnal.upload.routes import setup_routes
+from nocturnal.upload.service_layer import FileService
+from nocturnal.upload.settings import UploadSettings
+
+SERVICE = "upload"
+
+
+async def _create_indexes(db: AsyncDatabase[Any]) -> None:
+    await FileRepository(db).ensure_indexes()
+
+
+def _open_storage(
+    settings: UploadSettings, signer: UrlSigner
+) -> AbstractAsyncContextManager[StorageBackend]:
+    """The configured storage backend, opened (directory created / S3 clients connected)."""
+    if settings.storage_backend == "s3":
+        return open_s3_storage(
+            bucket=settings.s3_bucket,
+            region=settings.s3_region,
+            endpoint_url=settings.s3_endpoint_url,
+            public_endpoint_url=settings.s3_public_endpoint_url,
+            create_bucket=settings.s3_create_bucket,
+        )
+    return _open_local_storage(settings, signer)
+
+
+@asynccontextmanager
+async def _open_local_storage(
+    settings: UploadSettings, signer: UrlSigner
+) -> AsyncIterator[StorageBackend]:
+    settings.storage_local_dir.mkdir(parents=True, exist_ok=True)
+    yield LocalStorage(settings.storage_local_dir, signer, settings.public_base_url)
+
+
+def _storage_context(settings: UploadSettings) -> CleanupContext:
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        async with _open_storage(settings, app[URL_SIGNER]) as storage:
+            app[STORAGE] = storage
+            app[READINESS].add("storage", storage.ready)
+            yield
+
+    return context
+
+
+def _events_context(settings: UploadSettings) -> CleanupContext:
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        bus = EventBus(
+            settings.amqp_url,
+            service=SERVICE,
+            instance=settings.instance_name,
+            db=app[MONGO_DB],
+            exchange=ExchangeSpec(settings.events_exchange),
+        )
+        files = FileService(FileRepository(app[MONGO_DB]), app[STORAGE], app[MONGO_CLIENT], bus)
+        revocations = RevocationFollower(
+            app[TOKEN_VERIFIER].revocations, app[HTTP_SESSION], settings.auth_url
+        )
+        bus.subscribe({"user.deleted": erase_deleted_user(files)})
+        revocations.subscribe(bus)
+        async with bus:
+            app[FILES] = files
+            app[READINESS].add("rabbitmq", bus.ready)
+            # Subscribed first, loaded second: a revocation in between is seen at least once.
+            await revocations.load()
+            yield
+
+    return context
+
+
+def create_app(settings: UploadSettings) -> web.Application:
+    """The upload service application; resources open and close as cleanup contexts."""
+    app = create_service_app(settings, service=SERVICE)
+    app[UPLOAD_SETTINGS] = settings
+    app[URL_SIGNER] = UrlSigner(settings.url_signing_secret.get_secret_value().encode())
+    app.cleanup_ctx.extend(
+        [
+            http_session_context(settings.peer_timeout_s),
+            token_verifier_context(settings.auth_url),
+            ratelimit_client_context(
+                settings.ratelimit_url, timeout_s=settings.ratelimit_timeout_s
+            ),
+            mongo_context(
+                settings.mongo_url,
+                settings.mongo_database,
+                app_name=SERVICE,
+                setup=_create_indexes,
+            ),
+            _storage_context(settings),
+            _events_context(settings),
+        ]
+    )
+    setup_routes(app)
+    return app

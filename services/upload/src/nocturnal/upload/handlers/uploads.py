@@ -1,0 +1,127 @@
+"""HTTP handlers of `/api/uploads`: upload, list, read, signed URL, delete (owner only)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aiohttp import web
+
+from nocturnal.shared.auth import authenticate
+from nocturnal.shared.http.app import json_response
+from nocturnal.shared.http.pagination import page, page_request
+from nocturnal.shared.http.request import client_ip, query_int
+from nocturnal.shared.problems import Problem, not_found, validation_problem
+from nocturnal.shared.ratelimit import enforce
+from nocturnal.upload.app_keys import FILES, UPLOAD_SETTINGS
+from nocturnal.upload.domain.files import (
+    EmptyFile,
+    FileKind,
+    FileTooLarge,
+    StoredFile,
+    UnsupportedMediaType,
+    UploadRejected,
+)
+from nocturnal.upload.handlers.multipart import file_part, too_large
+from nocturnal.upload.service_layer import FileNotFound
+
+DEFAULT_URL_TTL_S = 3600
+MAX_URL_TTL_S = 7 * 24 * 3600
+
+
+def _kind(request: web.Request) -> FileKind:
+    try:
+        return FileKind(request.query.get("kind", ""))
+    except ValueError:
+        kinds = " or ".join(kind.value for kind in FileKind)
+        raise validation_problem([{"field": "kind", "message": f"must be {kinds}"}]) from None
+
+
+def _rejected(exc: UploadRejected, kind: FileKind) -> Problem:
+    if isinstance(exc, FileTooLarge):
+        return too_large(kind.max_bytes)
+    if isinstance(exc, UnsupportedMediaType):
+        return Problem(415, str(exc), slug="unsupported-media")
+    assert isinstance(exc, EmptyFile)
+    return Problem(400, str(exc), slug="empty-file")
+
+
+async def create_upload(request: web.Request) -> web.Response:
+    """Upload one file (`multipart/form-data`, part `file`) as `?kind=profile-photo|document`."""
+    principal = await authenticate(request)
+    kind = _kind(request)
+    settings = request.app[UPLOAD_SETTINGS]
+    ip = client_ip(request, settings.client_ip_header)
+    await enforce(request, "upload", ip, user_id=principal.user_id)
+    try:
+        part = await file_part(
+            request, kind.max_bytes, idle_timeout_s=settings.upload_idle_timeout_s
+        )
+        file = await request.app[FILES].upload(
+            principal.user_id, kind, part.filename, part.chunks()
+        )
+    except UploadRejected as exc:
+        raise _rejected(exc, kind) from None
+    return json_response(file.public(), status=201)
+
+
+async def list_uploads(request: web.Request) -> web.Response:
+    """The caller's files, newest first, in cursor pages."""
+    principal = await authenticate(request)
+    wanted = page_request(request)
+    after = _after(wanted.after)
+    files = await request.app[FILES].newest_first(
+        principal.user_id, limit=wanted.limit + 1, after=after
+    )
+    return json_response(page([file.public() for file in files], wanted.limit, _sort_key))
+
+
+def _sort_key(item: dict[str, object]) -> list[object]:
+    created_at = item["created_at"]
+    assert isinstance(created_at, datetime)
+    return [created_at.isoformat(), item["id"]]
+
+
+def _after(cursor: list[object] | None) -> tuple[datetime, str] | None:
+    if cursor is None:
+        return None
+    match cursor:
+        case [str(created_at), str(file_id)]:
+            try:
+                return datetime.fromisoformat(created_at), file_id
+            except ValueError:
+                pass
+    raise validation_problem([{"field": "cursor", "message": "invalid cursor"}])
+
+
+async def _owned(request: web.Request) -> StoredFile:
+    principal = await authenticate(request)
+    try:
+        return await request.app[FILES].get(request.match_info["file_id"], principal.user_id)
+    except FileNotFound:
+        raise not_found("no such file") from None
+
+
+async def get_upload(request: web.Request) -> web.Response:
+    """One of the caller's files (404 for anyone else's)."""
+    file = await _owned(request)
+    return json_response(file.public())
+
+
+async def get_upload_url(request: web.Request) -> web.Response:
+    """A signed download URL of one of the caller's files, `?expires_in=1..604800` seconds."""
+    expires_in = query_int(
+        request, "expires_in", default=DEFAULT_URL_TTL_S, low=1, high=MAX_URL_TTL_S
+    )
+    file = await _owned(request)
+    url, expires_at = await request.app[FILES].signed_url(file, expires_in)
+    return json_response({"url": url, "expires_at": expires_at})
+
+
+async def delete_upload(request: web.Request) -> web.Response:
+    """Delete one of the caller's files (object and metadata)."""
+    principal = await authenticate(request)
+    try:
+        await request.app[FILES].delete(request.match_info["file_id"], principal.user_id)
+    except FileNotFound:
+        raise not_found("no such file") from None
+    return web.Response(status=204)

@@ -1,0 +1,85 @@
+"""argon2id hashing off the event loop with bounded concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import argon2
+import pytest
+
+from nocturnal.auth.adapters.passwords import HasherBusy, PasswordHasher
+from nocturnal.auth.settings import (
+    ARGON2_MIN_MEMORY_KIB,
+    ARGON2_MIN_PARALLELISM,
+    ARGON2_MIN_TIME_COST,
+)
+
+PASSWORD = "night shift at the ward"
+
+
+@pytest.fixture
+def hasher() -> Iterator[PasswordHasher]:
+    hasher = PasswordHasher(
+        memory_kib=ARGON2_MIN_MEMORY_KIB,
+        time_cost=ARGON2_MIN_TIME_COST,
+        parallelism=ARGON2_MIN_PARALLELISM,
+        concurrency=1,
+        wait_s=0.05,
+    )
+    yield hasher
+    hasher.close()
+
+
+async def test_hashes_are_argon2id_with_at_least_the_owasp_parameters(
+    hasher: PasswordHasher,
+) -> None:
+    parameters = argon2.extract_parameters(await hasher.hash(PASSWORD))
+    assert parameters.type is argon2.Type.ID
+    assert parameters.memory_cost >= 19 * 1024
+    assert parameters.time_cost >= 2
+    assert parameters.parallelism >= 1
+
+
+async def test_verify_accepts_the_password_and_rejects_others(hasher: PasswordHasher) -> None:
+    password_hash = await hasher.hash(PASSWORD)
+    assert await hasher.verify(password_hash, PASSWORD)
+    assert not await hasher.verify(password_hash, PASSWORD + "!")
+    assert not await hasher.verify("not a hash", PASSWORD)
+
+
+async def test_an_unknown_account_never_verifies(hasher: PasswordHasher) -> None:
+    assert not await hasher.verify(None, PASSWORD)
+
+
+async def test_hashing_does_not_block_the_event_loop(hasher: PasswordHasher) -> None:
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.001)
+
+    ticker = asyncio.create_task(tick())
+    await hasher.hash(PASSWORD)
+    ticker.cancel()
+    assert ticks >= 5
+
+
+async def test_a_caller_that_waits_too_long_for_a_slot_gets_busy() -> None:
+    slow = PasswordHasher(
+        memory_kib=ARGON2_MIN_MEMORY_KIB, time_cost=20, parallelism=1, concurrency=1, wait_s=0.01
+    )
+    first = asyncio.create_task(slow.hash(PASSWORD))
+    await asyncio.sleep(0)
+    with pytest.raises(HasherBusy):
+        await slow.hash(PASSWORD)
+    await first
+    assert await slow.verify(await first, PASSWORD)
+    slow.close()
+
+
+def test_a_hash_with_weaker_parameters_needs_a_rehash(hasher: PasswordHasher) -> None:
+    weak = argon2.PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)
+    assert hasher.needs_rehash(weak.hash(PASSWORD))

@@ -1,0 +1,111 @@
+"""Fixtures for the auth tests: a real ratelimit service, scratch databases, app factories."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from event_topology import delete_event_topology, new_exchange_name
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from auth.support import AuthClientFactory, new_ip
+from nocturnal.auth.app import create_app
+from nocturnal.auth.settings import AuthSettings
+from nocturnal.ratelimit.app import create_app as create_ratelimit_app
+from nocturnal.ratelimit.settings import RatelimitSettings
+
+
+@pytest.fixture(scope="session")
+async def ratelimit_url(redis_url: str, amqp_url: str) -> AsyncIterator[str]:
+    """The real ratelimit service on Redis, on an exchange of its own.
+
+    Its own exchange: the adaptive tier must not react to the failed logins these tests make.
+    """
+    exchange = new_exchange_name("test-auth-rl")
+    settings = RatelimitSettings(
+        redis_url=redis_url,
+        amqp_url=amqp_url,
+        events_exchange=exchange,
+        instance_name="ratelimit-test",
+    )
+    async with TestServer(create_ratelimit_app(settings)) as server:
+        yield str(server.make_url("")).rstrip("/")
+    await delete_event_topology(amqp_url, exchange)
+
+
+@pytest.fixture(scope="session")
+async def mongo_client(mongo_url: str) -> AsyncIterator[AsyncMongoClient[Any]]:
+    """A client for inspecting what the service stored."""
+    client: AsyncMongoClient[Any] = AsyncMongoClient(mongo_url, tz_aware=True)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+def database_name() -> str:
+    """A database of the test's own."""
+    return f"test_auth_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+async def db(
+    mongo_client: AsyncMongoClient[Any], database_name: str
+) -> AsyncIterator[AsyncDatabase[Any]]:
+    """The test's database, dropped afterwards."""
+    yield mongo_client[database_name]
+    await mongo_client.drop_database(database_name)
+
+
+@pytest.fixture
+def auth_settings(
+    mongo_url: str, amqp_url: str, ratelimit_url: str, events_exchange: str, database_name: str
+) -> Callable[..., AuthSettings]:
+    """`auth_settings(**overrides)`: settings for an auth app on the test's database."""
+
+    def make(**overrides: Any) -> AuthSettings:
+        values: dict[str, Any] = {
+            "mongo_url": mongo_url,
+            "mongo_database": database_name,
+            "amqp_url": amqp_url,
+            "events_exchange": events_exchange,
+            "ratelimit_url": ratelimit_url,
+            # Generous: a slow CI machine must not fall back to per-process counting.
+            "ratelimit_timeout_s": 2.0,
+            "instance_name": f"auth-test-{uuid.uuid4().hex[:6]}",
+            **overrides,
+        }
+        return AuthSettings(**values)
+
+    return make
+
+
+@pytest.fixture
+async def auth_client(
+    auth_settings: Callable[..., AuthSettings], db: AsyncDatabase[Any]
+) -> AsyncIterator[AuthClientFactory]:
+    """`await auth_client(**setting_overrides)`: a client of a started auth app.
+
+    Each client speaks from an address of its own: rate-limit counters outlive test runs.
+    """
+    clients: list[TestClient] = []
+
+    async def make(**overrides: Any) -> TestClient:
+        server = TestServer(create_app(auth_settings(**overrides)))
+        client = TestClient(server, headers={"X-Real-IP": new_ip()})
+        await client.start_server()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.close()
+
+
+@pytest.fixture
+async def client(auth_client: AuthClientFactory) -> TestClient:
+    """A client of an auth app with default settings on the test's database."""
+    return await auth_client()

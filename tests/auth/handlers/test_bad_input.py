@@ -1,0 +1,127 @@
+"""Bad input to the account routes: always a 4xx problem, never a change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from auth.support import PASSWORD, new_email, problem
+
+JSON = {"Content-Type": "application/json"}
+ROUTES = ["/api/auth/register", "/api/auth/login", "/api/auth/refresh", "/api/auth/logout"]
+
+
+def registration(**changes: Any) -> dict[str, Any]:
+    body = {"email": new_email(), "password": PASSWORD, "name": "Dr. Night", "role": "doctor"}
+    body.update(changes)
+    return {k: v for k, v in body.items() if v is not ...}
+
+
+async def assert_nothing_stored(db: AsyncDatabase[Any]) -> None:
+    assert await db["users"].count_documents({}) == 0
+    assert await db["refresh_tokens"].count_documents({}) == 0
+    assert await db["outbox"].count_documents({}) == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (registration(is_admin=True), "is_admin"),
+        (registration(email=42), "email"),
+        (registration(password=["a"] * 20), "password"),
+        (registration(role="surgeon"), "role"),
+        (registration(role=...), "role"),
+        (registration(name=""), "name"),
+        (registration(name="x" * 101), "name"),
+        (registration(email="not-an-address"), "email"),
+        (registration(email="a@b@example.org"), "email"),
+        (registration(password="too short"), "password"),
+        (registration(password="x" * 129), "password"),
+        (registration(password="passwordpassword"), "password"),
+    ],
+    ids=[
+        "unknown-field",
+        "email-not-a-string",
+        "password-not-a-string",
+        "unknown-role",
+        "missing-role",
+        "empty-name",
+        "long-name",
+        "invalid-email",
+        "two-at-signs",
+        "short-password",
+        "long-password",
+        "common-password",
+    ],
+)
+async def test_an_invalid_registration_is_400_naming_the_field(
+    client: TestClient, db: AsyncDatabase[Any], body: dict[str, Any], field: str
+) -> None:
+    resp = await client.post("/api/auth/register", json=body)
+    error = await problem(resp, 400)
+    assert field in [e["field"] for e in error["errors"]]
+    await assert_nothing_stored(db)
+
+
+async def test_a_short_password_is_measured_after_nfkc_normalisation(
+    client: TestClient, db: AsyncDatabase[Any]
+) -> None:
+    # 14 fullwidth digits: 14 characters either way, so still too short.
+    resp = await client.post("/api/auth/register", json=registration(password="\uff11" * 14))
+    await problem(resp, 400)
+    await assert_nothing_stored(db)
+
+
+@pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.parametrize(
+    "raw", [b"{", b'{"email": "a@example.org",}', b"\xff\xfe", b"[]", b'"text"', b"null"]
+)
+async def test_malformed_json_is_400(
+    client: TestClient, db: AsyncDatabase[Any], route: str, raw: bytes
+) -> None:
+    await problem(await client.post(route, data=raw, headers=JSON), 400)
+    await assert_nothing_stored(db)
+
+
+@pytest.mark.parametrize("route", ROUTES)
+async def test_an_empty_body_is_400(client: TestClient, db: AsyncDatabase[Any], route: str) -> None:
+    await problem(await client.post(route, data=b"", headers=JSON), 400)
+    await assert_nothing_stored(db)
+
+
+@pytest.mark.parametrize("route", ROUTES)
+async def test_an_oversized_body_is_413(
+    client: TestClient, db: AsyncDatabase[Any], route: str
+) -> None:
+    body = registration(name="x" * (128 * 1024))
+    await problem(await client.post(route, json=body), 413)
+    await assert_nothing_stored(db)
+
+
+@pytest.mark.parametrize("route", ROUTES)
+async def test_a_form_body_is_415(client: TestClient, db: AsyncDatabase[Any], route: str) -> None:
+    await problem(await client.post(route, data={"email": "a@example.org"}), 415)
+    await assert_nothing_stored(db)
+
+
+@pytest.mark.parametrize(
+    ("route", "body"),
+    [
+        ("/api/auth/login", {"email": "a@example.org", "password": PASSWORD, "remember": True}),
+        ("/api/auth/login", {"email": "a@example.org", "password": 123456789012345}),
+        ("/api/auth/login", {"email": "a@example.org"}),
+        ("/api/auth/login", {"email": "", "password": PASSWORD}),
+        ("/api/auth/refresh", {"refresh_token": 1}),
+        ("/api/auth/refresh", {"refresh_token": "x" * 300}),
+        ("/api/auth/logout", {"refresh_token": None}),
+        ("/api/auth/logout", {"refresh_token": "x", "all": True}),
+    ],
+)
+async def test_wrong_shapes_on_the_other_routes_are_400(
+    client: TestClient, db: AsyncDatabase[Any], route: str, body: dict[str, Any]
+) -> None:
+    await problem(await client.post(route, json=body), 400)
+    await assert_nothing_stored(db)

@@ -1,0 +1,228 @@
+"""Session fixtures for every test package: real backing servers and the whole stack."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import shutil
+import subprocess
+import urllib.parse
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from event_topology import private_event_exchange
+
+from tools.devstack import (
+    DEFAULT_AMQP_URL,
+    DEFAULT_REDIS_URL,
+    Server,
+    Stack,
+    StackSettings,
+    amqp_answers,
+    ensure_rabbitmq,
+    ensure_redis,
+    http_ok,
+    mongo_answers,
+    redis_answers,
+    start_moto,
+    start_secantus,
+    wait_until,
+)
+
+# Images for the testcontainers path (only where a Docker engine answers).
+MONGO_IMAGE = "mongo:7.0"
+REDIS_IMAGE = "redis:7.2"
+RABBITMQ_IMAGE = "rabbitmq:3.13"
+MOTO_IMAGE = "motoserver/moto:5.1.0"
+
+# Logical Redis databases handed to test sessions; their locks live in the URL's own database.
+REDIS_TEST_DATABASES = range(1, 16)
+REDIS_LOCK_TTL_S = 3 * 3600
+
+
+@functools.cache
+def docker_engine_answers() -> bool:
+    """True when `docker info` succeeds: a Docker engine is there for testcontainers."""
+    if shutil.which("docker") is None:
+        return False
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=15).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@contextlib.contextmanager
+def container(
+    image: str, port: int, answers: Callable[[str], bool], url: str, command: str | None = None
+) -> Iterator[str]:
+    """Run `image` with testcontainers; yield `url` (with {host} and {port}) once it answers."""
+    from testcontainers.core.container import DockerContainer
+
+    server = DockerContainer(image).with_exposed_ports(port)
+    if command:
+        server = server.with_command(command)
+    with server:
+        host, mapped = server.get_container_host_ip(), server.get_exposed_port(port)
+        address = url.format(host=host, port=mapped)
+        wait_until(lambda: answers(address), image, timeout=90)
+        yield address
+
+
+def initiate_replica_set(url: str) -> None:
+    """Make a fresh mongod (started with --replSet rs0) a single-node replica-set primary."""
+    import pymongo
+
+    client: pymongo.MongoClient[dict[str, object]] = pymongo.MongoClient(url)
+    with contextlib.closing(client):
+        members = [{"_id": 0, "host": "localhost:27017"}]
+        client.admin.command("replSetInitiate", {"_id": "rs0", "members": members})
+        primary = lambda: bool(client.admin.command("hello").get("isWritablePrimary"))  # noqa: E731
+        wait_until(primary, "MongoDB replica set", timeout=30)
+
+
+@contextlib.contextmanager
+def private_redis_database(url: str) -> Iterator[str]:
+    """Claim a logical database of the Redis at `url` that no other test session holds, empty.
+
+    Rate-limit counters are keyed by client address (127.0.0.1 in every test), so sessions, and
+    runs within the last window, that shared one database would throttle each other.
+    """
+    import redis
+
+    locks = redis.Redis.from_url(url)
+    token = uuid.uuid4().hex
+    claimed = next(
+        (
+            db
+            for db in REDIS_TEST_DATABASES
+            if locks.set(f"nocturnal:test-session:db{db}", token, nx=True, ex=REDIS_LOCK_TTL_S)
+        ),
+        None,
+    )
+    if claimed is None:
+        raise RuntimeError(f"every Redis test database at {url} is held by another test session")
+    private_url = urllib.parse.urlsplit(url)._replace(path=f"/{claimed}").geturl()
+    with contextlib.closing(redis.Redis.from_url(private_url)) as private:
+        private.flushdb()
+    try:
+        yield private_url
+    finally:
+        lock = f"nocturnal:test-session:db{claimed}"
+        if locks.get(lock) == token.encode():
+            locks.delete(lock)
+        locks.close()
+
+
+@contextlib.contextmanager
+def stopping(server: Server) -> Iterator[str]:
+    """Yield the server's URL; stop it afterwards if it was started for this session."""
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def server_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Logs and pid files of the servers this test session starts."""
+    return tmp_path_factory.mktemp("servers")
+
+
+@pytest.fixture(scope="session")
+def mongo_url(server_dir: Path) -> Iterator[str]:
+    """A MongoDB with transactions: MONGO_URL, else a container, else SecantusDB in memory."""
+    if url := os.environ.get("MONGO_URL"):
+        yield url
+    elif docker_engine_answers():
+        direct = "mongodb://{host}:{port}/?directConnection=true"
+        with container(MONGO_IMAGE, 27017, mongo_answers, direct, "--replSet rs0") as url:
+            initiate_replica_set(url)
+            yield url
+    else:
+        with stopping(start_secantus(":memory:", server_dir / "mongo.log")) as url:
+            yield url
+
+
+@pytest.fixture(scope="session")
+def redis_server(server_dir: Path) -> Iterator[str]:
+    """REDIS_URL, else a container, else the local Redis (started if it is installed)."""
+    if url := os.environ.get("REDIS_URL"):
+        yield url
+    elif docker_engine_answers():
+        with container(REDIS_IMAGE, 6379, redis_answers, "redis://{host}:{port}/0") as url:
+            yield url
+    else:
+        with stopping(ensure_redis(DEFAULT_REDIS_URL, server_dir / "redis.log")) as url:
+            yield url
+
+
+@pytest.fixture(scope="session")
+def redis_url(redis_server: str) -> Iterator[str]:
+    """A Redis database of this session's own, empty at the start."""
+    with private_redis_database(redis_server) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def amqp_url(server_dir: Path) -> Iterator[str]:
+    """AMQP_URL, else a container, else the local RabbitMQ (started if it is installed)."""
+    if url := os.environ.get("AMQP_URL"):
+        yield url
+    elif docker_engine_answers():
+        amqp = "amqp://guest:guest@{host}:{port}/"
+        with container(RABBITMQ_IMAGE, 5672, amqp_answers, amqp) as url:
+            yield url
+    else:
+        with stopping(ensure_rabbitmq(DEFAULT_AMQP_URL, server_dir / "rabbitmq.log")) as url:
+            yield url
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint_url(server_dir: Path) -> Iterator[str]:
+    """An S3 endpoint (credentials testing/testing): S3_ENDPOINT_URL, a container, or moto."""
+    if url := os.environ.get("S3_ENDPOINT_URL"):
+        yield url
+    elif docker_engine_answers():
+        moto_api = lambda url: http_ok(f"{url}/moto-api/")  # noqa: E731
+        with container(MOTO_IMAGE, 5000, moto_api, "http://{host}:{port}") as url:
+            yield url
+    else:
+        with stopping(start_moto(server_dir / "s3.log")) as url:
+            yield url
+
+
+@pytest.fixture(scope="session")
+def gateway_stack(
+    tmp_path_factory: pytest.TempPathFactory, redis_server: str, amqp_url: str
+) -> Iterator[Stack]:
+    """Every service behind the nginx gateway (`.base_url`), on its own in-memory SecantusDB
+    (unless MONGO_URL is set), Redis database and events exchange; logs in a tmp dir."""
+    run_dir = tmp_path_factory.mktemp("stack")
+    with (
+        private_redis_database(redis_server) as redis_url,
+        private_event_exchange(amqp_url, "test-e2e") as events_exchange,
+    ):
+        settings = StackSettings(
+            gateway_port=0,
+            public_host="127.0.0.1",
+            run_dir=run_dir,
+            mongo_url=os.environ.get("MONGO_URL"),
+            mongo_storage=":memory:",
+            redis_url=redis_url,
+            amqp_url=amqp_url,
+            s3_endpoint_url=os.environ.get("S3_ENDPOINT_URL"),
+            events_exchange=events_exchange,
+        )
+        with Stack(settings) as stack:
+            print(f"\n{stack.describe()}")
+            yield stack
+
+
+@pytest.fixture(scope="session")
+def events_exchange(amqp_url: str) -> Iterator[str]:
+    """A unique events exchange for the test session, deleted with its queues at the end."""
+    with private_event_exchange(amqp_url, "test-session") as exchange:
+        yield exchange

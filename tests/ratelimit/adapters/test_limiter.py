@@ -1,0 +1,126 @@
+"""The limiter's degraded mode: local decisions while Redis is away, back to Redis on its own."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from redis.asyncio import Redis
+
+from nocturnal.ratelimit.adapters.instances import LiveInstances
+from nocturnal.ratelimit.adapters.limiter import SlidingWindowLimiter
+from nocturnal.ratelimit.adapters.redis_store import RedisSlidingWindow, connect
+from nocturnal.ratelimit.domain.subjects import Subject
+from nocturnal.shared.ratelimit import Policy
+from tools.devstack import redis_answers, wait_until
+
+pytestmark = pytest.mark.integration
+CLIENT = Subject.of("198.51.100.4", user_id=None, subject="s1")
+
+
+class PrivateRedis:
+    """A redis-server of this test alone that can be stopped and started on the same port."""
+
+    def __init__(self, port: int) -> None:
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self._port = port
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        argv = ["redis-server", "--port", str(self._port), "--bind", "127.0.0.1"]
+        argv += ["--save", "", "--appendonly", "no"]
+        self._process = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
+        wait_until(lambda: redis_answers(self.url), "private redis-server", timeout=10)
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=10)
+            self._process = None
+
+
+@pytest.fixture
+def private_redis(unused_tcp_port: int) -> Iterator[PrivateRedis]:
+    if shutil.which("redis-server") is None:
+        pytest.skip("needs redis-server to stop and restart a Redis of its own")
+    server = PrivateRedis(unused_tcp_port)
+    server.start()
+    yield server
+    server.stop()
+
+
+def limiter_on(client: Redis, policy: Policy, *, instances: int = 1) -> SlidingWindowLimiter:
+    live = LiveInstances(None)
+    live.count = instances
+    return SlidingWindowLimiter({policy.name: policy}, RedisSlidingWindow(client), live)
+
+
+@pytest.fixture
+async def dead_redis(unused_tcp_port: int) -> AsyncIterator[Redis]:
+    client = connect(f"redis://127.0.0.1:{unused_tcp_port}/0", timeout_s=0.05)
+    yield client
+    await client.aclose()
+
+
+async def test_without_redis_checks_are_decided_locally_and_still_limited(
+    dead_redis: Redis, short: Policy
+) -> None:
+    limiter = limiter_on(dead_redis, short)
+    decisions = [await limiter.check(short, CLIENT, 1) for _ in range(4)]
+    assert all(d.degraded for d in decisions)
+    assert [d.allowed for d in decisions] == [True, True, True, False]
+
+
+@pytest.fixture
+async def silent_redis() -> AsyncIterator[str]:
+    """A server that accepts connections and never answers (a hung Redis)."""
+
+    async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()
+        writer.close()
+
+    server = await asyncio.start_server(hang, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    yield f"redis://127.0.0.1:{port}/0"
+    server.close()
+
+
+async def test_a_redis_that_does_not_answer_is_given_up_after_the_timeout(
+    silent_redis: str, short: Policy
+) -> None:
+    client = connect(silent_redis, timeout_s=0.1)
+    limiter = limiter_on(client, short)
+    started = time.perf_counter()
+    decision = await limiter.check(short, CLIENT, 1)
+    elapsed = time.perf_counter() - started
+    await client.aclose()
+    assert (decision.degraded, decision.allowed) == (True, True)
+    assert 0.09 <= elapsed < 0.3
+
+
+async def test_degraded_instances_share_the_limit(dead_redis: Redis, wide: Policy) -> None:
+    limiter = limiter_on(dead_redis, wide, instances=3)
+    decisions = [await limiter.check(wide, CLIENT, 1) for _ in range(5)]
+    assert decisions[0].limit == 4  # ceil(10 / 3)
+    assert [d.allowed for d in decisions] == [True, True, True, True, False]
+
+
+async def test_the_limiter_returns_to_redis_when_it_comes_back(
+    private_redis: PrivateRedis, short: Policy
+) -> None:
+    client = connect(private_redis.url, timeout_s=0.05)
+    limiter = limiter_on(client, short)
+    try:
+        assert not (await limiter.check(short, CLIENT, 1)).degraded
+        private_redis.stop()
+        assert (await limiter.check(short, CLIENT, 1)).degraded
+        private_redis.start()
+        back = await limiter.check(short, CLIENT, 1)
+        assert not back.degraded
+        assert back.remaining == 2  # the restarted Redis kept nothing: counted afresh
+    finally:
+        await client.aclose()

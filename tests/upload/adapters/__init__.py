@@ -1,0 +1,1 @@
+"""Tests of the upload service: storage backends and the MongoDB repository."""

@@ -1,0 +1,1 @@
+"""Unit tests of the upload domain (no I/O)."""

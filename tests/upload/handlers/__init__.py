@@ -1,0 +1,1 @@
+"""Tests of the upload service: the HTTP app and event handlers."""
