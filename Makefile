@@ -4,13 +4,14 @@
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 SYNC_FLAGS ?= --frozen
 GATEWAY_URL ?= http://localhost:8080
+ARGS ?=
 
 install:
 	bash tools/bootstrap.sh
 	$(UV) sync $(SYNC_FLAGS)
 
 run: install
-	$(UV) run python -m tools.devstack
+	$(UV) run python -m tools.devstack $(ARGS)
 
 demo:
 	GATEWAY_URL=$(GATEWAY_URL) $(UV) run python -m tools.demo

@@ -169,13 +169,39 @@ def test_loggers_made_before_configuration_follow_it(capsys: pytest.CaptureFixtu
 
     from nocturnal.shared.logging import configure_logging, get_logger
 
+    import logging
+
+    import structlog
+
     early = get_logger("early")
     configure_logging(service="svc", instance="i-1", fmt="json")
-    early.info("hello", n=1)
-    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    try:
+        early.info("hello", n=1)
+        line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    finally:  # the configuration holds the captured stream: undo it for later tests
+        structlog.reset_defaults()
+        logging.getLogger().handlers.clear()
     assert (line["service"], line["instance"], line["component"], line["n"]) == (
         "svc",
         "i-1",
         "early",
         1,
     )
+
+
+@pytest.mark.parametrize("limit", ["²", "٣", "1e3", "-1", "0", "101", "9" * 40, " 5"])
+async def test_integer_query_parameters_refuse_anything_but_ascii_digits_in_range(
+    aiohttp_client: Any, limit: str
+) -> None:
+    from nocturnal.shared.http.request import query_int
+
+    async def listing(request: web.Request) -> web.Response:
+        return json_response({"limit": query_int(request, "limit", default=20, low=1, high=100)})
+
+    app = create_service_app(ServiceSettings(), service="test")
+    app.router.add_get("/items", listing)
+    client = await aiohttp_client(app)
+    resp = await client.get("/items", params={"limit": limit})
+    body = await problem(resp, 400)
+    assert body["errors"][0]["field"] == "limit"
+    assert (await (await client.get("/items", params={"limit": "7"})).json()) == {"limit": 7}

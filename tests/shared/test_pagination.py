@@ -13,7 +13,26 @@ def test_cursor_round_trips_its_sort_key() -> None:
     assert decode_cursor(encode_cursor(key)) == key
 
 
-@pytest.mark.parametrize("bad", ["", "!!!", "bm90IGpzb24", "eyJhIjoxfQ", "é"])
+def _deeply_nested() -> str:
+    import base64
+
+    raw = ("[" * 100_000 + "]" * 100_000).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "!!!",
+        "bm90IGpzb24",
+        "eyJhIjoxfQ",
+        "é",
+        _deeply_nested(),
+        encode_cursor([[[[1]]]]),
+        encode_cursor(["x" * 600]),
+    ],
+)
 def test_foreign_cursors_are_a_400(bad: str) -> None:
     with pytest.raises(Problem) as caught:
         decode_cursor(bad)

@@ -5,16 +5,19 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 from nocturnal.shared.http.request import query_int
 from nocturnal.shared.problems import validation_problem
 
+T = TypeVar("T")
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+MAX_CURSOR_CHARS = 512
 
 
 @dataclass(frozen=True)
@@ -32,17 +35,20 @@ def encode_cursor(sort_key: list[Any]) -> str:
 
 
 def decode_cursor(cursor: str) -> list[Any]:
-    """Inverse of `encode_cursor`.
+    """Inverse of `encode_cursor`: a flat JSON array of at most `MAX_CURSOR_CHARS` encoded chars.
 
     Raises:
         Problem: 400 when the cursor is not one this service made.
     """
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        value = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-    except (ValueError, binascii.Error, UnicodeEncodeError):
-        value = None
-    if not isinstance(value, list):
+    value: Any = None
+    # Bounded before decoding: a deeply nested JSON array would exhaust the recursion limit.
+    if len(cursor) <= MAX_CURSOR_CHARS:
+        try:
+            padded = cursor + "=" * (-len(cursor) % 4)
+            value = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        except (ValueError, binascii.Error, UnicodeEncodeError, RecursionError):
+            value = None
+    if not isinstance(value, list) or any(isinstance(v, list | dict) for v in value):
         raise validation_problem([{"field": "cursor", "message": "invalid cursor"}])
     return value
 
@@ -54,13 +60,20 @@ def page_request(request: web.Request) -> PageRequest:
     return PageRequest(limit=limit, after=decode_cursor(cursor) if cursor else None)
 
 
-def page(items: list[dict[str, Any]], limit: int, sort_key: Any) -> dict[str, Any]:
-    """Build `{items, next_cursor}` from up to `limit + 1` fetched items.
+def page(
+    fetched: Sequence[T],
+    limit: int,
+    sort_key: Callable[[T], list[Any]],
+    render: Callable[[T], Any] = lambda item: item,
+) -> dict[str, Any]:
+    """`{items, next_cursor}` from up to `limit + 1` fetched items (one more = another page).
 
-    `sort_key(item) -> list` gives the cursor key of an item; `next_cursor` is None on the
-    last page.
+    `sort_key(item) -> list` gives the cursor key of an item, `render(item)` its JSON form;
+    `next_cursor` is None on the last page.
     """
-    more = len(items) > limit
-    items = items[:limit]
-    next_cursor = encode_cursor(sort_key(items[-1])) if more and items else None
-    return {"items": items, "next_cursor": next_cursor}
+    shown = fetched[:limit]
+    more = len(fetched) > limit and bool(shown)
+    return {
+        "items": [render(item) for item in shown],
+        "next_cursor": encode_cursor(sort_key(shown[-1])) if more else None,
+    }

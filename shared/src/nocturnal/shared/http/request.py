@@ -66,7 +66,8 @@ def query_int(request: web.Request, name: str, *, default: int, low: int, high: 
     raw = request.query.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    # isdigit() alone admits "²" and other non-ASCII digits that int() refuses.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 12) or not low <= int(raw) <= high:
         raise validation_problem(
             [{"field": name, "message": f"must be an integer from {low} to {high}"}]
         )

@@ -1,1 +1,1 @@
-"""api adapters."""
+"""api adapters: MongoDB repositories, the event outbox and the upload service client."""

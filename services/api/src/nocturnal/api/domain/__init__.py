@@ -1,1 +1,1 @@
-"""api domain."""
+"""api domain: profiles, duties, applications and notifications as plain Python (no I/O)."""

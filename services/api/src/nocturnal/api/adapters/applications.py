@@ -1,0 +1,163 @@
+"""Applications in MongoDB: one per (duty, applicant), enforced by a unique index."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from nocturnal.api.adapters.keyset import after_key, time_id_key
+from nocturnal.api.domain.applications import Application, ApplicationStatus
+from nocturnal.api.domain.errors import StateConflict
+from nocturnal.api.domain.timestamps import rfc3339
+from nocturnal.shared.mongo import Document
+
+COLLECTION = "applications"
+LIVE_STATUSES = (ApplicationStatus.PENDING.value, ApplicationStatus.ACCEPTED.value)
+_ORDER = ("created_at", "_id")
+
+
+class AlreadyApplied(StateConflict):
+    """The applicant already has an application to this duty."""
+
+
+def sort_key(application: Application) -> list[str]:
+    """The cursor key of an application: [created_at, id]."""
+    return [rfc3339(application.created_at), application.id]
+
+
+class ApplicationRepository:
+    """The `applications` collection."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._applications = db[COLLECTION]
+
+    async def ensure_indexes(self) -> None:
+        """One application per (duty, applicant); listings per duty and per applicant."""
+        await self._applications.create_index(
+            [("duty_id", ASCENDING), ("applicant_id", ASCENDING)],
+            unique=True,
+            name="one_per_applicant_and_duty",
+        )
+        await self._applications.create_index(
+            [("duty_id", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)],
+            name="by_duty_oldest_first",
+        )
+        await self._applications.create_index(
+            [("applicant_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
+            name="by_applicant_newest_first",
+        )
+
+    async def get(
+        self, application_id: str, *, session: AsyncClientSession | None = None
+    ) -> Application | None:
+        """The application, or None."""
+        doc = await self._applications.find_one({"_id": application_id}, session=session)
+        return _application(doc) if doc else None
+
+    async def insert(self, application: Application, *, session: AsyncClientSession) -> None:
+        """Store a new application.
+
+        Raises:
+            AlreadyApplied: the unique index holds one for this duty and applicant.
+        """
+        try:
+            await self._applications.insert_one(_document(application), session=session)
+        except DuplicateKeyError:
+            raise AlreadyApplied("you have already applied to this duty") from None
+
+    async def move(
+        self, application: Application, *, expected: ApplicationStatus, session: AsyncClientSession
+    ) -> bool:
+        """Store `application`'s status if the stored one is still `expected`."""
+        result = await self._applications.update_one(
+            {"_id": application.id, "status": expected.value},
+            {
+                "$set": {
+                    "status": application.status.value,
+                    "updated_at": application.updated_at,
+                }
+            },
+            session=session,
+        )
+        return result.matched_count == 1
+
+    async def live_applicants(self, duty_id: str, *, session: AsyncClientSession) -> list[str]:
+        """Applicants whose application to the duty is PENDING or ACCEPTED."""
+        cursor = self._applications.find(
+            {"duty_id": duty_id, "status": {"$in": LIVE_STATUSES}},
+            {"applicant_id": 1},
+            session=session,
+        )
+        return [doc["applicant_id"] async for doc in cursor]
+
+    async def of_applicant(
+        self, applicant_id: str, *, session: AsyncClientSession
+    ) -> list[Application]:
+        """Every application of the applicant."""
+        cursor = self._applications.find({"applicant_id": applicant_id}, session=session)
+        return [_application(doc) async for doc in cursor]
+
+    async def delete_of_applicant(self, applicant_id: str, *, session: AsyncClientSession) -> None:
+        """Erase every application of the applicant."""
+        await self._applications.delete_many({"applicant_id": applicant_id}, session=session)
+
+    async def page_for_duty(
+        self, duty_id: str, *, limit: int, after: list[Any] | None
+    ) -> list[Application]:
+        """Up to `limit + 1` applications to the duty, oldest first, after the cursor key.
+
+        Raises:
+            InvalidCursor: `after` is not a key of this listing.
+        """
+        return await self._page({"duty_id": duty_id}, limit, after, descending=False)
+
+    async def page_for_applicant(
+        self, applicant_id: str, *, limit: int, after: list[Any] | None
+    ) -> list[Application]:
+        """Up to `limit + 1` applications of the applicant, newest first, after the cursor key.
+
+        Raises:
+            InvalidCursor: `after` is not a key of this listing.
+        """
+        return await self._page({"applicant_id": applicant_id}, limit, after, descending=True)
+
+    async def _page(
+        self, criteria: Document, limit: int, after: list[Any] | None, *, descending: bool
+    ) -> list[Application]:
+        if after is not None:
+            criteria = {**criteria, **after_key(_ORDER, time_id_key(after), descending=descending)}
+        direction = DESCENDING if descending else ASCENDING
+        cursor = (
+            self._applications.find(criteria)
+            .sort([(field, direction) for field in _ORDER])
+            .limit(limit + 1)
+        )
+        return [_application(doc) async for doc in cursor]
+
+
+def _document(application: Application) -> Document:
+    return {
+        "_id": application.id,
+        "duty_id": application.duty_id,
+        "applicant_id": application.applicant_id,
+        "status": application.status.value,
+        "cover_letter": application.cover_letter,
+        "created_at": application.created_at,
+        "updated_at": application.updated_at,
+    }
+
+
+def _application(doc: Document) -> Application:
+    return Application(
+        id=doc["_id"],
+        duty_id=doc["duty_id"],
+        applicant_id=doc["applicant_id"],
+        status=ApplicationStatus(doc["status"]),
+        cover_letter=doc["cover_letter"],
+        created_at=doc["created_at"],
+        updated_at=doc["updated_at"],
+    )

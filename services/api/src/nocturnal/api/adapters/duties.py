@@ -1,0 +1,258 @@
+"""Duties in MongoDB: documents, the listing query and the atomic position counter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+from bson import Decimal128
+from pymongo import ASCENDING, ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+
+from nocturnal.api.adapters.keyset import after_key, string_key
+from nocturnal.api.domain.duties import (
+    Duty,
+    DutyDetails,
+    DutyStatus,
+    Requirements,
+    Urgency,
+)
+from nocturnal.api.domain.pay import Pay
+from nocturnal.shared.mongo import Document
+
+COLLECTION = "duties"
+# Soonest first: the wall-clock date and start time (ISO strings sort chronologically), then id.
+SORT_FIELDS = ("date", "start_time", "_id")
+
+
+@dataclass(frozen=True)
+class DutyQuery:
+    """Filters of the duty listing; None means any. Text filters match case-insensitively."""
+
+    specialty: str | None = None
+    status: DutyStatus | None = None
+    urgency: Urgency | None = None
+    location: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+def sort_key(duty: Duty) -> list[str]:
+    """The cursor key of a duty in the listing order."""
+    return [duty.details.date.isoformat(), _hhmm(duty.details.start_time), duty.id]
+
+
+class DutyRepository:
+    """The `duties` collection."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._duties = db[COLLECTION]
+
+    async def ensure_indexes(self) -> None:
+        """Indexes for the listing (with and without a status filter) and per poster."""
+        await self._duties.create_index(
+            [(field, ASCENDING) for field in SORT_FIELDS], name="soonest_first"
+        )
+        await self._duties.create_index(
+            [("status", ASCENDING), *((field, ASCENDING) for field in SORT_FIELDS)],
+            name="status_soonest_first",
+        )
+        await self._duties.create_index("posted_by", name="by_poster")
+
+    async def get(self, duty_id: str, *, session: AsyncClientSession | None = None) -> Duty | None:
+        """The duty, or None."""
+        doc = await self._duties.find_one({"_id": duty_id}, session=session)
+        return _duty(doc) if doc else None
+
+    async def insert(self, duty: Duty, *, session: AsyncClientSession) -> None:
+        """Store a new duty."""
+        await self._duties.insert_one(_document(duty), session=session)
+
+    async def replace(self, duty: Duty, *, expected: Duty, session: AsyncClientSession) -> bool:
+        """Store `duty` if the stored one still has `expected`'s status and filled count."""
+        result = await self._duties.replace_one(
+            {
+                "_id": duty.id,
+                "status": expected.status.value,
+                "positions_filled": expected.positions_filled,
+            },
+            _document(duty),
+            session=session,
+        )
+        return result.matched_count == 1
+
+    async def take_position(
+        self, duty: Duty, now: datetime, *, session: AsyncClientSession
+    ) -> Duty | None:
+        """Take one position, atomically, if the duty is still OPEN with a position free; it
+        becomes FILLED when full. None when no position could be taken."""
+        needed = duty.details.positions_needed
+        return await self._count_position(
+            {
+                "_id": duty.id,
+                "status": DutyStatus.OPEN.value,
+                "positions_needed": needed,
+                "positions_filled": {"$lt": needed},
+            },
+            +1,
+            now,
+            session,
+        )
+
+    async def free_position(
+        self, duty_id: str, now: datetime, *, session: AsyncClientSession
+    ) -> Duty | None:
+        """Release one taken position; a FILLED duty reopens. None when none was taken."""
+        return await self._count_position(
+            {"_id": duty_id, "positions_filled": {"$gt": 0}}, -1, now, session
+        )
+
+    async def _count_position(
+        self, criteria: Document, step: int, now: datetime, session: AsyncClientSession
+    ) -> Duty | None:
+        doc = await self._duties.find_one_and_update(
+            criteria,
+            {"$inc": {"positions_filled": step}, "$set": {"updated_at": now}},
+            return_document=ReturnDocument.AFTER,
+            session=session,
+        )
+        if doc is None:
+            return None
+        counted = _duty(doc)
+        settled = counted.with_settled_status()
+        if settled.status is not counted.status:
+            await self._duties.update_one(
+                {"_id": settled.id}, {"$set": {"status": settled.status.value}}, session=session
+            )
+        return settled
+
+    async def live_of_poster(self, poster_id: str, *, session: AsyncClientSession) -> list[Duty]:
+        """The poster's duties that are not CANCELLED."""
+        cursor = self._duties.find(
+            {"posted_by": poster_id, "status": {"$ne": DutyStatus.CANCELLED.value}},
+            session=session,
+        )
+        return [_duty(doc) async for doc in cursor]
+
+    async def page(self, query: DutyQuery, *, limit: int, after: list[Any] | None) -> list[Duty]:
+        """Up to `limit + 1` duties matching `query`, soonest first, after the cursor key.
+
+        Raises:
+            InvalidCursor: `after` is not a key of this listing.
+        """
+        criteria = _criteria(query)
+        if after is not None:
+            criteria.update(after_key(SORT_FIELDS, string_key(after, 3), descending=False))
+        cursor = (
+            self._duties.find(criteria)
+            .sort([(field, ASCENDING) for field in SORT_FIELDS])
+            .limit(limit + 1)
+        )
+        return [_duty(doc) async for doc in cursor]
+
+
+def _criteria(query: DutyQuery) -> Document:
+    criteria: Document = {}
+    if query.specialty:
+        criteria["specialty_key"] = _text_key(query.specialty)
+    if query.location:
+        criteria["location_key"] = _text_key(query.location)
+    if query.status:
+        criteria["status"] = query.status.value
+    if query.urgency:
+        criteria["urgency"] = query.urgency.value
+    dates: Document = {}
+    if query.date_from:
+        dates["$gte"] = query.date_from.isoformat()
+    if query.date_to:
+        dates["$lte"] = query.date_to.isoformat()
+    if dates:
+        criteria["date"] = dates
+    return criteria
+
+
+def _text_key(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+def _hhmm(moment: time) -> str:
+    return moment.strftime("%H:%M")
+
+
+def _money(value: Decimal) -> Decimal128:
+    return Decimal128(value)
+
+
+def _document(duty: Duty) -> Document:
+    d, pay = duty.details, duty.pay
+    return {
+        "_id": duty.id,
+        "title": d.title,
+        "hospital_name": d.hospital_name,
+        "department": d.department,
+        "specialty": d.specialty,
+        "specialty_key": _text_key(d.specialty),
+        "description": d.description,
+        "date": d.date.isoformat(),
+        "start_time": _hhmm(d.start_time),
+        "end_time": _hhmm(d.end_time),
+        "hourly_rate": _money(d.hourly_rate),
+        "positions_needed": d.positions_needed,
+        "urgency": d.urgency.value,
+        "location": d.location,
+        "location_key": _text_key(d.location),
+        "requirements": {
+            "minimum_experience": d.requirements.minimum_experience,
+            "required_skills": list(d.requirements.required_skills),
+        },
+        "duration_hours": _money(pay.duration_hours),
+        "total_compensation": _money(pay.total_compensation),
+        "platform_fee_percent": _money(pay.platform_fee_percent),
+        "net_payment": _money(pay.net_payment),
+        "status": duty.status.value,
+        "positions_filled": duty.positions_filled,
+        "posted_by": duty.posted_by,
+        "created_at": duty.created_at,
+        "updated_at": duty.updated_at,
+    }
+
+
+def _duty(doc: Document) -> Duty:
+    requirements = doc["requirements"]
+    details = DutyDetails(
+        title=doc["title"],
+        hospital_name=doc["hospital_name"],
+        department=doc["department"],
+        specialty=doc["specialty"],
+        description=doc["description"],
+        date=date.fromisoformat(doc["date"]),
+        start_time=time.fromisoformat(doc["start_time"]),
+        end_time=time.fromisoformat(doc["end_time"]),
+        hourly_rate=doc["hourly_rate"].to_decimal(),
+        positions_needed=doc["positions_needed"],
+        urgency=Urgency(doc["urgency"]),
+        location=doc["location"],
+        requirements=Requirements(
+            minimum_experience=requirements["minimum_experience"],
+            required_skills=tuple(requirements["required_skills"]),
+        ),
+    )
+    pay = Pay(
+        duration_hours=doc["duration_hours"].to_decimal(),
+        total_compensation=doc["total_compensation"].to_decimal(),
+        platform_fee_percent=doc["platform_fee_percent"].to_decimal(),
+        net_payment=doc["net_payment"].to_decimal(),
+    )
+    return Duty(
+        id=doc["_id"],
+        details=details,
+        pay=pay,
+        status=DutyStatus(doc["status"]),
+        positions_filled=doc["positions_filled"],
+        posted_by=doc["posted_by"],
+        created_at=doc["created_at"],
+        updated_at=doc["updated_at"],
+    )

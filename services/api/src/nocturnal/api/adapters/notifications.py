@@ -1,0 +1,107 @@
+"""Notifications in MongoDB, newest first per user."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+
+from nocturnal.api.adapters.keyset import after_key, time_id_key
+from nocturnal.api.domain.notifications import Notification
+from nocturnal.api.domain.timestamps import rfc3339
+from nocturnal.shared.mongo import Document
+
+COLLECTION = "notifications"
+_ORDER = ("created_at", "_id")
+
+
+def sort_key(notification: Notification) -> list[str]:
+    """The cursor key of a notification: [created_at, id]."""
+    return [rfc3339(notification.created_at), notification.id]
+
+
+class NotificationRepository:
+    """The `notifications` collection."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._notifications = db[COLLECTION]
+
+    async def ensure_indexes(self) -> None:
+        """The per-user listing, newest first."""
+        await self._notifications.create_index(
+            [("user_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
+            name="by_user_newest_first",
+        )
+
+    async def add(self, notifications: list[Notification], *, session: AsyncClientSession) -> None:
+        """Store notifications; one already stored (same id) is left as it is."""
+        for notification in notifications:
+            await self._notifications.update_one(
+                {"_id": notification.id},
+                {"$setOnInsert": _document(notification)},
+                upsert=True,
+                session=session,
+            )
+
+    async def mark_read(
+        self, notification_id: str, user_id: str, now: datetime
+    ) -> Notification | None:
+        """Mark the user's notification read (keeping the first reading time); None if the
+        user has no such notification."""
+        await self._notifications.update_one(
+            {"_id": notification_id, "user_id": user_id, "read_at": None},
+            {"$set": {"read_at": now}},
+        )
+        doc = await self._notifications.find_one({"_id": notification_id, "user_id": user_id})
+        return _notification(doc) if doc else None
+
+    async def erase_of(self, user_id: str, *, session: AsyncClientSession) -> None:
+        """Delete every notification of the user."""
+        await self._notifications.delete_many({"user_id": user_id}, session=session)
+
+    async def page(
+        self, user_id: str, *, limit: int, after: list[Any] | None
+    ) -> list[Notification]:
+        """Up to `limit + 1` of the user's notifications, newest first, after the cursor key.
+
+        Raises:
+            InvalidCursor: `after` is not a key of this listing.
+        """
+        criteria: Document = {"user_id": user_id}
+        if after is not None:
+            criteria.update(after_key(_ORDER, time_id_key(after), descending=True))
+        cursor = (
+            self._notifications.find(criteria)
+            .sort([(field, DESCENDING) for field in _ORDER])
+            .limit(limit + 1)
+        )
+        return [_notification(doc) async for doc in cursor]
+
+
+def _document(notification: Notification) -> Document:
+    return {
+        "_id": notification.id,
+        "user_id": notification.user_id,
+        "kind": notification.kind,
+        "message": notification.message,
+        "duty_id": notification.duty_id,
+        "application_id": notification.application_id,
+        "created_at": notification.created_at,
+        "read_at": notification.read_at,
+    }
+
+
+def _notification(doc: Document) -> Notification:
+    return Notification(
+        id=doc["_id"],
+        user_id=doc["user_id"],
+        kind=doc["kind"],
+        message=doc["message"],
+        duty_id=doc["duty_id"],
+        application_id=doc["application_id"],
+        created_at=doc["created_at"],
+        read_at=doc["read_at"],
+    )

@@ -1,0 +1,20 @@
+"""Errors the domain raises when a rule refuses a change; handlers map them to problems."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A business rule refused the change; `str(exc)` is safe to show to the client."""
+
+
+class InvalidValue(DomainError):
+    """An input value breaks a rule (HTTP 400); `field` names the offending field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")
+
+
+class StateConflict(DomainError):
+    """The change does not fit the resource's current state (HTTP 409)."""

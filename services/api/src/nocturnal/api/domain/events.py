@@ -1,0 +1,51 @@
+"""The events api consumes and publishes, and the payloads of the ones it publishes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from nocturnal.api.domain.applications import Application
+from nocturnal.api.domain.duties import Duty
+
+
+class EventName(StrEnum):
+    """Event names (= AMQP routing keys) api deals with (DESIGN §3)."""
+
+    USER_REGISTERED = "user.registered"
+    USER_DELETED = "user.deleted"
+    FILE_UPLOADED = "file.uploaded"
+    FILE_DELETED = "file.deleted"
+    DUTY_POSTED = "duty.posted"
+    DUTY_UPDATED = "duty.updated"
+    DUTY_CANCELLED = "duty.cancelled"
+    DUTY_FILLED = "duty.filled"
+    APPLICATION_SUBMITTED = "application.submitted"
+    APPLICATION_ACCEPTED = "application.accepted"
+    APPLICATION_REJECTED = "application.rejected"
+    APPLICATION_WITHDRAWN = "application.withdrawn"
+
+
+@dataclass(frozen=True)
+class DomainEvent:
+    """An event to publish: name, CloudEvents `subject` and `data`."""
+
+    name: EventName
+    subject: str
+    data: dict[str, Any]
+
+
+def duty_event(name: EventName, duty: Duty) -> DomainEvent:
+    """`duty.*` with the duty as the API shows it."""
+    return DomainEvent(name, f"duties/{duty.id}", duty.to_json())
+
+
+def application_event(name: EventName, application: Application, duty: Duty) -> DomainEvent:
+    """`application.*` with the application plus its duty's `duty_title` and `posted_by`."""
+    data = {
+        **application.to_json(),
+        "duty_title": duty.details.title,
+        "posted_by": duty.posted_by,
+    }
+    return DomainEvent(name, f"applications/{application.id}", data)

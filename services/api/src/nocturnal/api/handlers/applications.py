@@ -1,0 +1,86 @@
+"""HTTP handlers of applications: apply, the poster's and the applicant's views, decisions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aiohttp import web
+from pydantic import StringConstraints
+
+from nocturnal.api.adapters.applications import sort_key
+from nocturnal.api.domain.applications import (
+    APPLICANT_ROLES,
+    MAX_COVER_LETTER_CHARS,
+    Application,
+)
+from nocturnal.api.domain.duties import POSTER_ROLE
+from nocturnal.api.keys import MARKETPLACE
+from nocturnal.shared.auth import authenticate, require_role
+from nocturnal.shared.http.app import SETTINGS, json_response
+from nocturnal.shared.http.pagination import page, page_request
+from nocturnal.shared.http.request import RequestModel, read_json
+
+
+class ApplicationBody(RequestModel):
+    """POST /api/duties/{id}/applications."""
+
+    cover_letter: Annotated[str, StringConstraints(max_length=MAX_COVER_LETTER_CHARS)] = ""
+
+
+async def apply(request: web.Request) -> web.Response:
+    """POST /api/duties/{duty_id}/applications (doctor, nurse): 201 PENDING application."""
+    principal = await require_role(request, *APPLICANT_ROLES)
+    body = await read_json(
+        request, ApplicationBody, max_bytes=request.app[SETTINGS].max_json_body_bytes
+    )
+    application = await request.app[MARKETPLACE].apply(
+        request.match_info["duty_id"], principal.user_id, body.cover_letter
+    )
+    return json_response(application.to_json(), status=201)
+
+
+async def list_for_duty(request: web.Request) -> web.Response:
+    """GET /api/duties/{duty_id}/applications (the posting admin): oldest first."""
+    principal = await require_role(request, POSTER_ROLE)
+    paging = page_request(request)
+    applications = await request.app[MARKETPLACE].applications_for_duty(
+        request.match_info["duty_id"], principal.user_id, limit=paging.limit, after=paging.after
+    )
+    return json_response(page(applications, paging.limit, sort_key, render=Application.to_json))
+
+
+async def list_mine(request: web.Request) -> web.Response:
+    """GET /api/applications/me: the caller's applications, newest first."""
+    principal = await authenticate(request)
+    paging = page_request(request)
+    applications = await request.app[MARKETPLACE].applications_of(
+        principal.user_id, limit=paging.limit, after=paging.after
+    )
+    return json_response(page(applications, paging.limit, sort_key, render=Application.to_json))
+
+
+async def accept(request: web.Request) -> web.Response:
+    """POST /api/applications/{application_id}/accept (the posting admin)."""
+    principal = await require_role(request, POSTER_ROLE)
+    application = await request.app[MARKETPLACE].accept(
+        request.match_info["application_id"], principal.user_id
+    )
+    return json_response(application.to_json())
+
+
+async def reject(request: web.Request) -> web.Response:
+    """POST /api/applications/{application_id}/reject (the posting admin)."""
+    principal = await require_role(request, POSTER_ROLE)
+    application = await request.app[MARKETPLACE].reject(
+        request.match_info["application_id"], principal.user_id
+    )
+    return json_response(application.to_json())
+
+
+async def withdraw(request: web.Request) -> web.Response:
+    """POST /api/applications/{application_id}/withdraw (the applicant)."""
+    principal = await authenticate(request)
+    application = await request.app[MARKETPLACE].withdraw(
+        request.match_info["application_id"], principal.user_id
+    )
+    return json_response(application.to_json())

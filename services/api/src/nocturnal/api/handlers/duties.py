@@ -1,0 +1,167 @@
+"""HTTP handlers of duties: post, list, read, revise, cancel."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated, Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from nocturnal.api.adapters.duties import DutyQuery, sort_key
+from nocturnal.api.domain.duties import (
+    MAX_POSITIONS,
+    POSTER_ROLE,
+    Duty,
+    DutyDetails,
+    DutyStatus,
+    Requirements,
+    Urgency,
+)
+from nocturnal.api.domain.profiles import MAX_EXPERIENCE_YEARS, MAX_SKILLS
+from nocturnal.api.handlers.fields import Amount, ClockTime, IsoDate, Label, Skill
+from nocturnal.api.keys import MARKETPLACE
+from nocturnal.shared.auth import authenticate, require_role
+from nocturnal.shared.http.app import SETTINGS, json_response
+from nocturnal.shared.http.pagination import page, page_request
+from nocturnal.shared.http.request import RequestModel, parse_model, read_json
+
+Specialty = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+Description = Annotated[str, StringConstraints(max_length=5000)]
+Positions = Annotated[int, Field(ge=1, le=MAX_POSITIONS)]
+
+
+class RequirementsBody(RequestModel):
+    """`requirements` of a duty."""
+
+    minimum_experience: Annotated[int, Field(ge=0, le=MAX_EXPERIENCE_YEARS)] = 0
+    required_skills: Annotated[list[Skill], Field(max_length=MAX_SKILLS)] = []
+
+    def to_domain(self) -> Requirements:
+        return Requirements(self.minimum_experience, tuple(self.required_skills))
+
+
+class DutyBody(RequestModel):
+    """POST /api/duties."""
+
+    title: Label
+    hospital_name: Label
+    department: Label
+    specialty: Specialty
+    description: Description = ""
+    date: IsoDate
+    start_time: ClockTime
+    end_time: ClockTime
+    hourly_rate: Amount
+    positions_needed: Positions
+    urgency: Urgency = Urgency.NORMAL
+    location: Label
+    requirements: RequirementsBody = RequirementsBody()
+
+    def to_domain(self) -> DutyDetails:
+        return DutyDetails(
+            **self.model_dump(exclude={"requirements"}),
+            requirements=self.requirements.to_domain(),
+        )
+
+
+class DutyPatch(RequestModel):
+    """PATCH /api/duties/{id}: any subset of the posting fields (none may be null)."""
+
+    title: Label | None = None
+    hospital_name: Label | None = None
+    department: Label | None = None
+    specialty: Specialty | None = None
+    description: Description | None = None
+    date: IsoDate | None = None
+    start_time: ClockTime | None = None
+    end_time: ClockTime | None = None
+    hourly_rate: Amount | None = None
+    positions_needed: Positions | None = None
+    urgency: Urgency | None = None
+    location: Label | None = None
+    requirements: RequirementsBody | None = None
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> DutyPatch:
+        nulls = [name for name in self.model_fields_set if getattr(self, name) is None]
+        if nulls:
+            raise ValueError(f"cannot be null: {', '.join(sorted(nulls))}")
+        return self
+
+    def apply(self, details: DutyDetails) -> DutyDetails:
+        changes: dict[str, Any] = {
+            name: getattr(self, name) for name in self.model_fields_set - {"requirements"}
+        }
+        if self.requirements is not None:
+            changes["requirements"] = self.requirements.to_domain()
+        return dataclasses.replace(details, **changes)
+
+
+class DutyListQuery(BaseModel):
+    """GET /api/duties query string (`limit` and `cursor` are read by `page_request`)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    specialty: Specialty | None = None
+    status: DutyStatus | None = None
+    urgency: Urgency | None = None
+    location: Label | None = None
+    date_from: IsoDate | None = None
+    date_to: IsoDate | None = None
+    limit: str | None = None
+    cursor: str | None = None
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> DutyListQuery:
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise ValueError("date_from must not be after date_to")
+        return self
+
+    def to_query(self) -> DutyQuery:
+        return DutyQuery(**self.model_dump(exclude={"limit", "cursor"}))
+
+
+async def post_duty(request: web.Request) -> web.Response:
+    """POST /api/duties (hospital_admin): post a duty; 201 with its computed pay."""
+    principal = await require_role(request, POSTER_ROLE)
+    body = await read_json(request, DutyBody, max_bytes=request.app[SETTINGS].max_json_body_bytes)
+    duty = await request.app[MARKETPLACE].post_duty(body.to_domain(), posted_by=principal.user_id)
+    return json_response(duty.to_json(), status=201)
+
+
+async def list_duties(request: web.Request) -> web.Response:
+    """GET /api/duties: filtered, soonest first, cursor pages."""
+    await authenticate(request)
+    query = parse_model(DutyListQuery, dict(request.query), detail="invalid query parameters")
+    paging = page_request(request)
+    duties = await request.app[MARKETPLACE].list_duties(
+        query.to_query(), limit=paging.limit, after=paging.after
+    )
+    return json_response(page(duties, paging.limit, sort_key, render=Duty.to_json))
+
+
+async def get_duty(request: web.Request) -> web.Response:
+    """GET /api/duties/{duty_id}."""
+    await authenticate(request)
+    duty = await request.app[MARKETPLACE].duty(request.match_info["duty_id"])
+    return json_response(duty.to_json())
+
+
+async def patch_duty(request: web.Request) -> web.Response:
+    """PATCH /api/duties/{duty_id} (the posting admin, while OPEN)."""
+    principal = await require_role(request, POSTER_ROLE)
+    patch = await read_json(request, DutyPatch, max_bytes=request.app[SETTINGS].max_json_body_bytes)
+    duty = await request.app[MARKETPLACE].revise_duty(
+        request.match_info["duty_id"], principal.user_id, patch.apply
+    )
+    return json_response(duty.to_json())
+
+
+async def cancel_duty(request: web.Request) -> web.Response:
+    """POST /api/duties/{duty_id}/cancel (the posting admin)."""
+    principal = await require_role(request, POSTER_ROLE)
+    duty = await request.app[MARKETPLACE].cancel_duty(
+        request.match_info["duty_id"], principal.user_id
+    )
+    return json_response(duty.to_json())

@@ -1,0 +1,96 @@
+"""HTTP handlers of profiles: one's own (read, edit) and anyone's public profile."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aiohttp import web
+from pydantic import Field, StringConstraints, model_validator
+
+from nocturnal.api.domain.profiles import (
+    MAX_BIO_CHARS,
+    MAX_EXPERIENCE_YEARS,
+    MAX_LOCATION_CHARS,
+    MAX_NAME_CHARS,
+    MAX_SKILLS,
+    MAX_SPECIALTY_CHARS,
+    Profile,
+)
+from nocturnal.api.domain.timestamps import utc_now
+from nocturnal.api.handlers.fields import Skill
+from nocturnal.api.keys import PROFILES, UPLOAD_CLIENT
+from nocturnal.shared.auth import authenticate
+from nocturnal.shared.http.app import SETTINGS, json_response
+from nocturnal.shared.http.request import RequestModel, read_json
+from nocturnal.shared.problems import not_found
+
+# Fields that may be absent from a PATCH but not set to null.
+REQUIRED_FIELDS = frozenset({"name", "skills"})
+
+
+def _text(max_length: int) -> Any:
+    return StringConstraints(min_length=1, max_length=max_length)
+
+
+class ProfilePatch(RequestModel):
+    """PATCH /api/profiles/me: any subset; null clears an optional field."""
+
+    name: Annotated[str, _text(MAX_NAME_CHARS)] | None = None
+    specialty: Annotated[str, _text(MAX_SPECIALTY_CHARS)] | None = None
+    years_experience: Annotated[int, Field(ge=0, le=MAX_EXPERIENCE_YEARS)] | None = None
+    skills: Annotated[list[Skill], Field(max_length=MAX_SKILLS)] | None = None
+    bio: Annotated[str, StringConstraints(max_length=MAX_BIO_CHARS)] | None = None
+    location: Annotated[str, _text(MAX_LOCATION_CHARS)] | None = None
+
+    @model_validator(mode="after")
+    def _required_not_null(self) -> ProfilePatch:
+        nulls = [
+            name for name in REQUIRED_FIELDS & self.model_fields_set if getattr(self, name) is None
+        ]
+        if nulls:
+            raise ValueError(f"cannot be null: {', '.join(sorted(nulls))}")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the client sent, with their new values."""
+        return self.model_dump(include=self.model_fields_set)
+
+
+async def _render(request: web.Request, profile: Profile) -> web.Response:
+    photo_url = None
+    if profile.photo_file_id:
+        photo_url = await request.app[UPLOAD_CLIENT].signed_url(profile.photo_file_id)
+    return json_response(profile.to_json(photo_url))
+
+
+async def _profile(request: web.Request, user_id: str) -> Profile:
+    profile = await request.app[PROFILES].get(user_id)
+    if profile is None:
+        raise not_found("no profile for this user (yet)")
+    return profile
+
+
+async def get_me(request: web.Request) -> web.Response:
+    """GET /api/profiles/me: the caller's profile."""
+    principal = await authenticate(request)
+    return await _render(request, await _profile(request, principal.user_id))
+
+
+async def patch_me(request: web.Request) -> web.Response:
+    """PATCH /api/profiles/me: change some of one's profile fields."""
+    principal = await authenticate(request)
+    patch = await read_json(
+        request, ProfilePatch, max_bytes=request.app[SETTINGS].max_json_body_bytes
+    )
+    if not patch.model_fields_set:
+        return await get_me(request)
+    profile = await request.app[PROFILES].update(principal.user_id, patch.changes(), utc_now())
+    if profile is None:
+        raise not_found("no profile for this user (yet)")
+    return await _render(request, profile)
+
+
+async def get_profile(request: web.Request) -> web.Response:
+    """GET /api/profiles/{user_id}: anyone's public profile."""
+    await authenticate(request)
+    return await _render(request, await _profile(request, request.match_info["user_id"]))

@@ -1,0 +1,115 @@
+"""The MongoDB repositories against a real server: indexes, counters, photos, cursors."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from nocturnal.api.adapters.duties import DutyQuery, DutyRepository
+from nocturnal.api.adapters.keyset import InvalidCursor
+from nocturnal.api.adapters.profiles import ProfileRepository
+from nocturnal.api.app import create_indexes
+from nocturnal.api.domain.duties import Duty, DutyDetails, DutyStatus, Requirements, Urgency
+from nocturnal.api.domain.timestamps import utc_now
+from nocturnal.shared.mongo import in_transaction
+
+
+def a_duty(duty_id: str, positions: int = 1) -> Duty:
+    details = DutyDetails(
+        "Night cover", "St Mary's", "ICU", "Critical  Care", "", date.today() + timedelta(days=2),
+        time(22, 0), time(6, 0), Decimal("95.55"), positions, Urgency.NORMAL, "London",
+        Requirements(2, ("ALS",)),
+    )  # fmt: skip
+    return Duty.post(duty_id, details, posted_by="admin", now=utc_now())
+
+
+async def test_indexes_are_created_idempotently(db: AsyncDatabase[Any]) -> None:
+    await create_indexes(db)
+    await create_indexes(db)
+    names = {index["name"] async for index in await db["applications"].list_indexes()}
+    assert "one_per_applicant_and_duty" in names
+
+
+async def test_a_duty_reads_back_exactly_with_decimal_money(db: AsyncDatabase[Any]) -> None:
+    duties, duty = DutyRepository(db), a_duty("d1")
+    await in_transaction(db.client, lambda s: duties.insert(duty, session=s))
+    assert await duties.get("d1") == duty
+    stored = await db["duties"].find_one({"_id": "d1"})
+    assert stored is not None
+    assert stored["hourly_rate"].to_decimal() == Decimal("95.55")
+    assert stored["total_compensation"].to_decimal() == Decimal("764.40")
+
+
+async def test_positions_are_counted_up_to_full_then_refused_and_freed(
+    db: AsyncDatabase[Any],
+) -> None:
+    duties, duty = DutyRepository(db), a_duty("d1", positions=1)
+    await in_transaction(db.client, lambda s: duties.insert(duty, session=s))
+    taken = await in_transaction(
+        db.client, lambda s: duties.take_position(duty, utc_now(), session=s)
+    )
+    assert taken is not None
+    assert (taken.positions_filled, taken.status) == (1, DutyStatus.FILLED)
+    assert (
+        await in_transaction(db.client, lambda s: duties.take_position(duty, utc_now(), session=s))
+        is None
+    )
+    freed = await in_transaction(
+        db.client, lambda s: duties.free_position("d1", utc_now(), session=s)
+    )
+    assert freed is not None
+    assert (freed.positions_filled, freed.status) == (0, DutyStatus.OPEN)
+    assert (
+        await in_transaction(db.client, lambda s: duties.free_position("d1", utc_now(), session=s))
+        is None
+    )
+
+
+async def test_text_filters_ignore_case_and_spacing(db: AsyncDatabase[Any]) -> None:
+    duties = DutyRepository(db)
+    await in_transaction(db.client, lambda s: duties.insert(a_duty("d1"), session=s))
+    found = await duties.page(DutyQuery(specialty=" critical care "), limit=10, after=None)
+    assert [d.id for d in found] == ["d1"]
+
+
+@pytest.mark.parametrize("after", [[], ["a", "b"], ["a", "b", 3], [None, None, None]])
+async def test_a_cursor_of_another_shape_is_refused(
+    db: AsyncDatabase[Any], after: list[Any]
+) -> None:
+    with pytest.raises(InvalidCursor):
+        await DutyRepository(db).page(DutyQuery(), limit=10, after=after)
+
+
+async def test_registering_again_keeps_the_profile_as_edited(db: AsyncDatabase[Any]) -> None:
+    profiles, at = ProfileRepository(db), datetime.now(UTC)
+
+    async def register(session: Any) -> None:
+        await profiles.register("u1", name="Amara", role="nurse", at=at, session=session)
+
+    await in_transaction(db.client, register)
+    await profiles.update("u1", {"name": "Amara O."}, utc_now())
+    await in_transaction(db.client, register)
+    profile = await profiles.get("u1")
+    assert profile is not None
+    assert (profile.name, profile.role) == ("Amara O.", "nurse")
+
+
+async def test_a_photo_seen_before_registration_shows_once_registered(
+    db: AsyncDatabase[Any],
+) -> None:
+    profiles, at = ProfileRepository(db), datetime.now(UTC)
+    await in_transaction(db.client, lambda s: profiles.set_photo("u1", "f1", at, session=s))
+    assert await profiles.get("u1") is None
+    await in_transaction(
+        db.client, lambda s: profiles.register("u1", name="A", role="doctor", at=at, session=s)
+    )
+    profile = await profiles.get("u1")
+    assert profile is not None
+    assert profile.photo_file_id == "f1"
+    earlier = at - timedelta(seconds=1)
+    await in_transaction(db.client, lambda s: profiles.set_photo("u1", "f0", earlier, session=s))
+    assert (await profiles.get("u1")).photo_file_id == "f1"  # type: ignore[union-attr]

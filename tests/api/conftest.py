@@ -1,0 +1,213 @@
+"""Fixtures of the api tests: real MongoDB, RabbitMQ and ratelimit; JWKS and upload peers."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import aio_pika
+import pytest
+from aio_pika.abc import AbstractChannel, AbstractRobustConnection
+from aio_pika.exceptions import CONNECTION_EXCEPTIONS
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from api.support import Caller, CallerFactory, KeyServer, UploadStandIn
+from nocturnal.api.app import create_app
+from nocturnal.api.settings import ApiSettings
+from nocturnal.ratelimit.app import create_app as create_ratelimit_app
+from nocturnal.ratelimit.settings import RatelimitSettings
+from nocturnal.shared.events import (
+    CloudEvent,
+    EventPublisher,
+    ExchangeSpec,
+    catalogue_queue_names,
+    new_event,
+)
+
+Publish = Callable[..., Awaitable[CloudEvent]]
+ApiClientFactory = Callable[..., Awaitable[TestClient]]
+
+
+@pytest.fixture(scope="session")
+async def key_server() -> AsyncIterator[KeyServer]:
+    """auth's JWKS over real HTTP; `key_server.token(user_id, role)` signs access tokens."""
+    server = KeyServer()
+    app = web.Application()
+    app.router.add_get("/.well-known/jwks.json", server.jwks)
+    async with TestServer(app) as http:
+        server.base_url = str(http.make_url("")).rstrip("/")
+        yield server
+
+
+@pytest.fixture(scope="session")
+async def upload_peer() -> AsyncIterator[UploadStandIn]:
+    """upload's internal signed-URL endpoint over real HTTP."""
+    peer = UploadStandIn()
+    app = web.Application()
+    app.router.add_post("/v1/files/{file_id}/signed-url", peer.signed_url)
+    async with TestServer(app) as http:
+        peer.base_url = str(http.make_url("")).rstrip("/")
+        yield peer
+
+
+@pytest.fixture(scope="session")
+async def ratelimit_url(
+    redis_url: str, amqp_url: str, amqp: AbstractRobustConnection
+) -> AsyncIterator[str]:
+    """The real ratelimit service on Redis, on an exchange of its own (deleted afterwards)."""
+    exchange = ExchangeSpec(f"nocturnal.events.test-api-rl-{uuid.uuid4().hex[:12]}")
+    settings = RatelimitSettings(
+        redis_url=redis_url,
+        amqp_url=amqp_url,
+        events_exchange=exchange.name,
+        instance_name="ratelimit-test",
+    )
+    async with TestServer(create_ratelimit_app(settings)) as server:
+        yield str(server.make_url("")).rstrip("/")
+    await delete_topology(amqp, exchange)
+
+
+@pytest.fixture(scope="session")
+async def mongo_client(mongo_url: str) -> AsyncIterator[AsyncMongoClient[Any]]:
+    """A client for preparing and inspecting what the service stores."""
+    client: AsyncMongoClient[Any] = AsyncMongoClient(mongo_url, tz_aware=True)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def db(mongo_client: AsyncMongoClient[Any]) -> AsyncIterator[AsyncDatabase[Any]]:
+    """A database of the test's own, dropped afterwards."""
+    name = f"test_api_{uuid.uuid4().hex[:12]}"
+    yield mongo_client[name]
+    await mongo_client.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+async def amqp(amqp_url: str) -> AsyncIterator[AbstractRobustConnection]:
+    """A connection to the test RabbitMQ."""
+    connection = await aio_pika.connect_robust(amqp_url)
+    yield connection
+    await connection.close()
+
+
+@contextlib.asynccontextmanager
+async def scratch_channel(amqp: AbstractRobustConnection) -> AsyncIterator[AbstractChannel]:
+    """A channel for one cleanup operation; a failure (e.g. nothing to delete) is ignored."""
+    with contextlib.suppress(*CONNECTION_EXCEPTIONS):
+        async with amqp.channel(publisher_confirms=False) as channel:
+            yield channel
+
+
+async def delete_topology(amqp: AbstractRobustConnection, exchange: ExchangeSpec) -> None:
+    """Delete a test exchange, its dead-letter exchange and the catalogue's queues on it."""
+    for queue in catalogue_queue_names(exchange):
+        async with scratch_channel(amqp) as channel:
+            await channel.queue_delete(queue)
+    for name in (exchange.name, exchange.dead_letter_exchange):
+        async with scratch_channel(amqp) as channel:
+            await channel.exchange_delete(name)
+
+
+@pytest.fixture(scope="session")
+async def events_exchange(amqp: AbstractRobustConnection) -> AsyncIterator[str]:
+    """An events exchange of this test session, deleted at its end with its queues.
+
+    Declaring the catalogue's quorum queues is costly, so tests share them; each test's api
+    queue is purged when its apps have stopped (see `api_client`).
+    """
+    exchange = ExchangeSpec(f"nocturnal.events.test-api-{uuid.uuid4().hex[:12]}")
+    yield exchange.name
+    await delete_topology(amqp, exchange)
+
+
+@pytest.fixture
+def api_settings(
+    mongo_url: str,
+    amqp_url: str,
+    db: AsyncDatabase[Any],
+    events_exchange: str,
+    key_server: KeyServer,
+    upload_peer: UploadStandIn,
+    ratelimit_url: str,
+) -> Callable[..., ApiSettings]:
+    """`api_settings(**overrides)`: settings of an api app on the test's database and exchange."""
+
+    def make(**overrides: Any) -> ApiSettings:
+        values: dict[str, Any] = {
+            "mongo_url": mongo_url,
+            "mongo_database": db.name,
+            "amqp_url": amqp_url,
+            "events_exchange": events_exchange,
+            "auth_url": key_server.base_url,
+            "ratelimit_url": ratelimit_url,
+            "upload_url": upload_peer.base_url,
+            "instance_name": f"api-test-{uuid.uuid4().hex[:6]}",
+            **overrides,
+        }
+        return ApiSettings(**values)
+
+    return make
+
+
+@pytest.fixture
+async def api_client(
+    api_settings: Callable[..., ApiSettings],
+    amqp: AbstractRobustConnection,
+    events_exchange: str,
+) -> AsyncIterator[ApiClientFactory]:
+    """`await api_client(**setting_overrides)`: a client of a started api app.
+
+    Afterwards the apps stop, then the api queues are purged: events a test left behind are not
+    consumed by the next test's app.
+    """
+    clients: list[TestClient] = []
+
+    async def make(**overrides: Any) -> TestClient:
+        client = TestClient(TestServer(create_app(api_settings(**overrides))))
+        await client.start_server()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.close()
+    for queue in (f"{events_exchange}.api", f"{events_exchange}.api.dlq"):
+        async with scratch_channel(amqp) as channel:
+            await (await channel.get_queue(queue, ensure=False)).purge()
+
+
+@pytest.fixture
+async def client(api_client: ApiClientFactory) -> TestClient:
+    """A client of an api app with the test settings."""
+    return await api_client()
+
+
+@pytest.fixture
+def caller(client: TestClient, key_server: KeyServer) -> CallerFactory:
+    """`caller(role)`: a new signed-in user with `role` and an address of its own."""
+    return lambda role: Caller(client, key_server, role)
+
+
+@pytest.fixture
+async def publish(amqp: AbstractRobustConnection, events_exchange: str) -> AsyncIterator[Publish]:
+    """`await publish(name, data, service="auth")`: a confirmed event on the test's exchange."""
+    publisher = EventPublisher(amqp, ExchangeSpec(events_exchange))
+
+    async def send(
+        name: str, data: dict[str, Any], *, service: str = "auth", time: datetime | None = None
+    ) -> CloudEvent:
+        event = new_event(name, data, service=service)
+        if time is not None:
+            event = event.model_copy(update={"time": time})
+        await publisher.publish_confirmed(event)
+        return event
+
+    yield send
+    await publisher.close()

@@ -1,0 +1,178 @@
+"""Helpers for driving the api app in tests: tokens, callers, peers, payloads, waiting."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import jwt
+import pytest
+from aiohttp import ClientResponse, web
+from aiohttp.test_utils import TestClient
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from nocturnal.shared.auth import AUDIENCE, ISSUER
+
+WAIT_S = 10.0
+
+
+class KeyServer:
+    """auth's JWKS endpoint with one Ed25519 key, and real access tokens signed by it."""
+
+    def __init__(self) -> None:
+        self.kid = uuid.uuid4().hex
+        self._key = Ed25519PrivateKey.generate()
+        self.base_url = ""
+
+    async def jwks(self, _: web.Request) -> web.Response:
+        """GET /.well-known/jwks.json."""
+        jwk = jwt.algorithms.OKPAlgorithm.to_jwk(self._key.public_key(), as_dict=True)
+        return web.json_response({"keys": [{**jwk, "kid": self.kid, "alg": "EdDSA"}]})
+
+    def token(self, user_id: str, role: str) -> str:
+        """An access token of auth's profile (DESIGN §2) for `user_id` with `role`."""
+        now = int(time.time())
+        claims = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": user_id,
+            "role": role,
+            "iat": now,
+            "nbf": now,
+            "exp": now + 900,
+            "jti": uuid.uuid4().hex,
+        }
+        headers = {"kid": self.kid, "typ": "at+jwt"}
+        return jwt.encode(claims, self._key, algorithm="EdDSA", headers=headers)
+
+
+class UploadStandIn:
+    """upload's internal `POST /v1/files/{file_id}/signed-url`: 200 for known files, else 404."""
+
+    def __init__(self) -> None:
+        self.files: set[str] = set()
+        self.delay_s = 0.0
+        self.base_url = ""
+
+    async def signed_url(self, request: web.Request) -> web.Response:
+        """The signed-URL endpoint, after `delay_s` seconds."""
+        await asyncio.sleep(self.delay_s)
+        file_id = request.match_info["file_id"]
+        if file_id not in self.files:
+            return web.json_response({"title": "Not Found"}, status=404)
+        body = await request.json()
+        expires_at = datetime.now(UTC) + timedelta(seconds=body["expires_in"])
+        return web.json_response(
+            {"url": f"https://files.example/{file_id}?sig=x", "expires_at": expires_at.isoformat()}
+        )
+
+    @staticmethod
+    def url_of(file_id: str) -> str:
+        """The URL it signs for `file_id`."""
+        return f"https://files.example/{file_id}?sig=x"
+
+
+def new_ip() -> str:
+    """A client address no other test uses (rate limits count per address)."""
+    raw = uuid.uuid4().bytes
+    return f"10.{raw[0]}.{raw[1]}.{raw[2]}"
+
+
+class Caller:
+    """One signed-in user calling the api app from an address of the test's own."""
+
+    def __init__(self, client: TestClient, keys: KeyServer, role: str) -> None:
+        self.client = client
+        self.role = role
+        self.user_id = uuid.uuid4().hex
+        self.token = keys.token(self.user_id, role)
+        self.ip = new_ip()
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Authorization and the gateway's client-address header."""
+        return {"Authorization": f"Bearer {self.token}", "X-Real-IP": self.ip}
+
+    async def get(self, path: str, **kwargs: Any) -> ClientResponse:
+        return await self.client.get(path, headers=self.headers, **kwargs)
+
+    async def post(self, path: str, **kwargs: Any) -> ClientResponse:
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        return await self.client.post(path, headers=headers, **kwargs)
+
+    async def patch(self, path: str, **kwargs: Any) -> ClientResponse:
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        return await self.client.patch(path, headers=headers, **kwargs)
+
+    async def json(self, method: str, path: str, status: int = 200, **kwargs: Any) -> Any:
+        """Call and assert `status`; the JSON body."""
+        resp = await getattr(self, method.lower())(path, **kwargs)
+        assert resp.status == status, await resp.text()
+        return await resp.json()
+
+
+CallerFactory = Callable[[str], Caller]
+
+
+def duty_payload(**overrides: Any) -> dict[str, Any]:
+    """A valid POST /api/duties body a week from now; `overrides` replace fields."""
+    body: dict[str, Any] = {
+        "title": "Overnight ICU Registrar",
+        "hospital_name": "St Mary's General Hospital",
+        "department": "Intensive Care Unit",
+        "specialty": "Critical Care",
+        "description": "Handover at 21:45.",
+        "date": (date.today() + timedelta(days=7)).isoformat(),
+        "start_time": "22:00",
+        "end_time": "06:00",
+        "hourly_rate": 95.5,
+        "positions_needed": 2,
+        "urgency": "URGENT",
+        "location": "London",
+        "requirements": {"minimum_experience": 3, "required_skills": ["ventilator management"]},
+    }
+    body.update(overrides)
+    return body
+
+
+async def problem(resp: ClientResponse, status: int) -> dict[str, Any]:
+    """Assert an RFC 9457 problem of `status`; its body."""
+    assert resp.status == status, await resp.text()
+    assert resp.headers["Content-Type"].startswith("application/problem+json")
+    body: dict[str, Any] = await resp.json(content_type=None)
+    assert body["status"] == status
+    assert body["request_id"] == resp.headers["X-Request-ID"]
+    return body
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], what: str, within: float = WAIT_S
+) -> None:
+    """Poll `check` until it is true; fail the test after `within` seconds."""
+    deadline = time.monotonic() + within
+    while not await check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {within} s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def register(publish: Callable[..., Awaitable[Any]], user: Caller, name: str) -> None:
+    """Publish `user.registered` for `user` and wait for api to create the profile."""
+    await publish(
+        "user.registered",
+        {
+            "user_id": user.user_id,
+            "email": f"{user.user_id}@example.org",
+            "name": name,
+            "role": user.role,
+        },
+    )
+
+    async def created() -> bool:
+        return (await user.get("/api/profiles/me")).status == 200
+
+    await eventually(created, f"the profile of {name}")
