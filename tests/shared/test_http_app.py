@@ -12,8 +12,6 @@ from nocturnal.shared.config import ServiceSettings
 from nocturnal.shared.http.app import create_service_app, json_response
 from nocturnal.shared.http.request import RequestModel, client_ip, read_json
 
-pytestmark = pytest.mark.asyncio
-
 
 class Shift(RequestModel):
     title: str
@@ -166,12 +164,11 @@ async def test_readiness_fails_on_a_critical_check_and_reports_an_optional_one(
 
 def test_loggers_made_before_configuration_follow_it(capsys: pytest.CaptureFixture[str]) -> None:
     import json
-
-    from nocturnal.shared.logging import configure_logging, get_logger
-
     import logging
 
     import structlog
+
+    from nocturnal.shared.logging import configure_logging, get_logger
 
     early = get_logger("early")
     configure_logging(service="svc", instance="i-1", fmt="json")
