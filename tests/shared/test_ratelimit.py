@@ -92,6 +92,20 @@ def test_headers_follow_the_ietf_ratelimit_fields() -> None:
     }
 
 
+def test_a_denials_reset_is_when_the_request_would_fit_again() -> None:
+    denied = Decision(
+        allowed=False,
+        policy="auth",
+        tier=Tier.NORMAL,
+        limit=5,
+        remaining=0,
+        reset_s=900,
+        retry_after_s=897,
+        window_s=900,
+    )
+    assert ratelimit_headers(denied)["RateLimit"] == '"auth";r=0;t=897'
+
+
 async def test_client_falls_back_locally_and_fast_when_the_service_is_unreachable() -> None:
     async with aiohttp.ClientSession() as session:
         client = RateLimitClient(session, "http://127.0.0.1:9", service="t", timeout_s=0.2)

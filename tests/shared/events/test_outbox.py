@@ -317,3 +317,46 @@ async def test_relay_stop_is_graceful_and_idempotent(db: AsyncDatabase[Any]) -> 
     await relay.stop()
 
     assert not relay.running
+
+
+class UnroutablePublisher:
+    """A fake publisher for which one event name has no queue (returned as unroutable)."""
+
+    def __init__(self, unroutable: str) -> None:
+        self.unroutable = unroutable
+        self.published: list[CloudEvent] = []
+
+    async def publish_confirmed(self, event: CloudEvent) -> None:
+        if event.name == self.unroutable:
+            raise PublishError(event, "unroutable")
+        self.published.append(event)
+
+
+async def test_an_entry_that_keeps_failing_does_not_hold_back_the_ones_behind_it(
+    db: AsyncDatabase[Any],
+) -> None:
+    stuck = [new_event("user.login_failed", {"n": n}, service="auth") for n in range(5)]
+    await add_committed(db, *stuck, duty_event(1), duty_event(2))
+    publisher = UnroutablePublisher("user.login_failed")
+    relay = OutboxRelay(db, publisher)
+
+    with pytest.raises(PublishError, match="unroutable"):
+        await relay.publish_pending()
+
+    assert [e.data["n"] for e in publisher.published] == [1, 2]
+    assert await db["outbox"].count_documents({"sent_at": None}) == 5
+
+
+async def test_a_broker_failure_ends_the_pass_and_backs_off(db: AsyncDatabase[Any]) -> None:
+    class BrokerDown:
+        calls = 0
+
+        async def publish_confirmed(self, event: CloudEvent) -> None:
+            self.calls += 1
+            raise PublishError(event, "timeout")
+
+    await add_committed(db, duty_event(1), duty_event(2), duty_event(3))
+    publisher = BrokerDown()
+    with pytest.raises(PublishError):
+        await OutboxRelay(db, publisher).publish_pending()
+    assert publisher.calls == 1

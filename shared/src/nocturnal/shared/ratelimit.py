@@ -226,11 +226,16 @@ class RateLimitClient:
 
 
 def ratelimit_headers(decision: Decision) -> dict[str, str]:
-    """IETF `RateLimit-Policy` and `RateLimit` fields (draft-ietf-httpapi-ratelimit-headers)."""
+    """IETF `RateLimit-Policy` and `RateLimit` fields (draft-ietf-httpapi-ratelimit-headers).
+
+    `t` is when the quota is available again: on a denial the time until the request would
+    fit (equal to `Retry-After`, DESIGN §1), otherwise the time until the window is clear.
+    """
     name = decision.policy
+    reset = decision.reset_s if decision.allowed else max(decision.retry_after_s, 1)
     return {
         "RateLimit-Policy": f'"{name}";q={decision.limit};w={decision.window_s}',
-        "RateLimit": f'"{name}";r={decision.remaining};t={decision.reset_s}',
+        "RateLimit": f'"{name}";r={decision.remaining};t={reset}',
     }
 
 

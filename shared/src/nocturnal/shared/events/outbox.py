@@ -28,6 +28,8 @@ DEFAULT_RETENTION: Final = timedelta(days=7)
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _ERROR_MAX_CHARS: Final = 500
+_ENTRY_FAILURES: Final = frozenset({"unroutable", "nacked"})
+"""Publish failures of one message (the broker is fine): skip it and go on with the next."""
 
 _log = structlog.get_logger(__name__)
 
@@ -212,6 +214,8 @@ class OutboxRelay:
 
         Raises:
             PublishError: a publish failed; the entry was released for a retry after backoff.
+                A broker failure ends the pass at once; an entry's own failure (unroutable,
+                nacked) is raised only after the entries behind it were tried.
             pymongo.errors.PyMongoError: MongoDB failed (a claimed entry is retried after its
                 lease expires).
         """
@@ -219,12 +223,20 @@ class OutboxRelay:
 
     async def _drain(self, *, until_stopped: bool) -> int:
         published = 0
+        skipped: PublishError | None = None
         async with self._lock:
             while not (until_stopped and self._stopping):
                 entry = await self._claim()
                 if entry is None:
                     break
-                published += await self._publish(entry)
+                try:
+                    published += await self._publish(entry)
+                except PublishError as exc:
+                    if exc.reason not in _ENTRY_FAILURES:
+                        raise
+                    skipped = exc  # this entry's own fault: the ones behind it must not wait
+        if skipped is not None:
+            raise skipped
         return published
 
     async def _run(self) -> None:
