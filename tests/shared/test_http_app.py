@@ -162,22 +162,22 @@ async def test_readiness_fails_on_a_critical_check_and_reports_an_optional_one(
     assert (await client.get("/health/ready")).status == 503
 
 
-def test_loggers_made_before_configuration_follow_it(capsys: pytest.CaptureFixture[str]) -> None:
+def test_loggers_made_before_configuration_follow_it() -> None:
     import json
-    import logging
+    import subprocess
+    import sys
 
-    import structlog
-
-    from nocturnal.shared.logging import configure_logging, get_logger
-
-    early = get_logger("early")
-    configure_logging(service="svc", instance="i-1", fmt="json")
-    try:
-        early.info("hello", n=1)
-        line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    finally:  # the configuration holds the captured stream: undo it for later tests
-        structlog.reset_defaults()
-        logging.getLogger().handlers.clear()
+    # A process of its own: configuring structlog here would bind pytest's capture streams.
+    program = (
+        "from nocturnal.shared.logging import configure_logging, get_logger\n"
+        "early = get_logger('early')\n"
+        "configure_logging(service='svc', instance='i-1', fmt='json')\n"
+        "early.info('hello', n=1)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, check=True, timeout=30
+    ).stdout
+    line = json.loads(out.strip().splitlines()[-1])
     assert (line["service"], line["instance"], line["component"], line["n"]) == (
         "svc",
         "i-1",

@@ -15,10 +15,14 @@ from nocturnal.shared.events.topology import (
     ExchangeSpec,
     QueueSpec,
     audit_queue,
+    dead_letter_queue,
     service_queue,
 )
 
-__all__ = ["AUDITED", "SUBSCRIPTIONS", "catalogue_queue_names", "catalogue_queues"]
+__all__ = ["AUDITED", "SERVICES", "SUBSCRIPTIONS", "catalogue_queue_names", "catalogue_queues"]
+
+SERVICES: Final = ("auth", "api", "upload", "ratelimit")
+"""Every service of the platform (each may run fan-out consumers with a dead-letter queue)."""
 
 SUBSCRIPTIONS: Final[Mapping[str, tuple[str, ...]]] = {
     "api": (
@@ -57,10 +61,12 @@ def catalogue_queues(
 
 
 def catalogue_queue_names(exchange: ExchangeSpec) -> list[str]:
-    """Names of every queue `catalogue_queues` declares, dead-letter queues included."""
-    names: list[str] = []
+    """Names of every durable queue the platform declares on `exchange`: the catalogue's queues
+    and dead-letter queues, and the dead-letter queue of every service's fan-out consumers."""
+    names: set[str] = set()
     for queue in catalogue_queues(exchange):
-        names.append(queue.name)
+        names.add(queue.name)
         if queue.dead_letter is not None:
-            names.append(queue.dead_letter.name)
-    return names
+            names.add(queue.dead_letter.name)
+    names.update(dead_letter_queue(exchange, service).name for service in SERVICES)
+    return sorted(names)

@@ -1,0 +1,601 @@
+"""The dev stack runner: gateway config and routing (real nginx), child processes, the stack."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tools.devstack import (
+    SERVICES,
+    Child,
+    GatewayLayout,
+    Stack,
+    StackError,
+    StackSettings,
+    check_gateway_config,
+    ensure_redis,
+    free_ports,
+    redact,
+    redis_answers,
+    render_gateway_config,
+    settings_from_cli,
+    start_gateway,
+    stop_children,
+    wait_until,
+)
+
+MIB = 1024 * 1024
+NGINX_REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
+PROBLEM_FIELDS = {"type", "title", "status", "detail", "instance", "request_id"}
+
+needs_nginx = pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is not installed")
+
+
+# --- a real nginx in front of echo backends -------------------------------------------------
+
+
+class EchoHandler(BaseHTTPRequestHandler):
+    """Answers every request with what it received, and an X-Request-ID of its own."""
+
+    protocol_version = "HTTP/1.1"
+    server: EchoBackend
+
+    def do_GET(self) -> None:
+        received = 0
+        remaining = int(self.headers.get("Content-Length") or 0)
+        while remaining:
+            chunk = self.rfile.read(min(remaining, 1 << 16))
+            received, remaining = received + len(chunk), remaining - len(chunk)
+        headers = {name: self.headers.get_all(name) for name in set(self.headers.keys())}
+        answer = {"service": self.server.service, "path": self.path, "headers": headers}
+        body = json.dumps({**answer, "body_bytes": received}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Request-ID", "set-by-the-service")
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_POST = do_PUT = do_DELETE = do_GET
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class EchoBackend(ThreadingHTTPServer):
+    """One stand-in service instance on a free port, serving from a daemon thread."""
+
+    daemon_threads = True
+
+    def __init__(self, service: str) -> None:
+        super().__init__(("127.0.0.1", 0), EchoHandler)
+        self.service = service
+        self.port = self.server_address[1]
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def header_values(self, name: str) -> list[str]:
+        return [value for key, value in self.headers if key.lower() == name.lower()]
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def send(
+    port: int, method: str, path: str, headers: dict[str, str] | None = None, body: bytes = b""
+) -> Reply:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request(method, path, body=body or None, headers=headers or {})
+        response = connection.getresponse()
+        return Reply(response.status, response.getheaders(), response.read())
+    finally:
+        connection.close()
+
+
+def send_headers_only(port: int, path: str, content_length: int) -> Reply:
+    """A POST that announces `content_length` bytes and sends none: nginx answers from headers."""
+    head = f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {content_length}\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head.encode())
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        return Reply(response.status, response.getheaders(), response.read())
+
+
+@dataclass
+class Gateway:
+    layout: GatewayLayout
+
+    @property
+    def port(self) -> int:
+        return self.layout.gateway_port
+
+    def vip_port(self, service: str) -> int:
+        return self.layout.vip_ports[service]
+
+
+def layout_for(instance_ports: dict[str, list[int]]) -> GatewayLayout:
+    gateway_port, *vip_ports = free_ports(1 + len(SERVICES))
+    return GatewayLayout(gateway_port, dict(zip(SERVICES, vip_ports, strict=True)), instance_ports)
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    """nginx with the rendered config, one echo backend per service."""
+    if shutil.which("nginx") is None:
+        pytest.skip("nginx is not installed")
+    backends = [EchoBackend(service) for service in SERVICES]
+    layout = layout_for({backend.service: [backend.port] for backend in backends})
+    run_dir = tmp_path_factory.mktemp("gateway")
+    child = start_gateway(layout, run_dir, run_dir / "logs")
+    yield Gateway(layout)
+    stop_children([child])
+    for backend in backends:
+        backend.shutdown()
+        backend.server_close()
+
+
+def assert_nginx_problem(reply: Reply, status: int) -> dict[str, Any]:
+    assert reply.status == status
+    assert reply.header_values("Content-Type") == ["application/problem+json"]
+    [request_id] = reply.header_values("X-Request-ID")
+    problem = reply.json()
+    assert set(problem) == PROBLEM_FIELDS
+    assert problem["status"] == status
+    assert problem["request_id"] == request_id
+    return dict(problem)
+
+
+# --- config rendering -----------------------------------------------------------------------
+
+
+def rendered(tmp_path: Path) -> str:
+    return render_gateway_config(
+        layout_for({s: [1001, 1002] for s in SERVICES}), tmp_path, tmp_path
+    )
+
+
+def test_rendering_fills_every_placeholder_and_lists_every_instance(tmp_path: Path) -> None:
+    config = rendered(tmp_path)
+
+    assert "{{" not in config
+    assert config.count("server 127.0.0.1:1001;") == len(SERVICES)
+    assert config.count("server 127.0.0.1:1002;") == len(SERVICES)
+
+
+def public_routes(config: str) -> dict[str, str]:
+    """The public server's locations and where each goes: an upstream, or a status nginx returns."""
+    public = config.split("# The public gateway.")[1].split("# Internal listeners")[0]
+    routes = {}
+    for match in re.finditer(r"location ([^{]+?) \{", public):
+        depth, end = 1, match.end()
+        while depth:
+            depth += {"{": 1, "}": -1}.get(public[end], 0)
+            end += 1
+        body = public[match.end() : end]
+        target = re.search(r"proxy_pass http://(\w+);", body) or re.search(r"return (\d+)", body)
+        routes[match.group(1)] = target.group(1) if target else ""
+    return routes
+
+
+def test_rendered_config_routes_each_public_prefix_to_its_service(tmp_path: Path) -> None:
+    assert public_routes(rendered(tmp_path)) == {
+        "= /.well-known/jwks.json": "auth",
+        "/api/auth/": "auth",
+        "~ ^/api/(uploads(/|$)|files/)": "upload",
+        "/api/": "api",
+        "= /api": "404",
+        "= /api/auth": "404",
+        "/": "404",
+        "= /_gateway/problem": "200",
+    }
+
+
+def test_rendered_config_lets_uploads_stream_up_to_21_mib(tmp_path: Path) -> None:
+    config = rendered(tmp_path)
+    upload = config.split("location ~ ^/api/(uploads(/|$)|files/) {")[1].split("location")[0]
+
+    assert "client_max_body_size 21m;" in upload
+    assert "proxy_request_buffering off;" in upload
+
+
+def test_rendered_config_overwrites_client_forwarding_headers(tmp_path: Path) -> None:
+    public = rendered(tmp_path).split("# The public gateway.")[1].split("# Internal listeners")[0]
+
+    assert "proxy_set_header X-Real-IP $remote_addr;" in public
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in public
+    assert "$proxy_add_x_forwarded_for" not in public
+
+
+def test_rendered_config_keeps_only_well_formed_client_request_ids(tmp_path: Path) -> None:
+    config = rendered(tmp_path)
+    request_id_map = re.search(r"map \$http_x_request_id \$req_id \{\n(.*?)\n    \}", config, re.S)
+
+    assert request_id_map is not None
+    assert request_id_map.group(1).split() == [
+        "default",
+        "$request_id;",
+        '"~^[A-Za-z0-9._-]{1,128}$"',
+        "$http_x_request_id;",
+    ]
+    assert "proxy_set_header X-Request-ID $req_id;" in config
+    assert "add_header X-Request-ID $req_id always;" in config
+
+
+@needs_nginx
+def test_rendered_config_passes_nginx_t(tmp_path: Path) -> None:
+    check_gateway_config(rendered(tmp_path), tmp_path, tmp_path / "logs")
+
+
+@needs_nginx
+def test_nginx_t_failure_is_a_clear_stack_error(tmp_path: Path) -> None:
+    with pytest.raises(StackError, match="nginx -t rejected"):
+        check_gateway_config("http { nonsense; }", tmp_path, tmp_path / "logs")
+
+
+# --- routing through a real nginx -----------------------------------------------------------
+
+
+@needs_nginx
+@pytest.mark.parametrize(
+    ("method", "path", "service"),
+    [
+        ("GET", "/.well-known/jwks.json", "auth"),
+        ("POST", "/api/auth/login", "auth"),
+        ("POST", "/api/uploads?kind=document", "upload"),
+        ("GET", "/api/uploads", "upload"),
+        ("DELETE", "/api/uploads/abc", "upload"),
+        ("GET", "/api/files/signed-token?sig=x", "upload"),
+        ("GET", "/api/health", "api"),
+        ("GET", "/api/duties?limit=5", "api"),
+        ("POST", "/api/applications/a1/accept", "api"),
+    ],
+)
+def test_public_routes_reach_their_service(
+    gateway: Gateway, method: str, path: str, service: str
+) -> None:
+    reply = send(gateway.port, method, path)
+
+    assert reply.status == 200
+    assert reply.json()["service"] == service
+    assert reply.json()["path"] == path
+
+
+@needs_nginx
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/health/live",
+        "/health/ready",
+        "/metrics",
+        "/openapi.json",
+        "/v1/check",
+        "/api",
+        "/api/auth",
+    ],
+)
+def test_internal_and_unknown_paths_are_a_404_problem_from_nginx(
+    gateway: Gateway, path: str
+) -> None:
+    problem = assert_nginx_problem(send(gateway.port, "GET", path), 404)
+
+    assert problem["instance"] == path
+    assert problem["title"] == "Not Found"
+
+
+@needs_nginx
+@pytest.mark.parametrize(
+    "path", ["/metrics/..%2Fapi/x", "/api/auth/x%2F..%2F..%2Fhealth", "/api/uploads/%2e%2e/x%5c"]
+)
+def test_encoded_dots_and_slashes_in_a_proxied_path_are_a_400_problem(
+    gateway: Gateway, path: str
+) -> None:
+    assert_nginx_problem(send(gateway.port, "GET", path), 400)
+
+
+@needs_nginx
+def test_encoded_dot_segments_cannot_reach_internal_routes(gateway: Gateway) -> None:
+    assert_nginx_problem(send(gateway.port, "GET", "/api/%2e%2e/metrics"), 404)
+
+
+@needs_nginx
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        (b"GARBAGE\r\n\r\n", 400),
+        (b"GET /api/x HTTP/1.1\r\nHost: a\r\nBad Header\r\n\r\n", 400),
+        (b"GET /api/" + b"a" * 9000 + b" HTTP/1.1\r\nHost: a\r\n\r\n", 414),
+    ],
+)
+def test_requests_nginx_cannot_parse_get_a_problem_too(
+    gateway: Gateway, raw: bytes, status: int
+) -> None:
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as sock:
+        sock.sendall(raw)
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        reply = Reply(response.status, response.getheaders(), response.read())
+
+    assert_nginx_problem(reply, status)
+
+
+@needs_nginx
+def test_problem_instance_that_is_not_json_safe_becomes_a_request_urn(gateway: Gateway) -> None:
+    problem = assert_nginx_problem(send(gateway.port, "GET", '/nope"\\'), 404)
+
+    assert problem["instance"] == f"urn:nocturnal:request:{problem['request_id']}"
+
+
+# --- request id -----------------------------------------------------------------------------
+
+
+@needs_nginx
+@pytest.mark.parametrize("request_id", ["abc-DEF_1.2", "a", "x" * 128])
+def test_well_formed_client_request_id_is_used_upstream_and_in_the_response(
+    gateway: Gateway, request_id: str
+) -> None:
+    reply = send(gateway.port, "GET", "/api/health", {"X-Request-ID": request_id})
+
+    assert reply.header_values("X-Request-ID") == [request_id]
+    assert reply.json()["headers"]["X-Request-ID"] == [request_id]
+
+
+@needs_nginx
+@pytest.mark.parametrize("request_id", ["has space", "semi;colon", "x" * 129, "ünïcode", ""])
+def test_malformed_client_request_id_is_replaced_by_nginx(
+    gateway: Gateway, request_id: str
+) -> None:
+    reply = send(gateway.port, "GET", "/api/health", {"X-Request-ID": request_id})
+
+    [response_id] = reply.header_values("X-Request-ID")
+    assert NGINX_REQUEST_ID.match(response_id)
+    assert reply.json()["headers"]["X-Request-ID"] == [response_id]
+
+
+@needs_nginx
+def test_response_carries_one_request_id_not_the_services_own(gateway: Gateway) -> None:
+    reply = send(gateway.port, "GET", "/api/health")
+
+    [response_id] = reply.header_values("X-Request-ID")
+    assert response_id != "set-by-the-service"
+
+
+@needs_nginx
+def test_nginx_errors_carry_the_clients_request_id(gateway: Gateway) -> None:
+    reply = send(gateway.port, "GET", "/metrics", {"X-Request-ID": "trace-me"})
+
+    assert assert_nginx_problem(reply, 404)["request_id"] == "trace-me"
+
+
+# --- client address -------------------------------------------------------------------------
+
+
+@needs_nginx
+def test_client_supplied_forwarding_headers_are_overwritten(gateway: Gateway) -> None:
+    spoofed = {"X-Forwarded-For": "6.6.6.6", "X-Real-IP": "6.6.6.6", "Forwarded": "for=6.6.6.6"}
+    seen = send(gateway.port, "GET", "/api/health", spoofed).json()["headers"]
+
+    assert seen["X-Real-IP"] == ["127.0.0.1"]
+    assert seen["X-Forwarded-For"] == ["127.0.0.1"]
+    assert "Forwarded" not in seen
+
+
+@needs_nginx
+def test_internal_listener_passes_request_id_and_client_address_through(gateway: Gateway) -> None:
+    hop = {
+        "X-Request-ID": "from-api-1",
+        "X-Real-IP": "203.0.113.9",
+        "X-Forwarded-For": "203.0.113.9",
+    }
+    reply = send(gateway.vip_port("ratelimit"), "POST", "/v1/check", hop, b"{}")
+    seen = reply.json()
+
+    assert seen["service"] == "ratelimit"
+    assert seen["headers"]["X-Request-ID"] == ["from-api-1"]
+    assert seen["headers"]["X-Real-IP"] == ["203.0.113.9"]
+    assert seen["headers"]["X-Forwarded-For"] == ["203.0.113.9"]
+
+
+@needs_nginx
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_internal_listener_reaches_its_service(gateway: Gateway, service: str) -> None:
+    assert send(gateway.vip_port(service), "GET", "/health/ready").json()["service"] == service
+
+
+# --- body limits ----------------------------------------------------------------------------
+
+
+@needs_nginx
+def test_upload_route_streams_a_body_of_21_mib(gateway: Gateway) -> None:
+    reply = send(gateway.port, "POST", "/api/uploads?kind=document", body=b"\0" * (21 * MIB))
+
+    assert reply.status == 200
+    assert reply.json()["body_bytes"] == 21 * MIB
+
+
+@needs_nginx
+def test_upload_route_refuses_more_than_21_mib_with_a_413_problem(gateway: Gateway) -> None:
+    reply = send_headers_only(gateway.port, "/api/uploads?kind=document", 21 * MIB + 1)
+
+    assert_nginx_problem(reply, 413)
+
+
+@needs_nginx
+def test_api_routes_refuse_bodies_over_1_mib(gateway: Gateway) -> None:
+    assert_nginx_problem(send_headers_only(gateway.port, "/api/duties", MIB + 1), 413)
+    assert send(gateway.port, "POST", "/api/duties", body=b"x" * MIB).status == 200
+
+
+@needs_nginx
+def test_unreachable_service_is_a_502_problem(tmp_path: Path) -> None:
+    [closed_port] = free_ports(1)
+    layout = layout_for({service: [closed_port] for service in SERVICES})
+    child = start_gateway(layout, tmp_path, tmp_path / "logs")
+    try:
+        problem = assert_nginx_problem(send(layout.gateway_port, "GET", "/api/health"), 502)
+    finally:
+        stop_children([child])
+
+    assert problem["title"] == "Bad Gateway"
+
+
+# --- processes ------------------------------------------------------------------------------
+
+
+def test_a_child_that_dies_is_named_with_its_exit_code_and_log(tmp_path: Path) -> None:
+    code = "print('cannot bind the port', flush=True); raise SystemExit(3)"
+    child = Child.spawn("api-7", [sys.executable, "-c", code], tmp_path / "api-7.log")
+
+    with pytest.raises(StackError) as error:
+        wait_until(lambda: False, "api-7", timeout=30, child=child)
+
+    assert "api-7 exited with code 3" in str(error.value)
+    assert "cannot bind the port" in str(error.value)
+
+
+def test_a_child_that_never_gets_ready_times_out_with_its_log(tmp_path: Path) -> None:
+    code = "import time; print('still migrating', flush=True); time.sleep(60)"
+    child = Child.spawn("auth-1", [sys.executable, "-c", code], tmp_path / "auth-1.log")
+    try:
+        with pytest.raises(
+            StackError, match=r"auth-1 was not ready after 1 s(.|\n)*still migrating"
+        ):
+            wait_until(lambda: False, "auth-1", timeout=1, child=child)
+    finally:
+        stop_children([child])
+
+
+def test_stop_kills_the_whole_group_even_when_it_ignores_sigterm(tmp_path: Path) -> None:
+    script = "trap '' TERM; sleep 60 & sleep 60 & wait"
+    child = Child.spawn("stubborn", ["sh", "-c", script], tmp_path / "stubborn.log")
+    time.sleep(0.3)
+
+    stop_children([child], grace=0.5)
+
+    assert not child.alive
+    wait_until(lambda: not group_exists(child.proc.pid), "the sleeps", timeout=5)
+
+
+def group_exists(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_stop_lets_a_child_finish_on_sigterm(tmp_path: Path) -> None:
+    code = "import signal, time; time.sleep(60)"
+    child = Child.spawn("api-1", [sys.executable, "-c", code], tmp_path / "api-1.log")
+    time.sleep(0.3)
+
+    stop_children([child], grace=10)
+
+    assert child.proc.returncode == -signal.SIGTERM
+
+
+# --- command line ---------------------------------------------------------------------------
+
+
+def test_instance_counts_come_from_flags_then_environment_then_defaults() -> None:
+    environ = {"API_INSTANCES": "3", "UPLOAD_INSTANCES": "2"}
+    settings = settings_from_cli(["--upload", "4"], environ)
+
+    assert settings.instances == {"auth": 1, "api": 3, "upload": 4, "ratelimit": 1}
+    assert settings.gateway_port == 8080
+
+
+def test_backing_server_urls_come_from_the_environment() -> None:
+    environ = {"MONGO_URL": "mongodb://db:27017", "S3_ENDPOINT_URL": "http://minio:9000"}
+    settings = settings_from_cli(["--gateway-port", "9090"], environ)
+
+    assert settings.mongo_url == "mongodb://db:27017"
+    assert settings.s3_endpoint_url == "http://minio:9000"
+    assert settings.redis_url == "redis://127.0.0.1:6379/0"
+    assert settings.gateway_port == 9090
+
+
+def test_printed_urls_hide_passwords() -> None:
+    assert redact("amqp://guest:secret@mq:5672/") == "amqp://guest:***@mq:5672/"
+    assert redact("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+
+
+def test_a_stack_without_instances_of_a_service_refuses_to_start(tmp_path: Path) -> None:
+    instances = {"auth": 1, "api": 0, "upload": 1, "ratelimit": 1}
+
+    with pytest.raises(StackError, match="api needs at least one instance"):
+        Stack(StackSettings(instances=instances, run_dir=tmp_path)).start()
+
+
+# --- backing servers and the whole stack ----------------------------------------------------
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
+def test_a_redis_it_starts_is_its_own_child_and_stops_with_it(tmp_path: Path) -> None:
+    [port] = free_ports(1)
+    url = f"redis://127.0.0.1:{port}/0"
+
+    server = ensure_redis(url, tmp_path / "redis.log")
+    try:
+        assert server.child is not None
+        assert redis_answers(url)
+    finally:
+        server.stop()
+
+    assert not redis_answers(url)
+
+
+@pytest.mark.integration
+def test_a_server_that_answers_is_reused_and_never_stopped(redis_server: str) -> None:
+    server = ensure_redis(redis_server, Path("/nonexistent/redis.log"))
+
+    assert server.child is None
+    assert server.origin == "reused"
+
+
+@pytest.mark.integration
+def test_backing_server_fixtures_answer(mongo_url: str, redis_url: str, amqp_url: str) -> None:
+    from tools.devstack import amqp_answers, mongo_answers
+
+    assert mongo_answers(mongo_url)
+    assert redis_answers(redis_url)
+    assert amqp_answers(amqp_url)
+
+
+@pytest.mark.e2e
+def test_api_health_spreads_over_both_api_instances(gateway_stack: Stack) -> None:
+    port = int(gateway_stack.base_url.rsplit(":", 1)[1])
+    instances = {send(port, "GET", "/api/health").json()["instance"] for _ in range(10)}
+
+    assert instances == {"api-1", "api-2"}
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("path", ["/health/ready", "/metrics", "/openapi.json", "/no/such/route"])
+def test_stack_keeps_internal_routes_private(gateway_stack: Stack, path: str) -> None:
+    port = int(gateway_stack.base_url.rsplit(":", 1)[1])
+
+    assert_nginx_problem(send(port, "GET", path), 404)

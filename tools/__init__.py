@@ -1,0 +1,1 @@
+"""Developer and CI tooling: the local dev stack runner, the demo scenario, load tests."""

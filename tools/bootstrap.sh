@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what `make run` and CI need beyond Python packages: uv, nginx (--servers: Redis, RabbitMQ).
+set -euo pipefail
+
+apt_install() {
+    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+        echo "bootstrap: please install $* (Debian: sudo apt-get install $*)" >&2
+        exit 1
+    fi
+    echo "bootstrap: apt-get install $*"
+    if [ -z "${APT_UPDATED:-}" ]; then
+        apt-get update -qq
+        APT_UPDATED=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+has() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
+
+if ! has uv && ! python3 -m uv --version >/dev/null 2>&1; then
+    echo "bootstrap: pip install uv"
+    python3 -m pip install --quiet uv
+    # pyenv makes the new `uv` command visible only after a rehash.
+    if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
+fi
+
+missing=()
+has nginx || missing+=(nginx)
+if [ "${1:-}" = "--servers" ]; then
+    has redis-server || missing+=(redis-server)
+    has rabbitmq-server || missing+=(rabbitmq-server)
+fi
+if [ "${#missing[@]}" -gt 0 ]; then
+    apt_install "${missing[@]}"
+fi
