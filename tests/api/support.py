@@ -9,13 +9,11 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import jwt
 import pytest
 from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-from nocturnal.shared.auth import AUDIENCE, ISSUER
+from token_issuer import access_token, public_jwk
 
 WAIT_S = 10.0
 
@@ -30,24 +28,11 @@ class KeyServer:
 
     async def jwks(self, _: web.Request) -> web.Response:
         """GET /.well-known/jwks.json."""
-        jwk = jwt.algorithms.OKPAlgorithm.to_jwk(self._key.public_key(), as_dict=True)
-        return web.json_response({"keys": [{**jwk, "kid": self.kid, "alg": "EdDSA"}]})
+        return web.json_response({"keys": [public_jwk(self._key, self.kid)]})
 
     def token(self, user_id: str, role: str) -> str:
         """An access token of auth's profile (DESIGN §2) for `user_id` with `role`."""
-        now = int(time.time())
-        claims = {
-            "iss": ISSUER,
-            "aud": AUDIENCE,
-            "sub": user_id,
-            "role": role,
-            "iat": now,
-            "nbf": now,
-            "exp": now + 900,
-            "jti": uuid.uuid4().hex,
-        }
-        headers = {"kid": self.kid, "typ": "at+jwt"}
-        return jwt.encode(claims, self._key, algorithm="EdDSA", headers=headers)
+        return access_token(self._key, self.kid, sub=user_id, role=role)
 
 
 class UploadStandIn:

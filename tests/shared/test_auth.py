@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from token_issuer import access_token, public_jwk
 
 from nocturnal.shared.auth import (
     AUDIENCE,
@@ -39,28 +40,11 @@ class KeyServer:
     async def jwks(self, _: web.Request) -> web.Response:
         self.fetches += 1
         await asyncio.sleep(0.01)
-        keys = []
-        for kid, private in self.keys.items():
-            jwk = jwt.algorithms.OKPAlgorithm.to_jwk(private.public_key(), as_dict=True)
-            keys.append({**jwk, "kid": kid, "use": "sig", "alg": "EdDSA"})
+        keys = [public_jwk(private, kid) for kid, private in self.keys.items()]
         return web.json_response({"keys": keys})
 
     def token(self, kid: str, **overrides: Any) -> str:
-        now = int(time.time())
-        claims: dict[str, Any] = {
-            "iss": ISSUER,
-            "aud": AUDIENCE,
-            "sub": "user-1",
-            "role": "doctor",
-            "iat": now,
-            "nbf": now,
-            "exp": now + 900,
-            "jti": uuid.uuid4().hex,
-        }
-        claims.update(overrides)
-        claims = {k: v for k, v in claims.items() if v is not None}
-        headers = {"kid": kid, "typ": "at+jwt"}
-        return jwt.encode(claims, self.keys[kid], algorithm="EdDSA", headers=headers)
+        return access_token(self.keys[kid], kid, **{"sub": "user-1", "role": "doctor", **overrides})
 
 
 @pytest.fixture

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import io
-import time
 import uuid
 from collections.abc import Callable
 
-import jwt
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from PIL import Image
+from token_issuer import access_token, public_jwk
 
-from nocturnal.shared.auth import AUDIENCE, ISSUER
 from nocturnal.shared.events import CloudEvent
 from nocturnal.upload.settings import UploadSettings
 
@@ -38,27 +36,14 @@ class Issuer:
         self.revoked: dict[str, int] = {}
 
     async def jwks(self, _: web.Request) -> web.Response:
-        jwk = jwt.algorithms.OKPAlgorithm.to_jwk(self.key.public_key(), as_dict=True)
-        return web.json_response({"keys": [{**jwk, "kid": self.kid, "alg": "EdDSA"}]})
+        return web.json_response({"keys": [public_jwk(self.key, self.kid)]})
 
     async def revocations(self, _: web.Request) -> web.Response:
         items = [{"user_id": user, "not_before": at} for user, at in self.revoked.items()]
         return web.json_response({"items": items})
 
     def token(self, user_id: str, role: str = "doctor") -> str:
-        now = int(time.time())
-        claims = {
-            "iss": ISSUER,
-            "aud": AUDIENCE,
-            "sub": user_id,
-            "role": role,
-            "iat": now,
-            "nbf": now,
-            "exp": now + 900,
-            "jti": uuid.uuid4().hex,
-        }
-        headers = {"kid": self.kid, "typ": "at+jwt"}
-        return jwt.encode(claims, self.key, algorithm="EdDSA", headers=headers)
+        return access_token(self.key, self.kid, sub=user_id, role=role)
 
 
 class FileEvents:

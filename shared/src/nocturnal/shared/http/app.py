@@ -7,14 +7,14 @@ import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 import uvloop
 from aiohttp import web
 from pydantic_core import to_jsonable_python
 
-from nocturnal.shared.config import ServiceSettings
+from nocturnal.shared.config import ServiceSettings, load_settings
 from nocturnal.shared.health import READINESS, Readiness, live_handler, ready_handler
 from nocturnal.shared.http.context import (
     REQUEST_ID_HEADER,
@@ -22,7 +22,7 @@ from nocturnal.shared.http.context import (
     request_id_from,
     traceparent_from,
 )
-from nocturnal.shared.logging import bind_context, get_logger
+from nocturnal.shared.logging import bind_context, configure_logging, get_logger
 from nocturnal.shared.metrics import HTTP_DURATION, HTTP_REQUESTS, metrics_handler
 from nocturnal.shared.problems import PROBLEM_CONTENT_TYPE, Problem
 
@@ -33,6 +33,7 @@ RESPONSE_HEADERS = web.RequestKey("response_headers", dict[str, str])
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
 dumps = partial(json.dumps, default=to_jsonable_python, separators=(",", ":"))
 log = get_logger("http")
 
@@ -196,6 +197,23 @@ def run_service(app: web.Application, settings: ServiceSettings) -> None:
     )
 
 
+def serve(
+    service: str,
+    settings_type: type[SettingsT],
+    create_app: Callable[[SettingsT], web.Application],
+) -> None:
+    """The whole of a service's `__main__`: read the settings from the environment (exit 2
+    with one line per invalid variable), configure logging, serve until SIGTERM/SIGINT."""
+    settings = load_settings(settings_type)
+    configure_logging(
+        service=service,
+        instance=settings.instance_name,
+        level=settings.log_level,
+        fmt=settings.resolved_log_format,
+    )
+    run_service(create_app(settings), settings)
+
+
 __all__ = [
     "READINESS",
     "REQUEST_ID",
@@ -210,4 +228,5 @@ __all__ = [
     "json_response",
     "problem_response",
     "run_service",
+    "serve",
 ]
