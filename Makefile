@@ -22,7 +22,7 @@ test: install
 lint: install
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
-	$(UV) run mypy --strict -p nocturnal.shared
+	$(UV) run mypy --strict -p nocturnal.shared -p nocturnal.auth -p nocturnal.api -p nocturnal.upload -p nocturnal.ratelimit
 
 fmt:
 	$(UV) run ruff check --fix .

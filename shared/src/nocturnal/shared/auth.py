@@ -226,7 +226,7 @@ class TokenVerifier:
     clock skew, and a token not revoked by the user's revocation epoch.
     """
 
-    def __init__(self, jwks: JwksCache, revocations: RevocationList, *, leeway_s: int = 30) -> None:
+    def __init__(self, jwks: KeySource, revocations: RevocationList, *, leeway_s: int = 30) -> None:
         if not 0 <= leeway_s <= MAX_LEEWAY_S:
             raise ValueError(f"leeway must be 0..{MAX_LEEWAY_S} s")
         self.jwks = jwks

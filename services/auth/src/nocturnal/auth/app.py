@@ -68,7 +68,7 @@ def _signing_keys_context(settings: AuthSettings) -> CleanupContext:
         store = SigningKeyStore(app[MONGO_DB], sealer, lifetime_s=settings.signing_key_rotation_s)
         await store.signing_key()
         app[SIGNING_KEYS] = store
-        app[TOKEN_VERIFIER] = TokenVerifier(LocalJwks(store), RevocationList())  # type: ignore[arg-type]
+        app[TOKEN_VERIFIER] = TokenVerifier(LocalJwks(store), RevocationList())
         yield
 
     return context
