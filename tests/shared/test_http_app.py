@@ -202,3 +202,26 @@ async def test_integer_query_parameters_refuse_anything_but_ascii_digits_in_rang
     body = await problem(resp, 400)
     assert body["errors"][0]["field"] == "limit"
     assert (await (await client.get("/items", params={"limit": "7"})).json()) == {"limit": 7}
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate"])
+async def test_a_body_that_claims_a_coding_it_lacks_is_a_400_problem(
+    client: TestClient, coding: str
+) -> None:
+    headers = {"Content-Type": "application/json", "Content-Encoding": coding}
+    resp = await client.post("/shifts", data=b'{"title": "x", "hours": 1}', headers=headers)
+    assert (await problem(resp, 400))["detail"] == "the request body could not be decoded"
+
+
+@pytest.mark.parametrize("title", ["evil\u0000", "\u202eevil", "a\u0007b", "x\u2066y", "z\u0085z"])
+async def test_text_with_control_or_bidi_override_characters_is_refused(
+    client: TestClient, title: str
+) -> None:
+    body = await problem(await client.post("/shifts", json={"title": title, "hours": 1}), 400)
+    assert body["errors"][0]["field"] == "title"
+
+
+async def test_ordinary_unicode_and_line_breaks_are_kept(client: TestClient) -> None:
+    title = "Nachtdienst — Station 3\n\u043d\u043e\u0447\u044c \u2014 \u5916\u79d1"
+    resp = await client.post("/shifts", json={"title": title, "hours": 8})
+    assert (await resp.json())["title"] == title

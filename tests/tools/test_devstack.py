@@ -328,6 +328,7 @@ def test_encoded_dot_segments_cannot_reach_internal_routes(gateway: Gateway) -> 
         (b"GARBAGE\r\n\r\n", 400),
         (b"GET /api/x HTTP/1.1\r\nHost: a\r\nBad Header\r\n\r\n", 400),
         (b"GET /api/" + b"a" * 9000 + b" HTTP/1.1\r\nHost: a\r\n\r\n", 414),
+        (b"GET /api/health HTTP/2.0\r\nHost: a\r\n\r\n", 505),
     ],
 )
 def test_requests_nginx_cannot_parse_get_a_problem_too(
@@ -343,6 +344,32 @@ def test_requests_nginx_cannot_parse_get_a_problem_too(
 
 
 @needs_nginx
+@pytest.mark.parametrize(
+    "path", ["/api/duties", "/api/auth/login", "/api/uploads", "/.well-known/jwks.json"]
+)
+@pytest.mark.parametrize("method", ["TRACE", "CONNECT", "FOO"])
+def test_methods_no_route_serves_are_a_405_problem_before_any_service(
+    gateway: Gateway, path: str, method: str
+) -> None:
+    problem = assert_nginx_problem(send(gateway.port, method, path), 405)
+    assert problem["title"] == "Method Not Allowed"
+
+
+@pytest.mark.parametrize("path", ["/api/duties", "/api/auth/login", "/api/uploads"])
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "br", "x-unknown"])
+def test_content_coded_request_bodies_are_a_415_problem_before_any_service(
+    gateway: Gateway, path: str, coding: str
+) -> None:
+    headers = {"Content-Type": "application/json", "Content-Encoding": coding}
+    reply = send(gateway.port, "POST", path, headers, b"not really coded")
+    assert assert_nginx_problem(reply, 415)["title"] == "Unsupported Media Type"
+
+
+def test_identity_coded_bodies_pass(gateway: Gateway) -> None:
+    headers = {"Content-Type": "application/json", "Content-Encoding": "identity"}
+    assert send(gateway.port, "POST", "/api/duties", headers, b"{}").status == 200
+
+
 def test_problem_instance_that_is_not_json_safe_becomes_a_request_urn(gateway: Gateway) -> None:
     problem = assert_nginx_problem(send(gateway.port, "GET", '/nope"\\'), 404)
 

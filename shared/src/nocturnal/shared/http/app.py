@@ -12,6 +12,8 @@ from typing import Any, TypeVar
 import structlog
 import uvloop
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 from pydantic_core import to_jsonable_python
 
 from nocturnal.shared.config import ServiceSettings, load_settings
@@ -123,6 +125,10 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         if exc.status < 400:
             raise
         return problem_response(request, _problem_from_http_exception(exc))
+    except (HttpProcessingError, RequestPayloadError):  # undecodable body (coding, framing)
+        return problem_response(
+            request, Problem(400, "the request body could not be decoded", slug="bad-body")
+        )
     except (asyncio.CancelledError, ConnectionResetError):
         raise
     except Exception:

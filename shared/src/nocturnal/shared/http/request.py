@@ -3,20 +3,51 @@
 from __future__ import annotations
 
 import ipaddress
+import unicodedata
 from typing import Any, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from nocturnal.shared.problems import Problem, validation_problem
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
+# Bidirectional embeddings, overrides and isolates (Unicode TR 9): they make text read
+# differently from what it is ("Trojan Source", file names like "photo\u202egnp.exe").
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_ALLOWED_CONTROLS = frozenset("\t\n\r")
+
+
+def _has_hostile_characters(text: str) -> bool:
+    return any(
+        (unicodedata.category(char) == "Cc" and char not in _ALLOWED_CONTROLS)
+        or char in _BIDI_CONTROLS
+        for char in text
+    )
+
+
+def _check_text(value: Any) -> Any:
+    if isinstance(value, str) and _has_hostile_characters(value):
+        raise ValueError("must not contain control or bidirectional-override characters")
+    if isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            _check_text(item)
+    return value
+
+
 class RequestModel(BaseModel):
-    """Base of every request body: unknown fields are rejected, JSON types are not coerced."""
+    """Base of every request body: unknown fields are rejected, JSON types are not coerced,
+    and no text may hold control characters (other than tab and line breaks) or Unicode
+    bidirectional overrides — they are stored and shown to other users."""
 
     model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_hostile_characters(cls, value: Any) -> Any:
+        return _check_text(value)
 
 
 def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
