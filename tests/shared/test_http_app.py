@@ -225,3 +225,45 @@ async def test_ordinary_unicode_and_line_breaks_are_kept(client: TestClient) -> 
     title = "Nachtdienst — Station 3\n\u043d\u043e\u0447\u044c \u2014 \u5916\u79d1"
     resp = await client.post("/shifts", json={"title": title, "hours": 8})
     assert (await resp.json())["title"] == title
+
+
+async def _raw_exchange(port: int, head: bytes, pieces: list[bytes], pause_s: float) -> bytes:
+    import asyncio
+
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(head)
+    for piece in pieces:
+        await writer.drain()
+        await asyncio.sleep(pause_s)
+        writer.write(piece)
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(65536), 5)
+    writer.close()
+    return answer
+
+
+@pytest.fixture
+async def patient_client(aiohttp_client: Any) -> TestClient:
+    async def create(request: web.Request) -> web.Response:
+        shift = await read_json(request, Shift, max_bytes=1024, timeout_s=0.5)
+        return json_response(shift.model_dump(), status=201)
+
+    app = create_service_app(ServiceSettings(), service="test")
+    app.router.add_post("/shifts", create)
+    return await aiohttp_client(app)
+
+
+async def test_a_body_arriving_in_pieces_is_read_whole(patient_client: TestClient) -> None:
+    body = b'{"title": "Night", "hours": 8}'
+    head = b"POST /shifts HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+    head += b"Content-Length: %d\r\n\r\n" % len(body)
+    answer = await _raw_exchange(patient_client.port, head, [body[:9], body[9:]], 0.05)
+    assert answer.startswith(b"HTTP/1.1 201")
+
+
+async def test_a_stalled_body_is_a_408_problem(patient_client: TestClient) -> None:
+    head = b"POST /shifts HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+    head += b"Content-Length: 100\r\n\r\n"
+    answer = await _raw_exchange(patient_client.port, head, [b'{"title": '], 0.0)
+    assert answer.startswith(b"HTTP/1.1 408")
+    assert b"application/problem+json" in answer

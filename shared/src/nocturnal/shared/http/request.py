@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import unicodedata
 from typing import Any, TypeVar
@@ -57,11 +58,14 @@ def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
     ]
 
 
-async def read_json(request: web.Request, model: type[ModelT], *, max_bytes: int) -> ModelT:
+async def read_json(
+    request: web.Request, model: type[ModelT], *, max_bytes: int, timeout_s: float = 30.0
+) -> ModelT:
     """Parse the request body as `model`.
 
     Raises:
         Problem: 415 when the content type is not JSON; 413 when the body exceeds `max_bytes`;
+            408 when the body has not arrived within `timeout_s` seconds (a stalled client);
             400 for an empty body, malformed JSON, unknown fields or wrong JSON types
             (with `errors: [{field, message}]`).
     """
@@ -69,7 +73,11 @@ async def read_json(request: web.Request, model: type[ModelT], *, max_bytes: int
         raise Problem(415, "the request body must be application/json", slug="unsupported-media")
     if request.content_length is not None and request.content_length > max_bytes:
         raise Problem(413, f"the JSON body is limited to {max_bytes} bytes", slug="too-large")
-    body = await request.content.read(max_bytes + 1)
+    try:
+        async with asyncio.timeout(timeout_s):
+            body = await _read_at_most(request, max_bytes + 1)
+    except TimeoutError:
+        raise Problem(408, "the request body did not arrive in time", slug="timeout") from None
     if len(body) > max_bytes:
         raise Problem(413, f"the JSON body is limited to {max_bytes} bytes", slug="too-large")
     if not body.strip():
@@ -82,6 +90,16 @@ async def read_json(request: web.Request, model: type[ModelT], *, max_bytes: int
                 400, "the request body is not valid JSON", slug="malformed-json"
             ) from None
         raise validation_problem(_field_errors(exc)) from None
+
+
+async def _read_at_most(request: web.Request, limit: int) -> bytes:
+    # StreamReader.read(n) returns what is buffered so far; read until EOF or `limit` bytes.
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit and (chunk := await request.content.read(limit - size)):
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def parse_model(model: type[ModelT], data: Any, *, detail: str = "invalid request") -> ModelT:
