@@ -9,11 +9,13 @@ import shutil
 import subprocess
 import urllib.parse
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from event_topology import private_event_exchange
+from event_topology import delete_event_topology, new_exchange_name, private_event_exchange
+from pymongo import AsyncMongoClient
 
 from tools.devstack import (
     DEFAULT_AMQP_URL,
@@ -226,3 +228,35 @@ def events_exchange(amqp_url: str) -> Iterator[str]:
     """A unique events exchange for the test session, deleted with its queues at the end."""
     with private_event_exchange(amqp_url, "test-session") as exchange:
         yield exchange
+
+
+@pytest.fixture(scope="session")
+async def mongo_client(mongo_url: str) -> AsyncIterator[AsyncMongoClient[Any]]:
+    """One MongoDB client for the session, for preparing and inspecting data (tz-aware)."""
+    client: AsyncMongoClient[Any] = AsyncMongoClient(mongo_url, tz_aware=True)
+    yield client
+    await client.close()
+
+
+@pytest.fixture(scope="session")
+async def ratelimit_url(redis_url: str, amqp_url: str) -> AsyncIterator[str]:
+    """The real ratelimit service on this session's Redis database.
+
+    On an exchange of its own (deleted afterwards): its adaptive tier must not react to the
+    failed logins other tests make.
+    """
+    from aiohttp.test_utils import TestServer
+
+    from nocturnal.ratelimit.app import create_app as create_ratelimit_app
+    from nocturnal.ratelimit.settings import RatelimitSettings
+
+    exchange = new_exchange_name("test-rl")
+    settings = RatelimitSettings(
+        redis_url=redis_url,
+        amqp_url=amqp_url,
+        events_exchange=exchange,
+        instance_name="ratelimit-test",
+    )
+    async with TestServer(create_ratelimit_app(settings)) as server:
+        yield str(server.make_url("")).rstrip("/")
+    await delete_event_topology(amqp_url, exchange)

@@ -14,19 +14,17 @@ from aio_pika.abc import AbstractChannel, AbstractRobustConnection
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from event_topology import delete_event_topology, new_exchange_name
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from api.support import Caller, CallerFactory, KeyServer, UploadStandIn
 from nocturnal.api.app import create_app
 from nocturnal.api.settings import ApiSettings
-from nocturnal.ratelimit.app import create_app as create_ratelimit_app
-from nocturnal.ratelimit.settings import RatelimitSettings
 from nocturnal.shared.events import (
     CloudEvent,
     EventPublisher,
     ExchangeSpec,
-    catalogue_queue_names,
     new_event,
 )
 
@@ -56,31 +54,6 @@ async def upload_peer() -> AsyncIterator[UploadStandIn]:
         yield peer
 
 
-@pytest.fixture(scope="session")
-async def ratelimit_url(
-    redis_url: str, amqp_url: str, amqp: AbstractRobustConnection
-) -> AsyncIterator[str]:
-    """The real ratelimit service on Redis, on an exchange of its own (deleted afterwards)."""
-    exchange = ExchangeSpec(f"nocturnal.events.test-api-rl-{uuid.uuid4().hex[:12]}")
-    settings = RatelimitSettings(
-        redis_url=redis_url,
-        amqp_url=amqp_url,
-        events_exchange=exchange.name,
-        instance_name="ratelimit-test",
-    )
-    async with TestServer(create_ratelimit_app(settings)) as server:
-        yield str(server.make_url("")).rstrip("/")
-    await delete_topology(amqp, exchange)
-
-
-@pytest.fixture(scope="session")
-async def mongo_client(mongo_url: str) -> AsyncIterator[AsyncMongoClient[Any]]:
-    """A client for preparing and inspecting what the service stores."""
-    client: AsyncMongoClient[Any] = AsyncMongoClient(mongo_url, tz_aware=True)
-    yield client
-    await client.close()
-
-
 @pytest.fixture
 async def db(mongo_client: AsyncMongoClient[Any]) -> AsyncIterator[AsyncDatabase[Any]]:
     """A database of the test's own, dropped afterwards."""
@@ -105,26 +78,16 @@ async def scratch_channel(amqp: AbstractRobustConnection) -> AsyncIterator[Abstr
             yield channel
 
 
-async def delete_topology(amqp: AbstractRobustConnection, exchange: ExchangeSpec) -> None:
-    """Delete a test exchange, its dead-letter exchange and the catalogue's queues on it."""
-    for queue in catalogue_queue_names(exchange):
-        async with scratch_channel(amqp) as channel:
-            await channel.queue_delete(queue)
-    for name in (exchange.name, exchange.dead_letter_exchange):
-        async with scratch_channel(amqp) as channel:
-            await channel.exchange_delete(name)
-
-
 @pytest.fixture(scope="session")
-async def events_exchange(amqp: AbstractRobustConnection) -> AsyncIterator[str]:
+async def events_exchange(amqp_url: str) -> AsyncIterator[str]:
     """An events exchange of this test session, deleted at its end with its queues.
 
     Declaring the catalogue's quorum queues is costly, so tests share them; each test's api
     queue is purged when its apps have stopped (see `api_client`).
     """
-    exchange = ExchangeSpec(f"nocturnal.events.test-api-{uuid.uuid4().hex[:12]}")
-    yield exchange.name
-    await delete_topology(amqp, exchange)
+    exchange = new_exchange_name("test-api")
+    yield exchange
+    await delete_event_topology(amqp_url, exchange)
 
 
 @pytest.fixture

@@ -8,41 +8,12 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from event_topology import delete_event_topology, new_exchange_name
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from auth.support import AuthClientFactory, new_ip
 from nocturnal.auth.app import create_app
 from nocturnal.auth.settings import AuthSettings
-from nocturnal.ratelimit.app import create_app as create_ratelimit_app
-from nocturnal.ratelimit.settings import RatelimitSettings
-
-
-@pytest.fixture(scope="session")
-async def ratelimit_url(redis_url: str, amqp_url: str) -> AsyncIterator[str]:
-    """The real ratelimit service on Redis, on an exchange of its own.
-
-    Its own exchange: the adaptive tier must not react to the failed logins these tests make.
-    """
-    exchange = new_exchange_name("test-auth-rl")
-    settings = RatelimitSettings(
-        redis_url=redis_url,
-        amqp_url=amqp_url,
-        events_exchange=exchange,
-        instance_name="ratelimit-test",
-    )
-    async with TestServer(create_ratelimit_app(settings)) as server:
-        yield str(server.make_url("")).rstrip("/")
-    await delete_event_topology(amqp_url, exchange)
-
-
-@pytest.fixture(scope="session")
-async def mongo_client(mongo_url: str) -> AsyncIterator[AsyncMongoClient[Any]]:
-    """A client for inspecting what the service stored."""
-    client: AsyncMongoClient[Any] = AsyncMongoClient(mongo_url, tz_aware=True)
-    yield client
-    await client.close()
 
 
 @pytest.fixture

@@ -20,14 +20,6 @@ def eventually_fixture() -> Eventually:
     return eventually
 
 
-@pytest.fixture(scope="session")
-async def mongo_client(mongo_url: str) -> AsyncIterator[AsyncMongoClient[Any]]:
-    """One client for the session (tz-aware datetimes)."""
-    client: AsyncMongoClient[Any] = AsyncMongoClient(mongo_url, tz_aware=True)
-    yield client
-    await client.close()
-
-
 @pytest.fixture
 async def db(mongo_client: AsyncMongoClient[Any]) -> AsyncIterator[AsyncDatabase[Any]]:
     """A database of its own for each test, dropped afterwards."""
