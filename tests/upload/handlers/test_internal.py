@@ -37,6 +37,16 @@ async def test_a_peer_gets_a_signed_url_of_any_file(
     assert abs(expires_at - (time.time() + lifetime)) < 5
 
 
+async def test_a_peers_link_does_not_disclose_the_uploaders_file_name(
+    client: TestClient, auth: dict[str, str], photo: dict[str, Any]
+) -> None:
+    assert photo["original_filename"] == "me.png"
+    shared = await (await client.post(signed_url_path(photo["id"]), json={})).json()
+    own = await (await client.get(f"/api/uploads/{photo['id']}/url", headers=auth)).json()
+    assert "me.png" not in shared["url"]
+    assert "me.png" in own["url"]
+
+
 async def test_an_unknown_file_is_404(client: TestClient) -> None:
     await problem(await client.post(signed_url_path("f" * 32), json={}), 404)
 

@@ -135,13 +135,20 @@ class FileService:
         """Up to `limit` of the owner's files, newest first, after the `(created_at, id)` given."""
         return await self._repository.newest_first(owner_id, limit=limit, after=after)
 
-    async def signed_url(self, file: StoredFile, expires_in: int) -> tuple[str, datetime]:
-        """A download URL valid for `expires_in` seconds, and when it expires."""
+    async def signed_url(
+        self, file: StoredFile, expires_in: int, *, for_owner: bool = True
+    ) -> tuple[str, datetime]:
+        """A download URL valid for `expires_in` seconds, and when it expires.
+
+        The owner's link names the download after the original file name; a link made for
+        others (a profile photo shown to every member) uses the server-made key name, so the
+        uploader's file name is not disclosed.
+        """
         expires = int(time.time()) + expires_in
         url = await self._storage.signed_url(
             file.key,
             expires=expires,
-            filename=file.original_filename,
+            filename=file.original_filename if for_owner else file.key.rsplit("/", 1)[-1],
             content_type=file.content_type.value,
         )
         return url, datetime.fromtimestamp(expires, UTC)

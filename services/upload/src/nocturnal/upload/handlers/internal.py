@@ -27,5 +27,5 @@ async def create_signed_url(request: web.Request) -> web.Response:
         file = await request.app[FILES].any_file(request.match_info["file_id"])
     except FileNotFound:
         raise not_found("no such file") from None
-    url, expires_at = await request.app[FILES].signed_url(file, body.expires_in)
+    url, expires_at = await request.app[FILES].signed_url(file, body.expires_in, for_owner=False)
     return json_response({"url": url, "expires_at": expires_at})
