@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -33,22 +32,6 @@ def connect(url: str, *, app_name: str) -> AsyncMongoClient[Document]:
         connectTimeoutMS=3000,
         uuidRepresentation="standard",
     )
-
-
-@asynccontextmanager
-async def transaction(client: AsyncMongoClient[Document]) -> AsyncIterator[AsyncClientSession]:
-    """A session inside a majority read/write-concern transaction, committed on normal exit.
-
-    Aborts on any exception (re-raised). Writes made with `session=` are atomic together,
-    which is how a state change and its outbox event are stored (DESIGN §3).
-    """
-    async with (
-        client.start_session() as session,
-        await session.start_transaction(
-            read_concern=ReadConcern("majority"), write_concern=WriteConcern("majority")
-        ),
-    ):
-        yield session
 
 
 async def in_transaction(
