@@ -136,6 +136,22 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         return problem_response(request, Problem(500, "an unexpected error occurred"))
 
 
+@web.middleware
+async def identity_body_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse content-coded request bodies (415): no decoding errors, no decompression bombs.
+
+    Every `Content-Encoding` field counts, not only the first (a gateway may see only that).
+    """
+    codings = {
+        coding.strip().lower()
+        for field in request.headers.getall("Content-Encoding", [])
+        for coding in field.split(",")
+    }
+    if codings - {"", "identity"}:
+        raise Problem(415, "request bodies must not be content-coded", slug="content-coding")
+    return await handler(request)
+
+
 async def openapi_handler(request: web.Request) -> web.Response:
     """GET /openapi.json: an OpenAPI 3.1 document listing this service's routes."""
     paths: dict[str, dict[str, Any]] = {}
@@ -166,7 +182,7 @@ def create_service_app(settings: ServiceSettings, *, service: str) -> web.Applic
     `settings.max_json_body_bytes` are refused with 413 unless a route streams its body.
     """
     app = web.Application(
-        middlewares=[context_middleware, problem_middleware],
+        middlewares=[context_middleware, problem_middleware, identity_body_middleware],
         client_max_size=settings.max_json_body_bytes,
     )
     app[SETTINGS] = settings

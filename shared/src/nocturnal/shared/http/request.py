@@ -31,7 +31,10 @@ def _has_hostile_characters(text: str) -> bool:
 
 def _check_text(value: Any) -> Any:
     if isinstance(value, str) and _has_hostile_characters(value):
-        raise ValueError("must not contain control or bidirectional-override characters")
+        raise ValueError(
+            "must not contain control characters (other than tab and line breaks)"
+            " or bidirectional overrides"
+        )
     if isinstance(value, list | tuple | set | frozenset):
         for item in value:
             _check_text(item)
