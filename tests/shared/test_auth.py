@@ -22,6 +22,7 @@ from nocturnal.shared.auth import (
     JwksCache,
     RevocationList,
     TokenVerifier,
+    http_jwks,
 )
 
 
@@ -59,7 +60,9 @@ async def keys() -> Any:
 
 
 def verifier_for(keys: Any, **cache_options: Any) -> TokenVerifier:
-    return TokenVerifier(JwksCache(keys.session, keys.url, **cache_options), RevocationList())
+    return TokenVerifier(
+        JwksCache(http_jwks(keys.session, keys.url), **cache_options), RevocationList()
+    )
 
 
 async def test_valid_token_gives_its_principal(keys: Any) -> None:
@@ -193,11 +196,11 @@ async def test_revoked_tokens_are_refused_and_later_ones_accepted(keys: Any) -> 
 
 def test_leeway_above_sixty_seconds_is_refused() -> None:
     with pytest.raises(ValueError, match="leeway"):
-        TokenVerifier(JwksCache(None, "http://x"), RevocationList(), leeway_s=61)  # type: ignore[arg-type]
+        TokenVerifier(JwksCache(dict), RevocationList(), leeway_s=61)  # type: ignore[arg-type]
 
 
 async def test_revocation_follower_loads_epochs_and_applies_events() -> None:
-    from nocturnal.shared.auth import RevocationFollower
+    from nocturnal.shared.auth import RevocationFollower, http_revocations
     from nocturnal.shared.events import new_event
 
     async def epochs(_: web.Request) -> web.Response:
@@ -207,12 +210,16 @@ async def test_revocation_follower_loads_epochs_and_applies_events() -> None:
     app.router.add_get("/v1/revocations", epochs)
     revocations = RevocationList()
     async with TestServer(app) as server, aiohttp.ClientSession() as session:
-        follower = RevocationFollower(revocations, session, str(server.make_url("/")))
+        follower = RevocationFollower(
+            revocations, http_revocations(session, str(server.make_url("/")))
+        )
         await follower.load()
         await follower.apply(
             new_event("auth.tokens_revoked", {"user_id": "u2", "not_before": 1_999}, service="auth")
         )
-        await RevocationFollower(revocations, session, "http://127.0.0.1:9").load()  # auth down
+        await RevocationFollower(
+            revocations, http_revocations(session, "http://127.0.0.1:9")
+        ).load()  # auth down
     assert revocations.is_revoked("u1", 1_999_999_999)
     assert not revocations.is_revoked("u1", 2_000_000_000)
     assert not revocations.is_revoked("u3", 0)
@@ -221,10 +228,12 @@ async def test_revocation_follower_loads_epochs_and_applies_events() -> None:
 async def test_revocation_follower_refuses_malformed_events() -> None:
     from pydantic import ValidationError
 
-    from nocturnal.shared.auth import RevocationFollower
+    from nocturnal.shared.auth import RevocationFollower, http_revocations
     from nocturnal.shared.events import new_event
 
     async with aiohttp.ClientSession() as session:
-        follower = RevocationFollower(RevocationList(), session, "http://127.0.0.1:9")
+        follower = RevocationFollower(
+            RevocationList(), http_revocations(session, "http://127.0.0.1:9")
+        )
         with pytest.raises(ValidationError):
             await follower.apply(new_event("auth.tokens_revoked", {"user_id": 5}, service="auth"))

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from nocturnal.auth.adapters.signing_keys import COLLECTION, LocalJwks, SigningKeyStore
+from nocturnal.auth.adapters.signing_keys import COLLECTION, SigningKeyStore
 from nocturnal.auth.domain.signing_keys import KeySealer, KeySealingError
 from nocturnal.auth.domain.users import utc_now
+from nocturnal.shared.auth import JwksCache
 
 SECRET = "test-secret-of-at-least-thirty-two-characters"
 
@@ -76,7 +77,7 @@ async def test_local_jwks_finds_a_key_another_instance_just_created(
     db: AsyncDatabase[Any],
 ) -> None:
     await SigningKeyStore.ensure_indexes(db)
-    jwks = LocalJwks(store(db), min_refetch_s=0)
+    jwks = JwksCache(store(db).public_keys, min_refetch_s=0)
     assert await jwks.get("unknown") is None
     key = await store(db).signing_key()
     public = await jwks.get(key.kid)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import aiohttp
 import jwt
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from nocturnal.shared.events.bus import EventBus
 from nocturnal.shared.events.envelope import CloudEvent
@@ -46,16 +46,28 @@ class Principal:
     issued_at: int
 
 
-class KeySource(Protocol):
-    """Where a verifier finds public keys: `JwksCache` over HTTP, or auth's own key store."""
+KeyFetch = Callable[[], Awaitable[dict[str, Ed25519PublicKey]]]
+"""Reads the currently published Ed25519 public keys by `kid` (raises on failure)."""
 
-    async def get(self, kid: str) -> Ed25519PublicKey | None:
-        """The Ed25519 public key called `kid`, or None when there is none."""
-        ...
+
+def http_jwks(session: aiohttp.ClientSession, jwks_url: str) -> KeyFetch:
+    """A `KeyFetch` reading a JWK Set (RFC 7517) over HTTP: how api and upload find auth's keys.
+
+    The returned callable raises `aiohttp.ClientError`, `TimeoutError` or `ValueError` (not a
+    JWK Set).
+    """
+
+    async def fetch() -> dict[str, Ed25519PublicKey]:
+        async with session.get(jwks_url) as response:
+            response.raise_for_status()
+            return _parse_jwks(await response.json())
+
+    return fetch
 
 
 class JwksCache:
-    """Ed25519 public keys from auth's JWKS (RFC 7517), cached by `kid`.
+    """Ed25519 public keys cached by `kid`, read through `fetch` (auth's JWKS over HTTP, or auth's
+    own key store).
 
     An unknown `kid` triggers a refetch, single-flight (one request at a time) and rate-limited
     (at most one per `min_refetch_s` seconds); the set is also refreshed when older than
@@ -65,15 +77,13 @@ class JwksCache:
 
     def __init__(
         self,
-        session: aiohttp.ClientSession,
-        jwks_url: str,
+        fetch: KeyFetch,
         *,
         max_age_s: float = 300.0,
         min_refetch_s: float = 10.0,
         retired_grace_s: float = ACCESS_TOKEN_TTL_S + MAX_LEEWAY_S,
     ) -> None:
-        self._session = session
-        self._url = jwks_url
+        self._fetch = fetch
         self._max_age_s = max_age_s
         self._min_refetch_s = min_refetch_s
         self._grace_s = retired_grace_s
@@ -96,9 +106,9 @@ class JwksCache:
         return self._keys.get(kid)
 
     async def refresh(self, *, force: bool = False) -> None:
-        """Fetch the JWKS now unless another fetch ran within `min_refetch_s` (or `force`).
+        """Fetch the keys now unless another fetch ran within `min_refetch_s` (or `force`).
 
-        Network or format errors are logged and leave the cached keys in place.
+        A failed fetch is logged and leaves the cached keys in place.
         """
         waiting_since = time.monotonic()
         async with self._lock:
@@ -109,12 +119,11 @@ class JwksCache:
                 return
             self._attempted_at = now
             try:
-                async with self._session.get(self._url) as response:
-                    response.raise_for_status()
-                    document = await response.json()
-                self._replace(_parse_jwks(document), now)
-            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-                log.warning("jwks fetch failed", url=self._url, error=repr(exc))
+                fresh = await self._fetch()
+            except Exception as exc:  # any source failure: keep verifying with the cached keys
+                log.warning("key fetch failed", error=repr(exc))
+                return
+            self._replace(fresh, now)
 
     def _replace(self, fresh: dict[str, Ed25519PublicKey], now: float) -> None:
         for kid in self._keys.keys() - fresh.keys():
@@ -175,22 +184,37 @@ class _Revocations(BaseModel):
     items: list[_Revocation]
 
 
+EpochSource = Callable[[], Awaitable[list[dict[str, Any]]]]
+"""Reads the revocation epochs still in force: `[{user_id, not_before}]` (raises on failure)."""
+
+
+def http_revocations(session: aiohttp.ClientSession, auth_url: str) -> EpochSource:
+    """An `EpochSource` reading auth's internal `GET {auth_url}/v1/revocations`
+    (`{items: [{user_id, not_before}]}`)."""
+    url = f"{auth_url.rstrip('/')}/v1/revocations"
+
+    async def read() -> list[dict[str, Any]]:
+        async with session.get(url) as response:
+            response.raise_for_status()
+            body: dict[str, Any] = await response.json()
+        return list(body.get("items", []))
+
+    return read
+
+
 class RevocationFollower:
     """Keeps a `RevocationList` current on one verifying instance (DESIGN §2).
 
     Follows `auth.tokens_revoked {user_id, not_before}` on a fan-out queue of this instance and
-    (re)loads the epochs still in force from auth's internal `GET {auth_url}/v1/revocations`
-    (`{items: [{user_id, not_before}]}`) at start and whenever the fan-out queue reattaches,
+    (re)loads the epochs still in force from `source` (auth's database in auth, its
+    `/v1/revocations` route elsewhere) at start and whenever the fan-out queue reattaches,
     covering events sent while this instance could not see them. A failed load is logged, not
     raised: auth being down must not stop another service.
     """
 
-    def __init__(
-        self, revocations: RevocationList, session: aiohttp.ClientSession, auth_url: str
-    ) -> None:
+    def __init__(self, revocations: RevocationList, source: EpochSource) -> None:
         self.revocations = revocations
-        self._session = session
-        self._url = f"{auth_url.rstrip('/')}/v1/revocations"
+        self._source = source
 
     def subscribe(self, bus: EventBus) -> None:
         """Register the fan-out consumer on `bus` (before the bus opens)."""
@@ -206,13 +230,11 @@ class RevocationFollower:
         self.revocations.revoke(revocation.user_id, revocation.not_before)
 
     async def load(self) -> None:
-        """Apply every revocation epoch auth still holds."""
+        """Apply every revocation epoch the source still holds."""
         try:
-            async with self._session.get(self._url) as response:
-                response.raise_for_status()
-                loaded = _Revocations.model_validate(await response.json())
-        except (aiohttp.ClientError, TimeoutError, ValidationError, ValueError) as exc:
-            log.warning("revocations not loaded from auth", url=self._url, error=repr(exc))
+            loaded = _Revocations.model_validate({"items": await self._source()})
+        except Exception as exc:  # any source failure: events keep arriving meanwhile
+            log.warning("revocations not loaded", error=repr(exc))
             return
         for item in loaded.items:
             self.revocations.revoke(item.user_id, item.not_before)
@@ -226,7 +248,7 @@ class TokenVerifier:
     clock skew, and a token not revoked by the user's revocation epoch.
     """
 
-    def __init__(self, jwks: KeySource, revocations: RevocationList, *, leeway_s: int = 30) -> None:
+    def __init__(self, jwks: JwksCache, revocations: RevocationList, *, leeway_s: int = 30) -> None:
         if not 0 <= leeway_s <= MAX_LEEWAY_S:
             raise ValueError(f"leeway must be 0..{MAX_LEEWAY_S} s")
         self.jwks = jwks
@@ -335,7 +357,8 @@ def token_verifier_context(auth_url: str, *, leeway_s: int = 30) -> CleanupConte
     """
 
     async def context(app: web.Application) -> AsyncIterator[None]:
-        jwks = JwksCache(app[HTTP_SESSION], f"{auth_url.rstrip('/')}/.well-known/jwks.json")
+        jwks_url = f"{auth_url.rstrip('/')}/.well-known/jwks.json"
+        jwks = JwksCache(http_jwks(app[HTTP_SESSION], jwks_url))
         app[TOKEN_VERIFIER] = TokenVerifier(jwks, RevocationList(), leeway_s=leeway_s)
         # Not a readiness check: a peer outage must not take every api pod out of service.
         await jwks.refresh(force=True)
@@ -347,9 +370,10 @@ def token_verifier_context(auth_url: str, *, leeway_s: int = 30) -> CleanupConte
 __all__ = [
     "PRINCIPAL",
     "TOKEN_VERIFIER",
+    "EpochSource",
     "InvalidToken",
     "JwksCache",
-    "KeySource",
+    "KeyFetch",
     "Principal",
     "Problem",
     "RevocationFollower",
@@ -357,6 +381,8 @@ __all__ = [
     "TokenVerifier",
     "authenticate",
     "bearer_token",
+    "http_jwks",
+    "http_revocations",
     "require_role",
     "token_verifier_context",
 ]

@@ -19,7 +19,12 @@ from nocturnal.api.keys import MARKETPLACE, NOTIFICATIONS, PROFILES, UPLOAD_CLIE
 from nocturnal.api.routes import setup_routes
 from nocturnal.api.service_layer import Marketplace
 from nocturnal.api.settings import ApiSettings
-from nocturnal.shared.auth import TOKEN_VERIFIER, RevocationFollower, token_verifier_context
+from nocturnal.shared.auth import (
+    TOKEN_VERIFIER,
+    RevocationFollower,
+    http_revocations,
+    token_verifier_context,
+)
 from nocturnal.shared.events import EventBus, ExchangeSpec
 from nocturnal.shared.health import READINESS
 from nocturnal.shared.http.app import CleanupContext, create_service_app
@@ -56,7 +61,7 @@ def events_context(settings: ApiSettings) -> CleanupContext:
         profiles, notifications = ProfileRepository(db), NotificationRepository(db)
         bus.subscribe(EventHandlers(profiles, marketplace, notifications).table())
         revocations = RevocationFollower(
-            app[TOKEN_VERIFIER].revocations, app[HTTP_SESSION], settings.auth_url
+            app[TOKEN_VERIFIER].revocations, http_revocations(app[HTTP_SESSION], settings.auth_url)
         )
         revocations.subscribe(bus)
         async with bus:

@@ -11,13 +11,17 @@ from pymongo.asynchronous.database import AsyncDatabase
 from nocturnal.auth import SERVICE
 from nocturnal.auth.adapters.accounts import ACCOUNTS, AccountStore
 from nocturnal.auth.adapters.passwords import PASSWORD_HASHER, PasswordHasher
-from nocturnal.auth.adapters.signing_keys import SIGNING_KEYS, LocalJwks, SigningKeyStore
-from nocturnal.auth.domain.events import TOKENS_REVOKED
+from nocturnal.auth.adapters.signing_keys import SIGNING_KEYS, SigningKeyStore
 from nocturnal.auth.domain.signing_keys import KeySealer
-from nocturnal.auth.handlers.events import apply_revocation
 from nocturnal.auth.routes import setup_routes
 from nocturnal.auth.settings import AUTH_SETTINGS, AuthSettings
-from nocturnal.shared.auth import TOKEN_VERIFIER, RevocationList, TokenVerifier
+from nocturnal.shared.auth import (
+    TOKEN_VERIFIER,
+    JwksCache,
+    RevocationFollower,
+    RevocationList,
+    TokenVerifier,
+)
 from nocturnal.shared.events import EventBus, ExchangeSpec
 from nocturnal.shared.health import READINESS
 from nocturnal.shared.http.app import CleanupContext, create_service_app
@@ -68,7 +72,9 @@ def _signing_keys_context(settings: AuthSettings) -> CleanupContext:
         store = SigningKeyStore(app[MONGO_DB], sealer, lifetime_s=settings.signing_key_rotation_s)
         await store.signing_key()
         app[SIGNING_KEYS] = store
-        app[TOKEN_VERIFIER] = TokenVerifier(LocalJwks(store), RevocationList())
+        # Fed straight from the key store: fetching its own JWKS over HTTP would race start-up.
+        jwks = JwksCache(store.public_keys, min_refetch_s=1.0)
+        app[TOKEN_VERIFIER] = TokenVerifier(jwks, RevocationList())
         yield
 
     return context
@@ -96,12 +102,6 @@ def _events_context(settings: AuthSettings) -> CleanupContext:
     """The event bus (outbox relay; `auth.tokens_revoked` fan-out) and the account store."""
 
     async def context(app: web.Application) -> AsyncIterator[None]:
-        revocations = app[TOKEN_VERIFIER].revocations
-
-        async def load_revocations() -> None:
-            for item in await app[ACCOUNTS].revocations_in_force():
-                revocations.revoke(item["user_id"], item["not_before"])
-
         bus = EventBus(
             settings.amqp_url,
             service=SERVICE,
@@ -109,22 +109,18 @@ def _events_context(settings: AuthSettings) -> CleanupContext:
             db=app[MONGO_DB],
             exchange=ExchangeSpec(settings.events_exchange),
         )
-        # The fan-out queue dies with its connection: after a reconnect, reload what the gap
-        # may have missed.
-        bus.subscribe_fan_out(
-            {TOKENS_REVOKED: apply_revocation(revocations)}, on_reattach=load_revocations
+        revocations = RevocationFollower(
+            app[TOKEN_VERIFIER].revocations, lambda: app[ACCOUNTS].revocations_in_force()
         )
+        revocations.subscribe(bus)
         async with bus:
             app[ACCOUNTS] = AccountStore(
                 app[MONGO_CLIENT], app[MONGO_DB], bus.outbox, on_commit=bus.notify
             )
             # Subscribed first, loaded second: a revocation in between is seen at least once.
-            await load_revocations()
+            await revocations.load()
 
-            async def attached() -> bool:
-                return bus.attached
-
-            app[READINESS].add("events", attached)
+            app[READINESS].add("events", bus.ready)
             yield
 
     return context

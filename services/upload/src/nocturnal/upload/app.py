@@ -9,7 +9,12 @@ from typing import Any
 from aiohttp import web
 from pymongo.asynchronous.database import AsyncDatabase
 
-from nocturnal.shared.auth import TOKEN_VERIFIER, RevocationFollower, token_verifier_context
+from nocturnal.shared.auth import (
+    TOKEN_VERIFIER,
+    RevocationFollower,
+    http_revocations,
+    token_verifier_context,
+)
 from nocturnal.shared.events import EventBus, ExchangeSpec
 from nocturnal.shared.health import READINESS
 from nocturnal.shared.http.app import CleanupContext, create_service_app
@@ -78,7 +83,7 @@ def _events_context(settings: UploadSettings) -> CleanupContext:
         )
         files = FileService(FileRepository(app[MONGO_DB]), app[STORAGE], app[MONGO_CLIENT], bus)
         revocations = RevocationFollower(
-            app[TOKEN_VERIFIER].revocations, app[HTTP_SESSION], settings.auth_url
+            app[TOKEN_VERIFIER].revocations, http_revocations(app[HTTP_SESSION], settings.auth_url)
         )
         bus.subscribe({"user.deleted": erase_deleted_user(files)})
         revocations.subscribe(bus)

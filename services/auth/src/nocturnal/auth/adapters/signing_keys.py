@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import datetime
 from typing import Any
 
@@ -62,6 +61,10 @@ class SigningKeyStore:
         )
         return [_public(doc) async for doc in cursor]
 
+    async def public_keys(self) -> dict[str, Ed25519PublicKey]:
+        """The published public keys by `kid`: auth's own `KeyFetch` for its `JwksCache`."""
+        return {key.kid: key.public_key for key in await self.published()}
+
     async def _newest_or_next(self, now: datetime) -> SigningKey:
         while True:
             newest = await self._collection.find_one(sort=[("generation", DESCENDING)])
@@ -99,42 +102,6 @@ class SigningKeyStore:
 def _public(doc: dict[str, Any]) -> PublicSigningKey:
     public_key = Ed25519PublicKey.from_public_bytes(bytes(doc["public_key"]))
     return PublicSigningKey(doc["_id"], public_key)
-
-
-class LocalJwks:
-    """auth's own view of its JWKS, read from the key store instead of over HTTP.
-
-    Has the interface `TokenVerifier` uses of the shared `JwksCache` (`get`, `refresh`,
-    `loaded`): an unknown `kid` (a key another instance just created) reloads the published
-    keys, at most once per `min_refetch_s` seconds and one reload at a time.
-    """
-
-    def __init__(self, store: SigningKeyStore, *, min_refetch_s: float = 1.0) -> None:
-        self._store = store
-        self._min_refetch_s = min_refetch_s
-        self._keys: dict[str, Ed25519PublicKey] = {}
-        self._attempted_at = float("-inf")
-        self._lock = asyncio.Lock()
-
-    @property
-    def loaded(self) -> bool:
-        """True once at least one key has been loaded."""
-        return bool(self._keys)
-
-    async def get(self, kid: str) -> Ed25519PublicKey | None:
-        """The public key for `kid`, reloading when it is unknown; None if there is none."""
-        if kid not in self._keys:
-            await self.refresh()
-        return self._keys.get(kid)
-
-    async def refresh(self, *, force: bool = False) -> None:
-        """Reload the published keys unless a reload ran within `min_refetch_s` (or `force`)."""
-        async with self._lock:
-            now = time.monotonic()
-            if not force and now - self._attempted_at < self._min_refetch_s:
-                return
-            self._attempted_at = now
-            self._keys = {key.kid: key.public_key for key in await self._store.published()}
 
 
 SIGNING_KEYS = web.AppKey("signing_keys", SigningKeyStore)
