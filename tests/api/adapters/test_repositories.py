@@ -10,11 +10,11 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from nocturnal.api.adapters.duties import DutyQuery, DutyRepository
-from nocturnal.api.adapters.keyset import InvalidCursor
 from nocturnal.api.adapters.profiles import ProfileRepository
 from nocturnal.api.app import create_indexes
 from nocturnal.api.domain.duties import Duty, DutyDetails, DutyStatus, Requirements, Urgency
 from nocturnal.api.domain.timestamps import utc_now
+from nocturnal.shared.keyset import InvalidCursor
 from nocturnal.shared.mongo import in_transaction
 
 

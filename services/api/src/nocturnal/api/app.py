@@ -25,7 +25,7 @@ from nocturnal.shared.auth import (
     http_revocations,
     token_verifier_context,
 )
-from nocturnal.shared.events import EventBus, ExchangeSpec
+from nocturnal.shared.events import EventBus
 from nocturnal.shared.health import READINESS
 from nocturnal.shared.http.app import CleanupContext, create_service_app
 from nocturnal.shared.http.client import HTTP_SESSION, http_session_context
@@ -50,13 +50,7 @@ def events_context(settings: ApiSettings) -> CleanupContext:
 
     async def context(app: web.Application) -> AsyncIterator[None]:
         db = app[MONGO_DB]
-        bus = EventBus(
-            settings.amqp_url,
-            service=SERVICE_NAME,
-            instance=settings.instance_name,
-            db=db,
-            exchange=ExchangeSpec(settings.events_exchange),
-        )
+        bus = EventBus.for_service(settings, service=SERVICE_NAME, db=db)
         marketplace = Marketplace(db, DutyRepository(db), ApplicationRepository(db), BusOutbox(bus))
         profiles, notifications = ProfileRepository(db), NotificationRepository(db)
         bus.subscribe(EventHandlers(profiles, marketplace, notifications).table())

@@ -22,7 +22,7 @@ from nocturnal.shared.auth import (
     RevocationList,
     TokenVerifier,
 )
-from nocturnal.shared.events import EventBus, ExchangeSpec
+from nocturnal.shared.events import EventBus
 from nocturnal.shared.health import READINESS
 from nocturnal.shared.http.app import CleanupContext, create_service_app
 from nocturnal.shared.http.client import http_session_context
@@ -102,13 +102,7 @@ def _events_context(settings: AuthSettings) -> CleanupContext:
     """The event bus (outbox relay; `auth.tokens_revoked` fan-out) and the account store."""
 
     async def context(app: web.Application) -> AsyncIterator[None]:
-        bus = EventBus(
-            settings.amqp_url,
-            service=SERVICE,
-            instance=settings.instance_name,
-            db=app[MONGO_DB],
-            exchange=ExchangeSpec(settings.events_exchange),
-        )
+        bus = EventBus.for_service(settings, service=SERVICE, db=app[MONGO_DB])
         revocations = RevocationFollower(
             app[TOKEN_VERIFIER].revocations, lambda: app[ACCOUNTS].revocations_in_force()
         )

@@ -17,7 +17,7 @@ from nocturnal.ratelimit.adapters.tiers import TIER_OVERRIDES, TierOverrides
 from nocturnal.ratelimit.handlers.events import login_handlers
 from nocturnal.ratelimit.routes import setup_routes
 from nocturnal.ratelimit.settings import RatelimitSettings
-from nocturnal.shared.events import EventBus, ExchangeSpec
+from nocturnal.shared.events import EventBus
 from nocturnal.shared.health import READINESS
 from nocturnal.shared.http.app import CleanupContext, create_service_app
 
@@ -60,13 +60,7 @@ def events_context(settings: RatelimitSettings) -> CleanupContext:
     tier overrides that announce their changes on it."""
 
     async def context(app: web.Application) -> AsyncIterator[None]:
-        bus = EventBus(
-            settings.amqp_url,
-            service=SERVICE,
-            instance=settings.instance_name,
-            db=None,
-            exchange=ExchangeSpec(settings.events_exchange),
-        )
+        bus = EventBus.for_service(settings, service=SERVICE, db=None)
         tiers = TierOverrides(app[REDIS], bus)
         bus.subscribe_direct(login_handlers(tiers))
 

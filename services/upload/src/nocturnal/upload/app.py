@@ -15,7 +15,7 @@ from nocturnal.shared.auth import (
     http_revocations,
     token_verifier_context,
 )
-from nocturnal.shared.events import EventBus, ExchangeSpec
+from nocturnal.shared.events import EventBus
 from nocturnal.shared.health import READINESS
 from nocturnal.shared.http.app import CleanupContext, create_service_app
 from nocturnal.shared.http.client import HTTP_SESSION, http_session_context
@@ -74,13 +74,7 @@ def _storage_context(settings: UploadSettings) -> CleanupContext:
 
 def _events_context(settings: UploadSettings) -> CleanupContext:
     async def context(app: web.Application) -> AsyncIterator[None]:
-        bus = EventBus(
-            settings.amqp_url,
-            service=SERVICE,
-            instance=settings.instance_name,
-            db=app[MONGO_DB],
-            exchange=ExchangeSpec(settings.events_exchange),
-        )
+        bus = EventBus.for_service(settings, service=SERVICE, db=app[MONGO_DB])
         files = FileService(FileRepository(app[MONGO_DB]), app[STORAGE], app[MONGO_CLIENT], bus)
         revocations = RevocationFollower(
             app[TOKEN_VERIFIER].revocations, http_revocations(app[HTTP_SESSION], settings.auth_url)

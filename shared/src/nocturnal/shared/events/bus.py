@@ -13,6 +13,7 @@ from aio_pika.abc import AbstractRobustConnection
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 from pymongo.asynchronous.database import AsyncDatabase
 
+from nocturnal.shared.config import ServiceSettings
 from nocturnal.shared.events.catalogue import SUBSCRIPTIONS, catalogue_queues
 from nocturnal.shared.events.consumer import (
     ACK_POLICY,
@@ -107,6 +108,20 @@ class EventBus:
         self._publisher: EventPublisher | None = None
         self._relay: OutboxRelay | None = None
         self.consumers: list[EventConsumer] = []
+
+    @classmethod
+    def for_service(
+        cls, settings: ServiceSettings, *, service: str, db: AsyncDatabase[Any] | None
+    ) -> EventBus:
+        """The bus of one service process, configured from its settings (`AMQP_URL`,
+        `EVENTS_EXCHANGE`, `INSTANCE_NAME`)."""
+        return cls(
+            settings.amqp_url,
+            service=service,
+            instance=settings.instance_name,
+            db=db,
+            exchange=ExchangeSpec(settings.events_exchange),
+        )
 
     def subscribe(self, handlers: Mapping[str, Handler]) -> None:
         """Consume ``handlers``' events from the service's durable quorum queue, each event once

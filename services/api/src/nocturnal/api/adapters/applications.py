@@ -9,10 +9,10 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from nocturnal.api.adapters.keyset import after_key, time_id_key
 from nocturnal.api.domain.applications import Application, ApplicationStatus
 from nocturnal.api.domain.errors import StateConflict
 from nocturnal.api.domain.timestamps import rfc3339
+from nocturnal.shared.keyset import after_key, time_id_key
 from nocturnal.shared.mongo import Document
 
 COLLECTION = "applications"

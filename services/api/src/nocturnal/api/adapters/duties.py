@@ -12,7 +12,6 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from nocturnal.api.adapters.keyset import after_key, string_key
 from nocturnal.api.domain.duties import (
     Duty,
     DutyDetails,
@@ -21,6 +20,7 @@ from nocturnal.api.domain.duties import (
     Urgency,
 )
 from nocturnal.api.domain.pay import Pay
+from nocturnal.shared.keyset import after_key, string_key
 from nocturnal.shared.mongo import Document
 
 COLLECTION = "duties"

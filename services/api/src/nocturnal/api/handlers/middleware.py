@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from nocturnal.api.adapters.keyset import InvalidCursor
 from nocturnal.api.domain.errors import InvalidValue, StateConflict
 from nocturnal.api.service_layer import NotFound, NotPoster
 from nocturnal.shared.auth import authenticate
 from nocturnal.shared.http.app import SETTINGS, Handler
 from nocturnal.shared.http.request import client_ip
+from nocturnal.shared.keyset import InvalidCursor
 from nocturnal.shared.problems import (
     Problem,
     conflict,

@@ -10,9 +10,13 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
+from nocturnal.shared.keyset import after_key
 from nocturnal.upload.domain.files import FileKind, MediaType, StoredFile
 
 FILES_COLLECTION = "files"
+
+
+_ORDER = ("created_at", "_id")
 
 
 class FileRepository:
@@ -51,12 +55,8 @@ class FileRepository:
         """Up to `limit` of the owner's files, newest first, after the `(created_at, id)` given."""
         query: dict[str, Any] = {"owner_id": owner_id}
         if after is not None:
-            created_at, file_id = after
-            query["$or"] = [
-                {"created_at": {"$lt": created_at}},
-                {"created_at": created_at, "_id": {"$lt": file_id}},
-            ]
-        cursor = self._files.find(query).sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+            query.update(after_key(_ORDER, after, descending=True))
+        cursor = self._files.find(query).sort([(field, DESCENDING) for field in _ORDER])
         return [_file(document) async for document in cursor.limit(limit)]
 
     async def owned_by(self, owner_id: str, *, session: AsyncClientSession) -> list[StoredFile]:

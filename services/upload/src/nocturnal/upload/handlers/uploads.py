@@ -10,6 +10,7 @@ from nocturnal.shared.auth import authenticate
 from nocturnal.shared.http.app import json_response
 from nocturnal.shared.http.pagination import page, page_request
 from nocturnal.shared.http.request import client_ip, query_int
+from nocturnal.shared.keyset import InvalidCursor, time_id_key
 from nocturnal.shared.problems import Problem, not_found, validation_problem
 from nocturnal.shared.ratelimit import enforce
 from nocturnal.upload.app_keys import FILES, UPLOAD_SETTINGS
@@ -84,13 +85,10 @@ def _sort_key(item: dict[str, object]) -> list[object]:
 def _after(cursor: list[object] | None) -> tuple[datetime, str] | None:
     if cursor is None:
         return None
-    match cursor:
-        case [str(created_at), str(file_id)]:
-            try:
-                return datetime.fromisoformat(created_at), file_id
-            except ValueError:
-                pass
-    raise validation_problem([{"field": "cursor", "message": "invalid cursor"}])
+    try:
+        return time_id_key(cursor)
+    except InvalidCursor:
+        raise validation_problem([{"field": "cursor", "message": "invalid cursor"}]) from None
 
 
 async def _owned(request: web.Request) -> StoredFile:
