@@ -237,3 +237,27 @@ async def test_revocation_follower_refuses_malformed_events() -> None:
         )
         with pytest.raises(ValidationError):
             await follower.apply(new_event("auth.tokens_revoked", {"user_id": 5}, service="auth"))
+
+
+async def test_a_known_key_is_answered_at_once_while_a_stale_set_refreshes(keys: Any) -> None:
+    kid = keys.add_key()
+    calls = 0
+    http = http_jwks(keys.session, keys.url)
+
+    async def slow_source() -> dict[str, Any]:
+        nonlocal calls
+        calls += 1
+        if calls > 1:
+            await asyncio.sleep(5)  # the source is down and hangs
+        return await http()
+
+    cache = JwksCache(slow_source, max_age_s=0, min_refetch_s=0)
+    verifier = TokenVerifier(cache, RevocationList())
+    await verifier.verify(keys.token(kid))
+    started = time.monotonic()
+    for _ in range(5):
+        await verifier.verify(keys.token(kid))
+    await asyncio.sleep(0.05)
+    assert time.monotonic() - started < 1.0
+    assert calls == 2  # one background refresh in flight, not one per request
+    cache._background.cancel()  # type: ignore[union-attr]

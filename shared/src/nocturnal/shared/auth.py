@@ -92,6 +92,7 @@ class JwksCache:
         self._fetched_at = float("-inf")
         self._attempted_at = float("-inf")
         self._lock = asyncio.Lock()
+        self._background: asyncio.Task[None] | None = None
 
     @property
     def loaded(self) -> bool:
@@ -99,11 +100,20 @@ class JwksCache:
         return bool(self._keys)
 
     async def get(self, kid: str) -> Ed25519PublicKey | None:
-        """The public key for `kid`, refetching the JWKS when needed; None if auth has none."""
+        """The public key for `kid`; None if the source has none.
+
+        A known key is answered from the cache at once (a stale set is refreshed in the
+        background, so a slow or absent source never delays requests); an unknown `kid` waits
+        for a (rate-limited) fetch.
+        """
+        key = self._keys.get(kid)
+        if key is None:
+            await self.refresh()
+            return self._keys.get(kid)
         stale = time.monotonic() - self._fetched_at > self._max_age_s
-        if kid not in self._keys or stale:
-            await self.refresh(force=stale)
-        return self._keys.get(kid)
+        if stale and (self._background is None or self._background.done()):
+            self._background = asyncio.create_task(self.refresh())
+        return key
 
     async def refresh(self, *, force: bool = False) -> None:
         """Fetch the keys now unless another fetch ran within `min_refetch_s` (or `force`).
