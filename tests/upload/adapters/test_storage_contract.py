@@ -22,10 +22,10 @@ from nocturnal.shared.http.app import create_service_app
 from nocturnal.upload.adapters.local_storage import INCOMING_DIR, LocalStorage
 from nocturnal.upload.adapters.s3_storage import MIN_PART_BYTES, open_s3_storage
 from nocturnal.upload.adapters.storage import ObjectNotFound, StorageBackend
-from nocturnal.upload.app_keys import STORAGE, URL_SIGNER
 from nocturnal.upload.domain.files import FileKind, MediaType, new_file_id, now_ms, object_key
 from nocturnal.upload.domain.signing import UrlSigner
 from nocturnal.upload.handlers.downloads import download_file
+from nocturnal.upload.keys import STORAGE, URL_SIGNER
 
 pytestmark = pytest.mark.integration
 

@@ -25,9 +25,9 @@ from nocturnal.upload.adapters.file_repository import FileRepository
 from nocturnal.upload.adapters.local_storage import LocalStorage
 from nocturnal.upload.adapters.s3_storage import open_s3_storage
 from nocturnal.upload.adapters.storage import StorageBackend
-from nocturnal.upload.app_keys import FILES, STORAGE, UPLOAD_SETTINGS, URL_SIGNER
 from nocturnal.upload.domain.signing import UrlSigner
 from nocturnal.upload.handlers.events import erase_deleted_user
+from nocturnal.upload.keys import FILES, STORAGE, UPLOAD_SETTINGS, URL_SIGNER
 from nocturnal.upload.routes import setup_routes
 from nocturnal.upload.service_layer import FileService
 from nocturnal.upload.settings import UploadSettings

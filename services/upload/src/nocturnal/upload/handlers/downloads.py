@@ -9,8 +9,8 @@ from aiohttp import web
 
 from nocturnal.shared.problems import Problem, not_found
 from nocturnal.upload.adapters.storage import ObjectNotFound
-from nocturnal.upload.app_keys import STORAGE, URL_SIGNER
 from nocturnal.upload.domain.files import content_disposition, media_type_of_key
+from nocturnal.upload.keys import STORAGE, URL_SIGNER
 
 MAX_EXPIRES_DIGITS = 12
 

@@ -8,8 +8,8 @@ from pydantic import Field
 from nocturnal.shared.http.app import json_response
 from nocturnal.shared.http.request import RequestModel, read_json
 from nocturnal.shared.problems import not_found
-from nocturnal.upload.app_keys import FILES, UPLOAD_SETTINGS
 from nocturnal.upload.handlers.uploads import DEFAULT_URL_TTL_S, MAX_URL_TTL_S
+from nocturnal.upload.keys import FILES, UPLOAD_SETTINGS
 from nocturnal.upload.service_layer import FileNotFound
 
 

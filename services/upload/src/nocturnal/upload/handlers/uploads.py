@@ -13,7 +13,6 @@ from nocturnal.shared.http.request import client_ip, query_int
 from nocturnal.shared.keyset import InvalidCursor, time_id_key
 from nocturnal.shared.problems import Problem, not_found, validation_problem
 from nocturnal.shared.ratelimit import enforce
-from nocturnal.upload.app_keys import FILES, UPLOAD_SETTINGS
 from nocturnal.upload.domain.files import (
     EmptyFile,
     FileKind,
@@ -23,6 +22,7 @@ from nocturnal.upload.domain.files import (
     UploadRejected,
 )
 from nocturnal.upload.handlers.multipart import file_part, too_large
+from nocturnal.upload.keys import FILES, UPLOAD_SETTINGS
 from nocturnal.upload.service_layer import FileNotFound
 
 DEFAULT_URL_TTL_S = 3600
