@@ -1,17 +1,13 @@
-"""The dev stack runner: gateway config and routing (real nginx), child processes, the stack."""
+"""tools.devstack.gateway: the rendered nginx config, and routing through a real nginx."""
 
 from __future__ import annotations
 
 import http.client
 import json
-import os
 import re
 import shutil
-import signal
 import socket
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,21 +18,14 @@ import pytest
 
 from tools.devstack import (
     SERVICES,
-    Child,
     GatewayLayout,
     Stack,
     StackError,
-    StackSettings,
     check_gateway_config,
-    ensure_redis,
     free_ports,
-    redact,
-    redis_answers,
     render_gateway_config,
-    settings_from_cli,
     start_gateway,
     stop_children,
-    wait_until,
 )
 
 MIB = 1024 * 1024
@@ -258,6 +247,7 @@ def test_nginx_t_failure_is_a_clear_stack_error(tmp_path: Path) -> None:
 # --- routing through a real nginx -----------------------------------------------------------
 
 
+@pytest.mark.integration
 @needs_nginx
 @pytest.mark.parametrize(
     ("method", "path", "service"),
@@ -283,6 +273,7 @@ def test_public_routes_reach_their_service(
     assert reply.json()["path"] == path
 
 
+@pytest.mark.integration
 @needs_nginx
 @pytest.mark.parametrize(
     "path",
@@ -306,6 +297,7 @@ def test_internal_and_unknown_paths_are_a_404_problem_from_nginx(
     assert problem["title"] == "Not Found"
 
 
+@pytest.mark.integration
 @needs_nginx
 @pytest.mark.parametrize(
     "path", ["/metrics/..%2Fapi/x", "/api/auth/x%2F..%2F..%2Fhealth", "/api/uploads/%2e%2e/x%5c"]
@@ -316,11 +308,13 @@ def test_encoded_dots_and_slashes_in_a_proxied_path_are_a_400_problem(
     assert_nginx_problem(send(gateway.port, "GET", path), 400)
 
 
+@pytest.mark.integration
 @needs_nginx
 def test_encoded_dot_segments_cannot_reach_internal_routes(gateway: Gateway) -> None:
     assert_nginx_problem(send(gateway.port, "GET", "/api/%2e%2e/metrics"), 404)
 
 
+@pytest.mark.integration
 @needs_nginx
 @pytest.mark.parametrize(
     ("raw", "status"),
@@ -343,6 +337,7 @@ def test_requests_nginx_cannot_parse_get_a_problem_too(
     assert_nginx_problem(reply, status)
 
 
+@pytest.mark.integration
 @needs_nginx
 @pytest.mark.parametrize(
     "path", ["/api/duties", "/api/auth/login", "/api/uploads", "/.well-known/jwks.json"]
@@ -355,6 +350,8 @@ def test_methods_no_route_serves_are_a_405_problem_before_any_service(
     assert problem["title"] == "Method Not Allowed"
 
 
+@pytest.mark.integration
+@needs_nginx
 @pytest.mark.parametrize("path", ["/api/duties", "/api/auth/login", "/api/uploads"])
 @pytest.mark.parametrize("coding", ["gzip", "deflate", "br", "x-unknown"])
 def test_content_coded_request_bodies_are_a_415_problem_before_any_service(
@@ -365,11 +362,15 @@ def test_content_coded_request_bodies_are_a_415_problem_before_any_service(
     assert assert_nginx_problem(reply, 415)["title"] == "Unsupported Media Type"
 
 
+@pytest.mark.integration
+@needs_nginx
 def test_identity_coded_bodies_pass(gateway: Gateway) -> None:
     headers = {"Content-Type": "application/json", "Content-Encoding": "identity"}
     assert send(gateway.port, "POST", "/api/duties", headers, b"{}").status == 200
 
 
+@pytest.mark.integration
+@needs_nginx
 def test_problem_instance_that_is_not_json_safe_becomes_a_request_urn(gateway: Gateway) -> None:
     problem = assert_nginx_problem(send(gateway.port, "GET", '/nope"\\'), 404)
 
@@ -379,6 +380,7 @@ def test_problem_instance_that_is_not_json_safe_becomes_a_request_urn(gateway: G
 # --- request id -----------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 @needs_nginx
 @pytest.mark.parametrize("request_id", ["abc-DEF_1.2", "a", "x" * 128])
 def test_well_formed_client_request_id_is_used_upstream_and_in_the_response(
@@ -390,6 +392,7 @@ def test_well_formed_client_request_id_is_used_upstream_and_in_the_response(
     assert reply.json()["headers"]["X-Request-ID"] == [request_id]
 
 
+@pytest.mark.integration
 @needs_nginx
 @pytest.mark.parametrize("request_id", ["has space", "semi;colon", "x" * 129, "ünïcode", ""])
 def test_malformed_client_request_id_is_replaced_by_nginx(
@@ -402,6 +405,7 @@ def test_malformed_client_request_id_is_replaced_by_nginx(
     assert reply.json()["headers"]["X-Request-ID"] == [response_id]
 
 
+@pytest.mark.integration
 @needs_nginx
 def test_response_carries_one_request_id_not_the_services_own(gateway: Gateway) -> None:
     reply = send(gateway.port, "GET", "/api/health")
@@ -410,6 +414,7 @@ def test_response_carries_one_request_id_not_the_services_own(gateway: Gateway) 
     assert response_id != "set-by-the-service"
 
 
+@pytest.mark.integration
 @needs_nginx
 def test_nginx_errors_carry_the_clients_request_id(gateway: Gateway) -> None:
     reply = send(gateway.port, "GET", "/metrics", {"X-Request-ID": "trace-me"})
@@ -420,6 +425,7 @@ def test_nginx_errors_carry_the_clients_request_id(gateway: Gateway) -> None:
 # --- client address -------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 @needs_nginx
 def test_client_supplied_forwarding_headers_are_overwritten(gateway: Gateway) -> None:
     spoofed = {"X-Forwarded-For": "6.6.6.6", "X-Real-IP": "6.6.6.6", "Forwarded": "for=6.6.6.6"}
@@ -430,6 +436,7 @@ def test_client_supplied_forwarding_headers_are_overwritten(gateway: Gateway) ->
     assert "Forwarded" not in seen
 
 
+@pytest.mark.integration
 @needs_nginx
 def test_internal_listener_passes_request_id_and_client_address_through(gateway: Gateway) -> None:
     hop = {
@@ -446,6 +453,7 @@ def test_internal_listener_passes_request_id_and_client_address_through(gateway:
     assert seen["headers"]["X-Forwarded-For"] == ["203.0.113.9"]
 
 
+@pytest.mark.integration
 @needs_nginx
 @pytest.mark.parametrize("service", SERVICES)
 def test_each_internal_listener_reaches_its_service(gateway: Gateway, service: str) -> None:
@@ -455,6 +463,7 @@ def test_each_internal_listener_reaches_its_service(gateway: Gateway, service: s
 # --- body limits ----------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 @needs_nginx
 def test_upload_route_streams_a_body_of_21_mib(gateway: Gateway) -> None:
     reply = send(gateway.port, "POST", "/api/uploads?kind=document", body=b"\0" * (21 * MIB))
@@ -463,6 +472,7 @@ def test_upload_route_streams_a_body_of_21_mib(gateway: Gateway) -> None:
     assert reply.json()["body_bytes"] == 21 * MIB
 
 
+@pytest.mark.integration
 @needs_nginx
 def test_upload_route_refuses_more_than_21_mib_with_a_413_problem(gateway: Gateway) -> None:
     reply = send_headers_only(gateway.port, "/api/uploads?kind=document", 21 * MIB + 1)
@@ -470,12 +480,14 @@ def test_upload_route_refuses_more_than_21_mib_with_a_413_problem(gateway: Gatew
     assert_nginx_problem(reply, 413)
 
 
+@pytest.mark.integration
 @needs_nginx
 def test_api_routes_refuse_bodies_over_1_mib(gateway: Gateway) -> None:
     assert_nginx_problem(send_headers_only(gateway.port, "/api/duties", MIB + 1), 413)
     assert send(gateway.port, "POST", "/api/duties", body=b"x" * MIB).status == 200
 
 
+@pytest.mark.integration
 @needs_nginx
 def test_unreachable_service_is_a_502_problem(tmp_path: Path) -> None:
     [closed_port] = free_ports(1)
@@ -489,127 +501,7 @@ def test_unreachable_service_is_a_502_problem(tmp_path: Path) -> None:
     assert problem["title"] == "Bad Gateway"
 
 
-# --- processes ------------------------------------------------------------------------------
-
-
-def test_a_child_that_dies_is_named_with_its_exit_code_and_log(tmp_path: Path) -> None:
-    code = "print('cannot bind the port', flush=True); raise SystemExit(3)"
-    child = Child.spawn("api-7", [sys.executable, "-c", code], tmp_path / "api-7.log")
-
-    with pytest.raises(StackError) as error:
-        wait_until(lambda: False, "api-7", timeout=30, child=child)
-
-    assert "api-7 exited with code 3" in str(error.value)
-    assert "cannot bind the port" in str(error.value)
-
-
-def test_a_child_that_never_gets_ready_times_out_with_its_log(tmp_path: Path) -> None:
-    code = "import time; print('still migrating', flush=True); time.sleep(60)"
-    child = Child.spawn("auth-1", [sys.executable, "-c", code], tmp_path / "auth-1.log")
-    try:
-        with pytest.raises(
-            StackError, match=r"auth-1 was not ready after 1 s(.|\n)*still migrating"
-        ):
-            wait_until(lambda: False, "auth-1", timeout=1, child=child)
-    finally:
-        stop_children([child])
-
-
-def test_stop_kills_the_whole_group_even_when_it_ignores_sigterm(tmp_path: Path) -> None:
-    script = "trap '' TERM; sleep 60 & sleep 60 & wait"
-    child = Child.spawn("stubborn", ["sh", "-c", script], tmp_path / "stubborn.log")
-    time.sleep(0.3)
-
-    stop_children([child], grace=0.5)
-
-    assert not child.alive
-    wait_until(lambda: not group_exists(child.proc.pid), "the sleeps", timeout=5)
-
-
-def group_exists(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def test_stop_lets_a_child_finish_on_sigterm(tmp_path: Path) -> None:
-    code = "import signal, time; time.sleep(60)"
-    child = Child.spawn("api-1", [sys.executable, "-c", code], tmp_path / "api-1.log")
-    time.sleep(0.3)
-
-    stop_children([child], grace=10)
-
-    assert child.proc.returncode == -signal.SIGTERM
-
-
-# --- command line ---------------------------------------------------------------------------
-
-
-def test_instance_counts_come_from_flags_then_environment_then_defaults() -> None:
-    environ = {"API_INSTANCES": "3", "UPLOAD_INSTANCES": "2"}
-    settings = settings_from_cli(["--upload", "4"], environ)
-
-    assert settings.instances == {"auth": 1, "api": 3, "upload": 4, "ratelimit": 1}
-    assert settings.gateway_port == 8080
-
-
-def test_backing_server_urls_come_from_the_environment() -> None:
-    environ = {"MONGO_URL": "mongodb://db:27017", "S3_ENDPOINT_URL": "http://minio:9000"}
-    settings = settings_from_cli(["--gateway-port", "9090"], environ)
-
-    assert settings.mongo_url == "mongodb://db:27017"
-    assert settings.s3_endpoint_url == "http://minio:9000"
-    assert settings.redis_url == "redis://127.0.0.1:6379/0"
-    assert settings.gateway_port == 9090
-
-
-def test_printed_urls_hide_passwords() -> None:
-    assert redact("amqp://guest:secret@mq:5672/") == "amqp://guest:***@mq:5672/"
-    assert redact("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
-
-
-def test_a_stack_without_instances_of_a_service_refuses_to_start(tmp_path: Path) -> None:
-    instances = {"auth": 1, "api": 0, "upload": 1, "ratelimit": 1}
-
-    with pytest.raises(StackError, match="api needs at least one instance"):
-        Stack(StackSettings(instances=instances, run_dir=tmp_path)).start()
-
-
-# --- backing servers and the whole stack ----------------------------------------------------
-
-
-@pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
-def test_a_redis_it_starts_is_its_own_child_and_stops_with_it(tmp_path: Path) -> None:
-    [port] = free_ports(1)
-    url = f"redis://127.0.0.1:{port}/0"
-
-    server = ensure_redis(url, tmp_path / "redis.log")
-    try:
-        assert server.child is not None
-        assert redis_answers(url)
-    finally:
-        server.stop()
-
-    assert not redis_answers(url)
-
-
-@pytest.mark.integration
-def test_a_server_that_answers_is_reused_and_never_stopped(redis_server: str) -> None:
-    server = ensure_redis(redis_server, Path("/nonexistent/redis.log"))
-
-    assert server.child is None
-    assert server.origin == "reused"
-
-
-@pytest.mark.integration
-def test_backing_server_fixtures_answer(mongo_url: str, redis_url: str, amqp_url: str) -> None:
-    from tools.devstack import amqp_answers, mongo_answers
-
-    assert mongo_answers(mongo_url)
-    assert redis_answers(redis_url)
-    assert amqp_answers(amqp_url)
+# --- the whole stack behind its gateway --------------------------------------------------------
 
 
 @pytest.mark.e2e
