@@ -12,6 +12,7 @@ from pydantic import Field, StringConstraints
 
 from nocturnal.auth import SERVICE
 from nocturnal.auth.adapters.accounts import ACCOUNTS, EmailTaken
+from nocturnal.auth.adapters.breached_passwords import PASSWORD_BLOCKLIST
 from nocturnal.auth.adapters.passwords import PASSWORD_HASHER, HasherBusy
 from nocturnal.auth.adapters.signing_keys import SIGNING_KEYS
 from nocturnal.auth.domain import events
@@ -81,7 +82,7 @@ async def register(request: web.Request) -> web.Response:
     settings = request.app[AUTH_SETTINGS]
     body = await read_json(request, Registration, max_bytes=settings.max_json_body_bytes)
     password = normalize_password(body.password)
-    _check_registration(body, password)
+    _check_registration(body, password, request.app[PASSWORD_BLOCKLIST])
     email = canonical_email(body.email)
     await enforce(request, AUTH_POLICY, _ip(request), subject=subject_hash(email))
     with _shedding_load():
@@ -183,7 +184,7 @@ async def me(request: web.Request) -> web.Response:
     return json_response(user.public())
 
 
-def _check_registration(body: Registration, password: str) -> None:
+def _check_registration(body: Registration, password: str, blocklist: frozenset[str]) -> None:
     errors: list[dict[str, str]] = []
     try:
         check_email(body.email)
@@ -191,7 +192,7 @@ def _check_registration(body: Registration, password: str) -> None:
         errors.append({"field": "email", "message": str(exc)})
     local_part = body.email.rpartition("@")[0]
     try:
-        check_password(password, context=(body.email, local_part, body.name))
+        check_password(password, blocklist=blocklist, context=(body.email, local_part, body.name))
     except WeakPassword as exc:
         errors.append({"field": "password", "message": str(exc)})
     if errors:
