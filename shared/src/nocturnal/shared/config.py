@@ -11,6 +11,8 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
+from nocturnal.shared.problems import error_message
+
 PLACEHOLDER_SECRET_PREFIX = "dev-insecure-"
 
 
@@ -122,7 +124,7 @@ def load_settings(cls: type[SettingsT]) -> SettingsT:
         raise SystemExit(2) from None
     except ValidationError as exc:
         lines = [f"invalid configuration for {cls.__name__}:"]
-        lines += [f"  {_variable(error)}: {_message(error)}" for error in exc.errors()]
+        lines += [f"  {_variable(error)}: {error_message(error)}" for error in exc.errors()]
         print("\n".join(lines), file=sys.stderr)
         raise SystemExit(2) from None
 
@@ -134,9 +136,3 @@ def _variable(error: ErrorDetails) -> str:
         return "(settings)"
     name, *inside = error["loc"]
     return ".".join([str(name).upper(), *map(str, inside)])
-
-
-def _message(error: ErrorDetails) -> str:
-    if error["type"] == "value_error":  # our own validators' words, without "Value error, "
-        return str(error.get("ctx", {}).get("error", error["msg"]))
-    return error["msg"]

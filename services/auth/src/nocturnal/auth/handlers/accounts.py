@@ -125,9 +125,7 @@ async def login(request: web.Request) -> web.Response:
         reason = events.REASON_UNKNOWN_EMAIL if user is None else events.REASON_WRONG_PASSWORD
         data = events.login_attempt(user.id if user else None, email_hash, ip, reason)
         await accounts.record([new_event(events.LOGIN_FAILED, data, service=SERVICE)])
-        raise Problem(
-            401, "the e-mail address or the password is wrong", slug="invalid-credentials"
-        )
+        raise Problem(401, "the e-mail address or the password is wrong")
     if hasher.needs_rehash(user.password_hash):
         # Upgrading to the configured costs can wait for a quieter login.
         with contextlib.suppress(HasherBusy):
@@ -227,7 +225,7 @@ async def _revoke_after_reuse(request: web.Request, token: RefreshToken) -> None
 
 
 def _invalid_refresh_token() -> Problem:
-    return Problem(401, "the refresh token is invalid or expired", slug="invalid-refresh-token")
+    return Problem(401, "the refresh token is invalid or expired")
 
 
 def _ip(request: web.Request) -> str:
@@ -242,6 +240,5 @@ def _shedding_load() -> Iterator[None]:
         raise Problem(
             503,
             "too many sign-ins at once; retry in a moment",
-            slug="busy",
             headers={"Retry-After": "1"},
         ) from None
