@@ -35,8 +35,8 @@ RESPONSE_HEADERS = web.RequestKey("response_headers", dict[str, str])
 
 # aiohttp answers what its HTTP parser refuses with a plain-text 400, past every middleware.
 # Its limits sit above the gateway's (request line and header line 8 KiB, at most about 1,000
-# header fields, 32 KiB in all; beyond them the gateway answers 414 or 431 problems), so
-# whatever the gateway passes on parses here and errors keep one shape.
+# header fields, 32 KiB in all; beyond them the gateway answers 414 or 431 problems), so no
+# size the gateway passes on meets that 400 here.
 HTTP_PARSER_LIMITS = {"max_line_size": 16 * 1024, "max_field_size": 16 * 1024, "max_headers": 2048}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
