@@ -48,3 +48,21 @@ def test_invalid_policies_stop_the_service_with_a_clear_message(
         load_settings(RatelimitSettings)
     assert exit_info.value.code == 2
     assert "RATELIMIT_POLICIES" in capsys.readouterr().err
+
+
+def test_every_bad_variable_is_listed_at_once_named_as_written(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("REDIS_TIMEOUT_S", "9")
+    monkeypatch.setenv(
+        "RATELIMIT_POLICIES",
+        '{"auth": {"window_s": 0, "normal": 5, "strict": 3}, "api": {"window_s": 60, "normal": 5}}',
+    )
+    with pytest.raises(SystemExit):
+        load_settings(RatelimitSettings)
+    problems = capsys.readouterr().err.splitlines()[1:]
+    assert [line.split(":")[0].strip() for line in problems] == [
+        "REDIS_TIMEOUT_S",
+        "RATELIMIT_POLICIES.auth.window_s",
+        "RATELIMIT_POLICIES.api.strict",
+    ]

@@ -41,6 +41,9 @@ async def assert_nothing_stored(db: AsyncDatabase[Any]) -> None:
         (registration(password="too short"), "password"),
         (registration(password="x" * 129), "password"),
         (registration(password="passwordpassword"), "password"),
+        (registration(password="Correct Horse Battery Staple"), "password"),
+        (registration(password="1q2w3e4r5t6y7u8i9o0p"), "password"),
+        (registration(email="nurse@ward.local"), "email"),
     ],
     ids=[
         "unknown-field",
@@ -55,6 +58,9 @@ async def assert_nothing_stored(db: AsyncDatabase[Any]) -> None:
         "short-password",
         "long-password",
         "common-password",
+        "breached-passphrase",
+        "breached-password",
+        "special-use-domain",
     ],
 )
 async def test_an_invalid_registration_is_400_naming_the_field(

@@ -265,7 +265,6 @@ async def enforce(
         raise Problem(
             429,
             f"rate limit of the {policy} policy reached; retry in {retry} s",
-            slug="rate-limited",
             headers={"Retry-After": retry},
         )
     return decision

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -10,6 +11,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from nocturnal.auth import SERVICE
 from nocturnal.auth.adapters.accounts import ACCOUNTS, AccountStore
+from nocturnal.auth.adapters.breached_passwords import PASSWORD_BLOCKLIST, breached_passwords
 from nocturnal.auth.adapters.passwords import PASSWORD_HASHER, PasswordHasher
 from nocturnal.auth.adapters.signing_keys import SIGNING_KEYS, SigningKeyStore
 from nocturnal.auth.domain.signing_keys import KeySealer
@@ -90,6 +92,8 @@ def _password_hasher_context(settings: AuthSettings) -> CleanupContext:
             wait_s=settings.password_hash_wait_s,
         )
         app[PASSWORD_HASHER] = hasher
+        # Loaded once per process, off the event loop: some 0.4 s of reading and folding.
+        app[PASSWORD_BLOCKLIST] = await asyncio.to_thread(breached_passwords)
         try:
             yield
         finally:

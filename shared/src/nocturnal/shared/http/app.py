@@ -33,6 +33,12 @@ SERVICE = web.AppKey("service", str)
 REQUEST_ID = web.RequestKey("request_id", str)
 RESPONSE_HEADERS = web.RequestKey("response_headers", dict[str, str])
 
+# aiohttp answers what its HTTP parser refuses with a plain-text 400, past every middleware.
+# Its limits sit above the gateway's (request line and header line 8 KiB, at most about 1,000
+# header fields, 32 KiB in all; beyond them the gateway answers 414 or 431 problems), so no
+# size the gateway passes on meets that 400 here.
+HTTP_PARSER_LIMITS = {"max_line_size": 16 * 1024, "max_field_size": 16 * 1024, "max_headers": 2048}
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
@@ -68,11 +74,10 @@ def problem_response(request: web.Request, problem: Problem) -> web.Response:
 
 
 def _problem_from_http_exception(exc: web.HTTPException) -> Problem:
+    # Raised by aiohttp itself (unknown path, wrong method, body over client_max_size): its
+    # texts give way to the table's standard wording, which the gateway answers too.
     headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
-    detail = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else None
-    if isinstance(exc, web.HTTPRequestEntityTooLarge):
-        detail = "the request body is too large"
-    return Problem(exc.status, detail, headers=headers)
+    return Problem(exc.status, headers=headers)
 
 
 @web.middleware
@@ -126,14 +131,12 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
             raise
         return problem_response(request, _problem_from_http_exception(exc))
     except (HttpProcessingError, RequestPayloadError):  # undecodable body (coding, framing)
-        return problem_response(
-            request, Problem(400, "the request body could not be decoded", slug="bad-body")
-        )
+        return problem_response(request, Problem(400, "the request body could not be decoded"))
     except (asyncio.CancelledError, ConnectionResetError):
         raise
     except Exception:
         log.exception("unhandled error")
-        return problem_response(request, Problem(500, "an unexpected error occurred"))
+        return problem_response(request, Problem(500))
 
 
 @web.middleware
@@ -148,7 +151,7 @@ async def identity_body_middleware(request: web.Request, handler: Handler) -> we
         for coding in field.split(",")
     }
     if codings - {"", "identity"}:
-        raise Problem(415, "request bodies must not be content-coded", slug="content-coding")
+        raise Problem(415)  # the gateway's wording: the table's standard detail
     return await handler(request)
 
 
@@ -184,6 +187,7 @@ def create_service_app(settings: ServiceSettings, *, service: str) -> web.Applic
     app = web.Application(
         middlewares=[context_middleware, problem_middleware, identity_body_middleware],
         client_max_size=settings.max_json_body_bytes,
+        handler_args=HTTP_PARSER_LIMITS,
     )
     app[SETTINGS] = settings
     app[SERVICE] = service

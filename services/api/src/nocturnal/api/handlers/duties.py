@@ -133,7 +133,7 @@ async def post_duty(request: web.Request) -> web.Response:
 async def list_duties(request: web.Request) -> web.Response:
     """GET /api/duties: filtered, soonest first, cursor pages."""
     await authenticate(request)
-    query = parse_model(DutyListQuery, dict(request.query), detail="invalid query parameters")
+    query = parse_model(DutyListQuery, dict(request.query))
     paging = page_request(request)
     duties = await request.app[MARKETPLACE].list_duties(
         query.to_query(), limit=paging.limit, after=paging.after

@@ -12,6 +12,7 @@ from pydantic import Field, StringConstraints
 
 from nocturnal.auth import SERVICE
 from nocturnal.auth.adapters.accounts import ACCOUNTS, EmailTaken
+from nocturnal.auth.adapters.breached_passwords import PASSWORD_BLOCKLIST
 from nocturnal.auth.adapters.passwords import PASSWORD_HASHER, HasherBusy
 from nocturnal.auth.adapters.signing_keys import SIGNING_KEYS
 from nocturnal.auth.domain import events
@@ -81,7 +82,7 @@ async def register(request: web.Request) -> web.Response:
     settings = request.app[AUTH_SETTINGS]
     body = await read_json(request, Registration, max_bytes=settings.max_json_body_bytes)
     password = normalize_password(body.password)
-    _check_registration(body, password)
+    _check_registration(body, password, request.app[PASSWORD_BLOCKLIST])
     email = canonical_email(body.email)
     await enforce(request, AUTH_POLICY, _ip(request), subject=subject_hash(email))
     with _shedding_load():
@@ -124,9 +125,7 @@ async def login(request: web.Request) -> web.Response:
         reason = events.REASON_UNKNOWN_EMAIL if user is None else events.REASON_WRONG_PASSWORD
         data = events.login_attempt(user.id if user else None, email_hash, ip, reason)
         await accounts.record([new_event(events.LOGIN_FAILED, data, service=SERVICE)])
-        raise Problem(
-            401, "the e-mail address or the password is wrong", slug="invalid-credentials"
-        )
+        raise Problem(401, "the e-mail address or the password is wrong")
     if hasher.needs_rehash(user.password_hash):
         # Upgrading to the configured costs can wait for a quieter login.
         with contextlib.suppress(HasherBusy):
@@ -183,7 +182,7 @@ async def me(request: web.Request) -> web.Response:
     return json_response(user.public())
 
 
-def _check_registration(body: Registration, password: str) -> None:
+def _check_registration(body: Registration, password: str, blocklist: frozenset[str]) -> None:
     errors: list[dict[str, str]] = []
     try:
         check_email(body.email)
@@ -191,7 +190,7 @@ def _check_registration(body: Registration, password: str) -> None:
         errors.append({"field": "email", "message": str(exc)})
     local_part = body.email.rpartition("@")[0]
     try:
-        check_password(password, context=(body.email, local_part, body.name))
+        check_password(password, blocklist=blocklist, context=(body.email, local_part, body.name))
     except WeakPassword as exc:
         errors.append({"field": "password", "message": str(exc)})
     if errors:
@@ -226,7 +225,7 @@ async def _revoke_after_reuse(request: web.Request, token: RefreshToken) -> None
 
 
 def _invalid_refresh_token() -> Problem:
-    return Problem(401, "the refresh token is invalid or expired", slug="invalid-refresh-token")
+    return Problem(401, "the refresh token is invalid or expired")
 
 
 def _ip(request: web.Request) -> str:
@@ -241,6 +240,5 @@ def _shedding_load() -> Iterator[None]:
         raise Problem(
             503,
             "too many sign-ins at once; retry in a moment",
-            slug="busy",
             headers={"Retry-After": "1"},
         ) from None

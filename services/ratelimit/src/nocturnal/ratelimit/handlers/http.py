@@ -114,7 +114,6 @@ async def set_tier(request: web.Request) -> web.Response:
         raise Problem(
             503,
             "the rate-limit store is unavailable",
-            slug="store-unavailable",
             headers={"Retry-After": "1"},
         ) from None
     return json_response(change.to_json())

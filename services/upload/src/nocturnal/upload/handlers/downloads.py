@@ -32,7 +32,7 @@ async def download_file(request: web.Request) -> web.StreamResponse:
     """Stream a stored file to whoever holds a valid, unexpired signed URL."""
     key = request.match_info["key"]
     if not _signature_valid(request, key):
-        raise Problem(403, "the download link is invalid or expired", slug="bad-signature")
+        raise Problem(403, "the download link is invalid or expired")
     try:
         media_type = media_type_of_key(key)
     except ValueError:

@@ -41,9 +41,9 @@ def _rejected(exc: UploadRejected, kind: FileKind) -> Problem:
     if isinstance(exc, FileTooLarge):
         return too_large(kind.max_bytes)
     if isinstance(exc, UnsupportedMediaType):
-        return Problem(415, str(exc), slug="unsupported-media")
+        return Problem(415, str(exc))
     assert isinstance(exc, EmptyFile)
-    return Problem(400, str(exc), slug="empty-file")
+    return Problem(400, str(exc))
 
 
 async def create_upload(request: web.Request) -> web.Response:
