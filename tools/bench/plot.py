@@ -26,7 +26,7 @@ def _bars(ax: Axes, figures: list[Figure], values: str, title: str, unit: str) -
     labels, mids, lows, highs, colors = [], [], [], [], []
     for figure in figures:
         data = [
-            v for v in (figure.ratios if values == "ratio" else figure.values) if not math.isnan(v)
+            v for v in (figure.ratios if values == "ratio" else figure.values) if math.isfinite(v)
         ]
         if not data:
             continue

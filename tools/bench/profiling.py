@@ -16,6 +16,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+ENTRY_POINT_SHARE = 99.0  # frames on (nearly) every stack: __main__, run_app, ...
 FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>.*?)(?::\d+)?\)$")
 # Library of a frame, by the first path fragment that matches (order matters).
 LIBRARIES = (
@@ -131,7 +132,7 @@ def summarise(path: Path, top: int = 15) -> dict[str, Any]:
     return {
         "samples": total,
         "self": share(own, top),
-        "inclusive": share(inclusive, top + 10),
+        "inclusive": share(inclusive, top + 45),
         "libraries": share(libraries, len(LIBRARIES)),
     }
 
@@ -142,6 +143,7 @@ def render(title: str, summary: dict[str, Any], lines: int = 12) -> str:
     out.append("  self time by library: " + ", ".join(f"{n} {p}%" for n, p in summary["libraries"]))
     out.append("  top functions by self time:")
     out += [f"    {p:5.1f}%  {name}" for name, p in summary["self"][:lines]]
-    out.append("  top functions by inclusive time (on the stack):")
-    out += [f"    {p:5.1f}%  {name}" for name, p in summary["inclusive"][: lines + 8]]
+    out.append("  top functions by inclusive time (on the stack; entry points left out):")
+    inner = [(name, p) for name, p in summary["inclusive"] if p < ENTRY_POINT_SHARE]
+    out += [f"    {p:5.1f}%  {name}" for name, p in inner[: lines + 18]]
     return "\n".join(out)

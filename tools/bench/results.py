@@ -77,7 +77,7 @@ class Figure:
 
 
 def _round(value: float, digits: int = 2) -> float | None:
-    return None if math.isnan(value) else round(value, digits)
+    return round(value, digits) if math.isfinite(value) else None
 
 
 def span(values: list[float], digits: int = 0, suffix: str = "") -> str:

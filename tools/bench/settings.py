@@ -35,7 +35,7 @@ class BenchSettings:
     upload_rounds: int = 2
     events_rate: float = 100.0
     events_s: float = 10.0
-    relay_backlog: int = 1000
+    relay_backlog: int = 300
     scaling_rows: tuple[tuple[int, int], ...] = ((1, 1), (2, 1), (1, 2), (2, 2))
     profile: bool = False
     profile_s: float = 10.0
@@ -55,7 +55,7 @@ QUICK = {
     "upload_count": 5,
     "upload_rounds": 1,
     "events_s": 4.0,
-    "relay_backlog": 300,
+    "relay_backlog": 100,
     "scaling_rows": ((1, 1), (2, 1)),
     "profile_s": 5.0,
 }
