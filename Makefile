@@ -24,7 +24,7 @@ demo:
 test: install
 	$(UV) run pytest
 
-# Not part of `make test`: ~15 minutes of load on this machine (BENCH_QUICK=1: ~4). See README.
+# Not part of `make test`: ~15 minutes of load on this machine (BENCH_QUICK=1: ~5). See README.
 bench: install
 	bash tools/bootstrap.sh --bench
 	SEED_STACK_DIR="$(SEED_STACK_DIR)" BENCH_QUICK="$(BENCH_QUICK)" BENCH_ONLY="$(BENCH_ONLY)" \

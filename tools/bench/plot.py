@@ -41,6 +41,9 @@ def _bars(ax: Axes, figures: list[Figure], values: str, title: str, unit: str) -
         target = figure.target
         if target is not None and target.on == values:
             ax.plot([target.bound] * 2, [index - 0.4, index + 0.4], color="black", lw=2)
+    spread = [m for m in mids if m > 0]
+    if spread and max(spread) / min(spread) > 100:
+        ax.set_xscale("log")  # e.g. P6's seconds beside P3's milliseconds
     ax.invert_yaxis()
     ax.set_title(title, fontsize=10)
     ax.set_xlabel(unit)
@@ -54,7 +57,7 @@ def draw(path: Path, figures: list[Figure], conditions: dict[str, Any]) -> None:
     in some, grey: no target); black ticks mark the targets.
     """
     ratio = [f for f in figures if f.baseline_values and not f.key.startswith("scale")]
-    ratio = [f for f in ratio if f.unit not in {"ms"}]
+    ratio = [f for f in ratio if f.unit not in {"ms", "ms/req"}]  # costs: lower is better
     latency = [f for f in figures if f.unit == "ms" or f.unit == "%"]
     memory = [f for f in figures if f.unit == "MiB" or f.key == "P7 per core"]
     scaling = [f for f in figures if f.key.startswith("scale") and f.unit == "req/s"]

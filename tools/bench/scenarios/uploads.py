@@ -3,8 +3,8 @@ and throughput against a direct aioboto3 multipart upload of the same bytes to t
 
 The client streams each request body in 256 KiB slices of one shared buffer with a known
 Content-Length (as a browser does), so the bench's own memory stays flat. RSS is sampled every
-50 ms; the growth counted is the peak during the batch minus the RSS just before it (after a
-warm-up upload has loaded every code path).
+50 ms; the growth counted is the peak during the batch minus the RSS just before it, in an upload process
+started for that batch alone after one 9 MiB warm-up upload (every code path loaded).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from tools.bench.testbed import BUCKET
 from tools.devstack import Child, free_ports, http_ok, stop_children, wait_until
 
 CHUNK = 256 * 1024
+WARMUP_BYTES = 9 * MiB  # two parts: the multipart path is loaded before RSS is taken
 PDF_HEAD = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"
 MOTO_KEY = "testing"
 
@@ -129,19 +130,34 @@ async def _empty_bucket(s3: Any) -> None:
 
 
 class Uploader:
-    """Sends batches through the upload service and directly to S3, measuring each."""
+    """Sends batches through a fresh upload process and directly to S3, measuring each."""
 
-    def __init__(self, run: Run, url: str, pid: int, s3: Any, session: aiohttp.ClientSession):
-        self.run, self.url, self.pid, self.s3, self.session = run, url, pid, s3, session
+    def __init__(self, run: Run, s3: Any, session: aiohttp.ClientSession, max_bytes: int) -> None:
+        self.run, self.s3, self.session, self.max_bytes = run, s3, session, max_bytes
+        self.warmup = _payload(WARMUP_BYTES)
 
-    async def batch(self, path: str, payload: bytes, count: int) -> Batch:
-        token = self.run.admin.token()
+    async def service(self, payload: bytes, count: int) -> Batch:
+        """`count` concurrent uploads through an upload process started for this batch alone:
+        a process keeps the memory it once used, so an earlier batch would hide this one's."""
+        child, url = await asyncio.to_thread(_start_shim, self.run, self.max_bytes)
+        try:
+            upload_url = f"{url}/api/uploads?kind=document"
+            token = self.run.admin.token()
+            await _upload_service(self.session, upload_url, token, self.warmup)
+            jobs = [_upload_service(self.session, upload_url, token, payload) for _ in range(count)]
+            return await self._measure("service", jobs, payload, child.proc.pid)
+        finally:
+            await asyncio.to_thread(stop_children, [child])
+
+    async def direct(self, payload: bytes, count: int) -> Batch:
+        """The same bytes uploaded by aioboto3 straight to moto."""
+        return await self._measure(
+            "direct", [_upload_direct(self.s3, payload) for _ in range(count)], payload, None
+        )
+
+    async def _measure(self, path: str, jobs: list[Any], payload: bytes, pid: int | None) -> Batch:
         await _empty_bucket(self.s3)
-        if path == "service":
-            jobs = [_upload_service(self.session, self.url, token, payload) for _ in range(count)]
-        else:
-            jobs = [_upload_direct(self.s3, payload) for _ in range(count)]
-        with rss_trace(self.pid) as trace:
+        with rss_trace(pid or os.getpid()) as trace:
             started = time.monotonic()
             statuses = await asyncio.gather(*jobs, return_exceptions=True)
             wall = time.monotonic() - started
@@ -149,8 +165,10 @@ class Uploader:
         for status in statuses:
             name = str(status) if isinstance(status, int) else type(status).__name__
             counted[name] = counted.get(name, 0) + 1
-        batch = Batch(path, count, len(payload), wall, counted, trace.first, trace.peak)
-        growth = f", RSS +{batch.growth_per_upload_mib:.1f} MiB/upload" if path == "service" else ""
+        count = len(jobs)
+        rss = (trace.first, trace.peak) if pid else (0, 0)
+        batch = Batch(path, count, len(payload), wall, counted, *rss)
+        growth = f", RSS +{batch.growth_per_upload_mib:.1f} MiB/upload" if pid else ""
         self.run.say(
             f"P5 {path:7s} {count} x {len(payload) // MiB} MiB: {batch.mib_per_s:6.1f} MiB/s"
             f"{growth}; answers {counted}"
@@ -171,9 +189,10 @@ def _start_shim(run: Run, max_bytes: int) -> tuple[Child, str]:
     return child, url
 
 
-async def _measure(run: Run, url: str, pid: int) -> dict[str, list[Batch]]:
+async def _measure(run: Run) -> dict[str, list[Batch]]:
     s = run.settings
     many, big = _payload(s.upload_mib * MiB), _payload(s.big_upload_mib * MiB)
+    max_bytes = (max(s.upload_mib, s.big_upload_mib) + 1) * MiB
     timeout = aiohttp.ClientTimeout(total=None, sock_read=300)
     session_s3 = aioboto3.Session(
         aws_access_key_id=MOTO_KEY, aws_secret_access_key=MOTO_KEY, region_name="us-east-1"
@@ -188,30 +207,25 @@ async def _measure(run: Run, url: str, pid: int) -> dict[str, list[Batch]]:
         aiohttp.ClientSession(timeout=timeout) as session,
         session_s3.client("s3", endpoint_url=run.bed.moto.url) as s3,
     ):
-        uploader = Uploader(run, f"{url}/api/uploads?kind=document", pid, s3, session)
-        await uploader.batch("service", many, 1)  # warm-up: every code path loaded once
+        uploader = Uploader(run, s3, session, max_bytes)
         for _ in range(s.upload_rounds):
-            results["service"].append(await uploader.batch("service", many, s.upload_count))
-            results["direct"].append(await uploader.batch("direct", many, s.upload_count))
-            results["big-service"].append(await uploader.batch("service", big, 1))
-            results["big-direct"].append(await uploader.batch("direct", big, 1))
+            results["service"].append(await uploader.service(many, s.upload_count))
+            results["direct"].append(await uploader.direct(many, s.upload_count))
+            results["big-service"].append(await uploader.service(big, 1))
+            results["big-direct"].append(await uploader.direct(big, 1))
         await _empty_bucket(s3)
     return results
 
 
 def run_p5(run: Run) -> None:
-    """Measure P5 on an upload instance of its own and add its figures."""
+    """Measure P5 on upload processes of its own and add its figures."""
     s = run.settings
-    child, url = _start_shim(run, (max(s.upload_mib, s.big_upload_mib) + 1) * MiB)
-    try:
-        results = asyncio.run(_measure(run, url, child.proc.pid))
-    finally:
-        stop_children([child])
+    results = asyncio.run(_measure(run))
     part_mib = PART_BYTES / MiB
     shim = "upload service with the document limit raised by tools/bench/upload_shim.py"
-    for key, what, count in (
-        ("service", f"{s.upload_count} concurrent x {s.upload_mib} MiB", s.upload_count),
-        ("big-service", f"1 x {s.big_upload_mib} MiB", 1),
+    for key, what in (
+        ("service", f"{s.upload_count} concurrent x {s.upload_mib} MiB"),
+        ("big-service", f"1 x {s.big_upload_mib} MiB"),
     ):
         batches, direct = results[key], results[key.replace("service", "direct")]
         run.add(
@@ -221,7 +235,7 @@ def run_p5(run: Run) -> None:
                 unit="MiB",
                 values=[batch.growth_per_upload_mib for batch in batches],
                 target=p5_rss_per_upload(part_mib),
-                note=shim if count > 1 else "",
+                note=shim,
             )
         )
         run.add(
