@@ -49,8 +49,13 @@ class Batch:
     rss_peak: int = 0
 
     @property
+    def stored(self) -> int:
+        """Uploads that were answered 200/201 (a refused one moved no bytes to count)."""
+        return sum(n for status, n in self.statuses.items() if status in {"200", "201"})
+
+    @property
     def mib_per_s(self) -> float:
-        return self.count * self.size / MiB / self.wall_s
+        return self.stored * self.size / MiB / self.wall_s
 
     @property
     def growth_per_upload_mib(self) -> float:
