@@ -9,7 +9,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from nocturnal.shared.auth import ACCESS_TOKEN_TTL_S, ALGORITHM, AUDIENCE, ISSUER, TOKEN_TYPE
+from nocturnal.shared.auth.claims import ACCESS_TOKEN_TTL_S, ALGORITHM, AUDIENCE, ISSUER, TOKEN_TYPE
 
 
 def public_jwk(key: Ed25519PrivateKey, kid: str) -> dict[str, Any]:

@@ -15,15 +15,10 @@ from aiohttp.test_utils import TestServer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from token_issuer import access_token, public_jwk
 
-from nocturnal.shared.auth import (
-    AUDIENCE,
-    ISSUER,
-    InvalidToken,
-    JwksCache,
-    RevocationList,
-    TokenVerifier,
-    http_jwks,
-)
+from nocturnal.shared.auth.claims import AUDIENCE, ISSUER, InvalidToken
+from nocturnal.shared.auth.jwks import JwksCache, http_jwks
+from nocturnal.shared.auth.revocation import RevocationList
+from nocturnal.shared.auth.verifier import TokenVerifier
 
 
 class KeyServer:
@@ -200,7 +195,7 @@ def test_leeway_above_sixty_seconds_is_refused() -> None:
 
 
 async def test_revocation_follower_loads_epochs_and_applies_events() -> None:
-    from nocturnal.shared.auth import RevocationFollower, http_revocations
+    from nocturnal.shared.auth.revocation import RevocationFollower, http_revocations
     from nocturnal.shared.events import new_event
 
     async def epochs(_: web.Request) -> web.Response:
@@ -228,7 +223,7 @@ async def test_revocation_follower_loads_epochs_and_applies_events() -> None:
 async def test_revocation_follower_refuses_malformed_events() -> None:
     from pydantic import ValidationError
 
-    from nocturnal.shared.auth import RevocationFollower, http_revocations
+    from nocturnal.shared.auth.revocation import RevocationFollower, http_revocations
     from nocturnal.shared.events import new_event
 
     async with aiohttp.ClientSession() as session:

@@ -13,7 +13,7 @@ from nocturnal.api.adapters.duties import DutyQuery, DutyRepository
 from nocturnal.api.adapters.profiles import ProfileRepository
 from nocturnal.api.app import create_indexes
 from nocturnal.api.domain.duties import Duty, DutyDetails, DutyStatus, Requirements, Urgency
-from nocturnal.api.domain.timestamps import utc_now
+from nocturnal.shared.clock import utc_now
 from nocturnal.shared.keyset import InvalidCursor
 from nocturnal.shared.mongo import in_transaction
 

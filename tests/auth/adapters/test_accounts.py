@@ -11,7 +11,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from nocturnal.auth.adapters.accounts import AccountStore, EmailTaken
 from nocturnal.auth.domain.tokens import RefreshState, RefreshToken
-from nocturnal.auth.domain.users import Role, User, utc_now
+from nocturnal.auth.domain.users import Role, User
+from nocturnal.shared.clock import utc_now
 from nocturnal.shared.events import Outbox, new_event
 
 

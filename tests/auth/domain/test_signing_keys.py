@@ -9,7 +9,7 @@ import jwt
 import pytest
 
 from nocturnal.auth.domain.signing_keys import KeySealer, KeySealingError, SigningKey
-from nocturnal.shared.auth import ACCESS_TOKEN_TTL_S, MAX_LEEWAY_S
+from nocturnal.shared.auth.claims import ACCESS_TOKEN_TTL_S, MAX_LEEWAY_S
 
 NOW = datetime(2026, 11, 30, 22, 0, tzinfo=UTC)
 

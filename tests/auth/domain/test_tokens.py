@@ -10,7 +10,7 @@ from nocturnal.auth.domain.tokens import (
     access_token_claims,
     refresh_token_id,
 )
-from nocturnal.shared.auth import ACCESS_TOKEN_TTL_S, AUDIENCE, ISSUER, REQUIRED_CLAIMS
+from nocturnal.shared.auth.claims import ACCESS_TOKEN_TTL_S, AUDIENCE, ISSUER, REQUIRED_CLAIMS
 
 NOW = datetime(2026, 11, 30, 22, 0, tzinfo=UTC)
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from nocturnal.auth.domain.users import Role, User, rfc3339, utc_now
+from nocturnal.auth.domain.users import Role, User
+from nocturnal.shared.clock import rfc3339
 
 
 def test_public_form_has_exactly_the_api_fields_and_no_hash() -> None:
@@ -23,9 +22,3 @@ def test_public_form_has_exactly_the_api_fields_and_no_hash() -> None:
         "role": "hospital_admin",
         "created_at": rfc3339(user.created_at),
     }
-
-
-def test_times_are_rfc3339_utc_with_milliseconds() -> None:
-    moment = datetime(2026, 11, 30, 22, 5, 1, 123456, tzinfo=UTC)
-    assert rfc3339(moment) == "2026-11-30T22:05:01.123Z"
-    assert utc_now().microsecond % 1000 == 0

@@ -12,9 +12,10 @@ import pytest
 from pymongo import AsyncMongoClient
 from pymongo.errors import DuplicateKeyError
 
+from nocturnal.shared.ids import new_id
 from nocturnal.shared.mongo import connect, in_transaction
 from nocturnal.upload.adapters.file_repository import FileRepository
-from nocturnal.upload.domain.files import FileKind, MediaType, StoredFile, new_file_id, object_key
+from nocturnal.upload.domain.files import FileKind, MediaType, StoredFile, object_key
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +37,7 @@ async def repository(mongo: AsyncMongoClient[Any]) -> FileRepository:
 
 
 def a_file(owner_id: str, created_at: datetime = T0, file_id: str | None = None) -> StoredFile:
-    file_id = file_id or new_file_id()
+    file_id = file_id or new_id()
     return StoredFile(
         id=file_id,
         owner_id=owner_id,
@@ -77,7 +78,7 @@ async def test_a_file_reads_back_equal_and_only_for_its_owner(
 async def test_keys_are_unique(mongo: AsyncMongoClient[Any], repository: FileRepository) -> None:
     file = a_file("alice")
     await add(mongo, repository, file)
-    clash = replace(file, id=new_file_id())
+    clash = replace(file, id=new_id())
     with pytest.raises(DuplicateKeyError):
         await add(mongo, repository, clash)
 

@@ -17,12 +17,14 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
+from nocturnal.shared.clock import utc_now
 from nocturnal.shared.config import ServiceSettings
 from nocturnal.shared.http.app import create_service_app
+from nocturnal.shared.ids import new_id
 from nocturnal.upload.adapters.local_storage import INCOMING_DIR, LocalStorage
 from nocturnal.upload.adapters.s3_storage import MIN_PART_BYTES, open_s3_storage
 from nocturnal.upload.adapters.storage import ObjectNotFound, StorageBackend
-from nocturnal.upload.domain.files import FileKind, MediaType, new_file_id, now_ms, object_key
+from nocturnal.upload.domain.files import FileKind, MediaType, object_key
 from nocturnal.upload.domain.signing import UrlSigner
 from nocturnal.upload.handlers.downloads import download_file
 from nocturnal.upload.keys import STORAGE, URL_SIGNER
@@ -103,7 +105,7 @@ async def backend(
 
 
 def a_key(media_type: MediaType = MediaType.PDF) -> str:
-    return object_key(FileKind.DOCUMENT, media_type, new_file_id(), now_ms())
+    return object_key(FileKind.DOCUMENT, media_type, new_id(), utc_now())
 
 
 async def chunked(data: bytes, size: int = 64 * 1024) -> AsyncIterator[bytes]:

@@ -19,12 +19,8 @@ from nocturnal.api.keys import MARKETPLACE, NOTIFICATIONS, PROFILES, UPLOAD_CLIE
 from nocturnal.api.routes import setup_routes
 from nocturnal.api.service_layer import Marketplace
 from nocturnal.api.settings import ApiSettings
-from nocturnal.shared.auth import (
-    TOKEN_VERIFIER,
-    RevocationFollower,
-    http_revocations,
-    token_verifier_context,
-)
+from nocturnal.shared.auth.requests import TOKEN_VERIFIER, token_verifier_context
+from nocturnal.shared.auth.revocation import RevocationFollower, http_revocations
 from nocturnal.shared.events import EventBus
 from nocturnal.shared.health import READINESS
 from nocturnal.shared.http.app import CleanupContext, create_service_app

@@ -19,7 +19,7 @@ from nocturnal.api.domain.applications import Application, ApplicationStatus, In
 from nocturnal.api.domain.duties import Duty, DutyDetails, DutyFull, DutyStatus
 from nocturnal.api.domain.errors import StateConflict
 from nocturnal.api.domain.events import DomainEvent, EventName, application_event, duty_event
-from nocturnal.api.domain.timestamps import utc_now
+from nocturnal.shared.clock import utc_now
 from nocturnal.shared.mongo import Document, in_transaction
 
 T = TypeVar("T")

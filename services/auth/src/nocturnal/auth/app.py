@@ -15,13 +15,10 @@ from nocturnal.auth.adapters.signing_keys import SIGNING_KEYS, SigningKeyStore
 from nocturnal.auth.domain.signing_keys import KeySealer
 from nocturnal.auth.routes import setup_routes
 from nocturnal.auth.settings import AUTH_SETTINGS, AuthSettings
-from nocturnal.shared.auth import (
-    TOKEN_VERIFIER,
-    JwksCache,
-    RevocationFollower,
-    RevocationList,
-    TokenVerifier,
-)
+from nocturnal.shared.auth.jwks import JwksCache
+from nocturnal.shared.auth.requests import TOKEN_VERIFIER
+from nocturnal.shared.auth.revocation import RevocationFollower, RevocationList
+from nocturnal.shared.auth.verifier import TokenVerifier
 from nocturnal.shared.events import EventBus
 from nocturnal.shared.health import READINESS
 from nocturnal.shared.http.app import CleanupContext, create_service_app

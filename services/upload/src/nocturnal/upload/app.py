@@ -9,12 +9,8 @@ from typing import Any
 from aiohttp import web
 from pymongo.asynchronous.database import AsyncDatabase
 
-from nocturnal.shared.auth import (
-    TOKEN_VERIFIER,
-    RevocationFollower,
-    http_revocations,
-    token_verifier_context,
-)
+from nocturnal.shared.auth.requests import TOKEN_VERIFIER, token_verifier_context
+from nocturnal.shared.auth.revocation import RevocationFollower, http_revocations
 from nocturnal.shared.events import EventBus
 from nocturnal.shared.health import READINESS
 from nocturnal.shared.http.app import CleanupContext, create_service_app

@@ -11,7 +11,9 @@ from typing import Any
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 
+from nocturnal.shared.clock import utc_now
 from nocturnal.shared.events import CloudEvent, EventBus
+from nocturnal.shared.ids import new_id
 from nocturnal.shared.logging import get_logger
 from nocturnal.shared.mongo import in_transaction
 from nocturnal.upload.adapters.file_repository import FileRepository
@@ -24,8 +26,6 @@ from nocturnal.upload.domain.files import (
     StoredFile,
     clean_filename,
     detect_media_type,
-    new_file_id,
-    now_ms,
     object_key,
 )
 
@@ -70,7 +70,7 @@ class FileService:
         if not head:
             raise EmptyFile("the file is empty")
         media_type = detect_media_type(kind, head[:SNIFF_BYTES])
-        file_id, created_at = new_file_id(), now_ms()
+        file_id, created_at = new_id(), utc_now()
         key = object_key(kind, media_type, file_id, created_at)
         meter = Meter(kind.max_bytes)
         await self._storage.put(key, meter.measure(chunks), content_type=media_type.value)

@@ -11,7 +11,7 @@ from pymongo.errors import DuplicateKeyError
 
 from nocturnal.api.domain.applications import Application, ApplicationStatus
 from nocturnal.api.domain.errors import StateConflict
-from nocturnal.api.domain.timestamps import rfc3339
+from nocturnal.shared.clock import rfc3339
 from nocturnal.shared.keyset import after_key, time_id_key
 from nocturnal.shared.mongo import Document
 

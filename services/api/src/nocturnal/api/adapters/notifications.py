@@ -10,7 +10,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from nocturnal.api.domain.notifications import Notification
-from nocturnal.api.domain.timestamps import rfc3339
+from nocturnal.shared.clock import rfc3339
 from nocturnal.shared.keyset import after_key, time_id_key
 from nocturnal.shared.mongo import Document
 

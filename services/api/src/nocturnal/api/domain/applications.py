@@ -10,7 +10,7 @@ from typing import Any
 
 from nocturnal.api.domain.duties import Duty
 from nocturnal.api.domain.errors import StateConflict
-from nocturnal.api.domain.timestamps import rfc3339
+from nocturnal.shared.clock import rfc3339
 
 APPLICANT_ROLES = ("doctor", "nurse")
 MAX_COVER_LETTER_CHARS = 5000

@@ -11,7 +11,7 @@ from typing import Any
 
 from nocturnal.api.domain.errors import InvalidValue, StateConflict
 from nocturnal.api.domain.pay import Pay, compute_pay
-from nocturnal.api.domain.timestamps import rfc3339
+from nocturnal.shared.clock import rfc3339
 
 POSTER_ROLE = "hospital_admin"
 MAX_POSITIONS = 50

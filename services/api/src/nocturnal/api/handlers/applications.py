@@ -15,7 +15,7 @@ from nocturnal.api.domain.applications import (
 )
 from nocturnal.api.domain.duties import POSTER_ROLE
 from nocturnal.api.keys import MARKETPLACE
-from nocturnal.shared.auth import authenticate, require_role
+from nocturnal.shared.auth.requests import authenticate, require_role
 from nocturnal.shared.http.app import SETTINGS, json_response
 from nocturnal.shared.http.pagination import page, page_request
 from nocturnal.shared.http.request import RequestModel, read_json

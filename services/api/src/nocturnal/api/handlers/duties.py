@@ -21,7 +21,7 @@ from nocturnal.api.domain.duties import (
 from nocturnal.api.domain.profiles import MAX_EXPERIENCE_YEARS, MAX_SKILLS
 from nocturnal.api.handlers.fields import Amount, ClockTime, IsoDate, Label, Skill
 from nocturnal.api.keys import MARKETPLACE
-from nocturnal.shared.auth import authenticate, require_role
+from nocturnal.shared.auth.requests import authenticate, require_role
 from nocturnal.shared.http.app import SETTINGS, json_response
 from nocturnal.shared.http.pagination import page, page_request
 from nocturnal.shared.http.request import RequestModel, parse_model, read_json

@@ -11,8 +11,8 @@ from nocturnal.api.adapters.profiles import ProfileRepository
 from nocturnal.api.domain.events import EventName
 from nocturnal.api.domain.notifications import APPLICANT_DUTY_EVENTS, notifications_for
 from nocturnal.api.domain.profiles import PROFILE_PHOTO_KIND
-from nocturnal.api.domain.timestamps import to_millis
 from nocturnal.api.service_layer import Marketplace
+from nocturnal.shared.clock import to_millis
 from nocturnal.shared.events import CloudEvent, Handler
 
 # duty.posted tells nobody yet, but api is its consumer of record (DESIGN §3): subscribing

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from nocturnal.api.domain.errors import InvalidValue, StateConflict
 from nocturnal.api.service_layer import NotFound, NotPoster
-from nocturnal.shared.auth import authenticate
+from nocturnal.shared.auth.requests import authenticate
 from nocturnal.shared.http.app import SETTINGS, Handler
 from nocturnal.shared.http.request import client_ip
 from nocturnal.shared.keyset import InvalidCursor

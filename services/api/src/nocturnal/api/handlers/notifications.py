@@ -6,9 +6,9 @@ from aiohttp import web
 
 from nocturnal.api.adapters.notifications import sort_key
 from nocturnal.api.domain.notifications import Notification
-from nocturnal.api.domain.timestamps import utc_now
 from nocturnal.api.keys import NOTIFICATIONS
-from nocturnal.shared.auth import authenticate
+from nocturnal.shared.auth.requests import authenticate
+from nocturnal.shared.clock import utc_now
 from nocturnal.shared.http.app import json_response
 from nocturnal.shared.http.pagination import page, page_request
 from nocturnal.shared.problems import not_found

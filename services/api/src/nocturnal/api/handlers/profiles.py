@@ -16,10 +16,10 @@ from nocturnal.api.domain.profiles import (
     MAX_SPECIALTY_CHARS,
     Profile,
 )
-from nocturnal.api.domain.timestamps import utc_now
 from nocturnal.api.handlers.fields import Skill
 from nocturnal.api.keys import PROFILES, UPLOAD_CLIENT
-from nocturnal.shared.auth import authenticate
+from nocturnal.shared.auth.requests import authenticate
+from nocturnal.shared.clock import utc_now
 from nocturnal.shared.http.app import SETTINGS, json_response
 from nocturnal.shared.http.request import RequestModel, read_json
 from nocturnal.shared.problems import not_found

@@ -16,7 +16,7 @@ from pymongo.errors import DuplicateKeyError
 
 from nocturnal.auth.domain.tokens import RefreshToken
 from nocturnal.auth.domain.users import Role, User
-from nocturnal.shared.auth import ACCESS_TOKEN_TTL_S, MAX_LEEWAY_S
+from nocturnal.shared.auth.claims import ACCESS_TOKEN_TTL_S, MAX_LEEWAY_S
 from nocturnal.shared.events import CloudEvent, Outbox
 from nocturnal.shared.mongo import in_transaction
 

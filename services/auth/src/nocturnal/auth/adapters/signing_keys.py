@@ -14,7 +14,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from nocturnal.auth.domain.signing_keys import KeySealer, PublicSigningKey, SigningKey
-from nocturnal.auth.domain.users import utc_now
+from nocturnal.shared.clock import utc_now
 
 COLLECTION = "signing_keys"
 

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from nocturnal.shared.auth import ACCESS_TOKEN_TTL_S, ALGORITHM, MAX_LEEWAY_S, TOKEN_TYPE
+from nocturnal.shared.auth.claims import ACCESS_TOKEN_TTL_S, ALGORITHM, MAX_LEEWAY_S, TOKEN_TYPE
 
 _NONCE_BYTES = 12
 _SEALING_INFO = b"nocturnal-auth signing-key sealing v1"

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from nocturnal.shared.auth import ACCESS_TOKEN_TTL_S, AUDIENCE, ISSUER
+from nocturnal.shared.auth.claims import ACCESS_TOKEN_TTL_S, AUDIENCE, ISSUER
 
 TOKEN_TYPE_BEARER = "Bearer"
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+from nocturnal.shared.clock import rfc3339, utc_now
 
 
 class Role(StrEnum):
@@ -15,17 +17,6 @@ class Role(StrEnum):
     DOCTOR = "doctor"
     NURSE = "nurse"
     HOSPITAL_ADMIN = "hospital_admin"
-
-
-def utc_now() -> datetime:
-    """Now in UTC at millisecond precision (what MongoDB stores), so values round-trip exactly."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
-def rfc3339(moment: datetime) -> str:
-    """`moment` as an RFC 3339 UTC string with milliseconds, e.g. 2026-11-30T04:53:59.877Z."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)

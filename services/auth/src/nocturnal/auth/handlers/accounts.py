@@ -29,9 +29,11 @@ from nocturnal.auth.domain.tokens import (
     access_token_claims,
     refresh_token_id,
 )
-from nocturnal.auth.domain.users import Role, User, utc_now
+from nocturnal.auth.domain.users import Role, User
 from nocturnal.auth.settings import AUTH_SETTINGS
-from nocturnal.shared.auth import ACCESS_TOKEN_TTL_S, authenticate
+from nocturnal.shared.auth.claims import ACCESS_TOKEN_TTL_S
+from nocturnal.shared.auth.requests import authenticate
+from nocturnal.shared.clock import utc_now
 from nocturnal.shared.events import new_event
 from nocturnal.shared.http.app import json_response
 from nocturnal.shared.http.request import RequestModel, client_ip, read_json

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-import uuid
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,6 +13,8 @@ from typing import Any
 from urllib.parse import quote
 
 import puremagic
+
+from nocturnal.shared.clock import rfc3339
 
 MiB = 1024 * 1024
 SNIFF_BYTES = 4096
@@ -192,17 +193,6 @@ def content_disposition(filename: str) -> str:
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{encoded}"
 
 
-def new_file_id() -> str:
-    """A new file id (uuid4 hex)."""
-    return uuid.uuid4().hex
-
-
-def now_ms() -> datetime:
-    """The current UTC time at millisecond precision (what MongoDB stores)."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
 @dataclass(frozen=True)
 class StoredFile:
     """A stored file's metadata; the bytes live in storage under `key`."""
@@ -226,7 +216,7 @@ class StoredFile:
             "size": self.size,
             "sha256": self.sha256,
             "original_filename": self.original_filename,
-            "created_at": self.created_at,
+            "created_at": rfc3339(self.created_at),
         }
 
     def event_data(self) -> dict[str, Any]:

@@ -6,7 +6,8 @@ from datetime import datetime
 
 from aiohttp import web
 
-from nocturnal.shared.auth import authenticate
+from nocturnal.shared.auth.requests import authenticate
+from nocturnal.shared.clock import rfc3339
 from nocturnal.shared.http.app import json_response
 from nocturnal.shared.http.pagination import page, page_request
 from nocturnal.shared.http.request import client_ip, query_int
@@ -73,13 +74,11 @@ async def list_uploads(request: web.Request) -> web.Response:
     files = await request.app[FILES].newest_first(
         principal.user_id, limit=wanted.limit + 1, after=after
     )
-    return json_response(page([file.public() for file in files], wanted.limit, _sort_key))
+    return json_response(page(files, wanted.limit, _sort_key, render=StoredFile.public))
 
 
-def _sort_key(item: dict[str, object]) -> list[object]:
-    created_at = item["created_at"]
-    assert isinstance(created_at, datetime)
-    return [created_at.isoformat(), item["id"]]
+def _sort_key(file: StoredFile) -> list[str]:
+    return [rfc3339(file.created_at), file.id]
 
 
 def _after(cursor: list[object] | None) -> tuple[datetime, str] | None:
