@@ -15,7 +15,7 @@ from nocturnal.ratelimit.adapters.instances import LiveInstances
 from nocturnal.ratelimit.adapters.limiter import SlidingWindowLimiter
 from nocturnal.ratelimit.adapters.redis_store import RedisSlidingWindow, connect
 from nocturnal.ratelimit.domain.subjects import Subject
-from nocturnal.shared.ratelimit import Policy
+from nocturnal.shared.ratelimit.policies import Policy
 from tools.devstack import redis_answers, wait_until
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 
 from nocturnal.ratelimit.adapters.redis_store import RedisSlidingWindow, StoreUnavailable, connect
 from nocturnal.ratelimit.domain.subjects import Subject
-from nocturnal.shared.ratelimit import Decision, Policy, Tier
+from nocturnal.shared.ratelimit.policies import Decision, Policy, Tier
 
 pytestmark = pytest.mark.integration
 CLIENT = Subject.of("203.0.113.7", user_id="u1", subject=None)

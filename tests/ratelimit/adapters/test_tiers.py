@@ -15,7 +15,7 @@ from nocturnal.ratelimit.adapters.tiers import TierOverrides
 from nocturnal.ratelimit.domain import abuse
 from nocturnal.ratelimit.domain.subjects import TierChange, tier_key
 from nocturnal.shared.events import CloudEvent, EventBus, ExchangeSpec, parse
-from nocturnal.shared.ratelimit import Tier
+from nocturnal.shared.ratelimit.policies import Tier
 
 pytestmark = pytest.mark.integration
 

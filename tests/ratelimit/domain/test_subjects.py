@@ -13,7 +13,7 @@ from nocturnal.ratelimit.domain.subjects import (
     override_subject,
     tier_key,
 )
-from nocturnal.shared.ratelimit import Tier
+from nocturnal.shared.ratelimit.policies import Tier
 
 
 def test_an_explicit_subject_wins_over_the_user_id() -> None:

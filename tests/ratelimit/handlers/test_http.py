@@ -16,7 +16,7 @@ from timestamps import is_rfc3339_millis
 
 from nocturnal.ratelimit.app import create_app
 from nocturnal.shared.events import parse
-from nocturnal.shared.ratelimit import DEFAULT_POLICIES, Decision, Policy
+from nocturnal.shared.ratelimit.policies import DEFAULT_POLICIES, Decision, Policy
 from ratelimit.support import Client, SettingsFactory
 
 pytestmark = pytest.mark.integration

@@ -26,7 +26,7 @@ from nocturnal.shared.health import READINESS
 from nocturnal.shared.http.app import CleanupContext, create_service_app
 from nocturnal.shared.http.client import HTTP_SESSION, http_session_context
 from nocturnal.shared.mongo import MONGO_DB, Document, mongo_context
-from nocturnal.shared.ratelimit import ratelimit_client_context
+from nocturnal.shared.ratelimit.requests import ratelimit_client_context
 
 SERVICE_NAME = "api"
 

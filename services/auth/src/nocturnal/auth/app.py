@@ -24,7 +24,7 @@ from nocturnal.shared.health import READINESS
 from nocturnal.shared.http.app import CleanupContext, create_service_app
 from nocturnal.shared.http.client import http_session_context
 from nocturnal.shared.mongo import MONGO_CLIENT, MONGO_DB, mongo_context
-from nocturnal.shared.ratelimit import ratelimit_client_context
+from nocturnal.shared.ratelimit.requests import ratelimit_client_context
 
 
 def create_app(settings: AuthSettings) -> web.Application:

@@ -16,7 +16,7 @@ from nocturnal.shared.health import READINESS
 from nocturnal.shared.http.app import CleanupContext, create_service_app
 from nocturnal.shared.http.client import HTTP_SESSION, http_session_context
 from nocturnal.shared.mongo import MONGO_CLIENT, MONGO_DB, mongo_context
-from nocturnal.shared.ratelimit import ratelimit_client_context
+from nocturnal.shared.ratelimit.requests import ratelimit_client_context
 from nocturnal.upload.adapters.file_repository import FileRepository
 from nocturnal.upload.adapters.local_storage import LocalStorage
 from nocturnal.upload.adapters.s3_storage import open_s3_storage

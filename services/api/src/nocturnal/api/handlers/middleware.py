@@ -17,7 +17,7 @@ from nocturnal.shared.problems import (
     not_found,
     validation_problem,
 )
-from nocturnal.shared.ratelimit import enforce
+from nocturnal.shared.ratelimit.requests import enforce
 
 API_PREFIX = "/api/"
 UNLIMITED_PATHS = frozenset({"/api/health"})

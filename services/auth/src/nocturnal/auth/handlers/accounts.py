@@ -39,7 +39,8 @@ from nocturnal.shared.http.app import json_response
 from nocturnal.shared.http.request import RequestModel, client_ip, read_json
 from nocturnal.shared.logging import get_logger
 from nocturnal.shared.problems import Problem, conflict, not_found, validation_problem
-from nocturnal.shared.ratelimit import enforce, subject_hash
+from nocturnal.shared.ratelimit.policies import subject_hash
+from nocturnal.shared.ratelimit.requests import enforce
 
 AUTH_POLICY = "auth"
 # RFC 6749 §5.1: responses carrying tokens must not be cached.

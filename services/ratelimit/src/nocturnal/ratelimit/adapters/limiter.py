@@ -12,7 +12,8 @@ from nocturnal.ratelimit.adapters.redis_store import RedisSlidingWindow, StoreUn
 from nocturnal.ratelimit.domain.subjects import Subject
 from nocturnal.shared.logging import get_logger
 from nocturnal.shared.metrics import RATELIMIT_DEGRADED
-from nocturnal.shared.ratelimit import Decision, Policy, SlidingWindowLog, decide_locally
+from nocturnal.shared.ratelimit.policies import Decision, Policy
+from nocturnal.shared.ratelimit.sliding_window import SlidingWindowLog, decide_locally
 
 log = get_logger("limiter")
 

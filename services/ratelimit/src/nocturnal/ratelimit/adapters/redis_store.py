@@ -10,7 +10,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from nocturnal.shared.ratelimit import Decision, Policy, Tier
+from nocturnal.shared.ratelimit.policies import Decision, Policy, Tier
 
 SCRIPT = files(__package__).joinpath("sliding_window.lua").read_text()
 

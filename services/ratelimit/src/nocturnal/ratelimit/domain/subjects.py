@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from nocturnal.shared.clock import rfc3339
-from nocturnal.shared.ratelimit import Tier, ip_group, limit_key
+from nocturnal.shared.ratelimit.policies import Tier, ip_group, limit_key
 
 SUBJECT_PATTERN = r"^[A-Za-z0-9._:@+=-]{1,128}$"
 TIER_KEY_PREFIX = "rate-limit-tier"

@@ -17,7 +17,7 @@ from nocturnal.shared.http.app import SETTINGS, json_response
 from nocturnal.shared.http.request import RequestModel, read_json
 from nocturnal.shared.logging import get_logger
 from nocturnal.shared.problems import Problem, not_found, validation_problem
-from nocturnal.shared.ratelimit import Policy, Tier
+from nocturnal.shared.ratelimit.policies import Policy, Tier
 
 log = get_logger("ratelimit")
 

@@ -13,7 +13,7 @@ from nocturnal.shared.http.pagination import page, page_request
 from nocturnal.shared.http.request import client_ip, query_int
 from nocturnal.shared.keyset import InvalidCursor, time_id_key
 from nocturnal.shared.problems import Problem, not_found, validation_problem
-from nocturnal.shared.ratelimit import enforce
+from nocturnal.shared.ratelimit.requests import enforce
 from nocturnal.upload.domain.files import (
     EmptyFile,
     FileKind,
