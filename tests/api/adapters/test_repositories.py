@@ -14,8 +14,8 @@ from nocturnal.api.adapters.profiles import ProfileRepository
 from nocturnal.api.app import create_indexes
 from nocturnal.api.domain.duties import Duty, DutyDetails, DutyStatus, Requirements, Urgency
 from nocturnal.shared.clock import utc_now
-from nocturnal.shared.keyset import InvalidCursor
 from nocturnal.shared.mongo import in_transaction
+from nocturnal.shared.paging import InvalidCursor, PageRequest
 
 
 def a_duty(duty_id: str, positions: int = 1) -> Duty:
@@ -72,8 +72,8 @@ async def test_positions_are_counted_up_to_full_then_refused_and_freed(
 async def test_text_filters_ignore_case_and_spacing(db: AsyncDatabase[Any]) -> None:
     duties = DutyRepository(db)
     await in_transaction(db.client, lambda s: duties.insert(a_duty("d1"), session=s))
-    found = await duties.page(DutyQuery(specialty=" critical care "), limit=10, after=None)
-    assert [d.id for d in found] == ["d1"]
+    found = await duties.page(DutyQuery(specialty=" critical care "), PageRequest(10))
+    assert [d.id for d in found.items] == ["d1"]
 
 
 @pytest.mark.parametrize("after", [[], ["a", "b"], ["a", "b", 3], [None, None, None]])
@@ -81,7 +81,7 @@ async def test_a_cursor_of_another_shape_is_refused(
     db: AsyncDatabase[Any], after: list[Any]
 ) -> None:
     with pytest.raises(InvalidCursor):
-        await DutyRepository(db).page(DutyQuery(), limit=10, after=after)
+        await DutyRepository(db).page(DutyQuery(), PageRequest(10, after))
 
 
 async def test_registering_again_keeps_the_profile_as_edited(db: AsyncDatabase[Any]) -> None:

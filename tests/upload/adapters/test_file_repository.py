@@ -14,6 +14,7 @@ from pymongo.errors import DuplicateKeyError
 
 from nocturnal.shared.ids import new_id
 from nocturnal.shared.mongo import connect, in_transaction
+from nocturnal.shared.paging import PageRequest
 from nocturnal.upload.adapters.file_repository import FileRepository
 from nocturnal.upload.domain.files import FileKind, MediaType, StoredFile, object_key
 
@@ -91,11 +92,11 @@ async def test_pages_are_newest_first_with_ties_broken_by_id(
     newer = a_file("alice", T0 + timedelta(minutes=1))
     await add(mongo, repository, *tied, older, newer, a_file("bob", T0 + timedelta(hours=1)))
     expected = [newer, *reversed(tied), older]
-    first = await repository.newest_first("alice", limit=2)
-    assert first == expected[:2]
-    last = first[-1]
-    rest = await repository.newest_first("alice", limit=10, after=(last.created_at, last.id))
-    assert rest == expected[2:]
+    first = await repository.newest_first("alice", PageRequest(2))
+    assert first.items == expected[:2]
+    assert first.next_key is not None
+    rest = await repository.newest_first("alice", PageRequest(10, first.next_key))
+    assert (rest.items, rest.next_key) == (expected[2:], None)
 
 
 async def test_remove_reports_whether_there_was_something_to_remove(

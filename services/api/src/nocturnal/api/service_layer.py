@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
@@ -21,6 +21,7 @@ from nocturnal.api.domain.errors import StateConflict
 from nocturnal.api.domain.events import DomainEvent, EventName, application_event, duty_event
 from nocturnal.shared.clock import utc_now
 from nocturnal.shared.mongo import Document, in_transaction
+from nocturnal.shared.paging import Page, PageRequest
 
 T = TypeVar("T")
 
@@ -91,11 +92,9 @@ class Marketplace:
             raise NotFound("no such duty")
         return duty
 
-    async def list_duties(
-        self, query: DutyQuery, *, limit: int, after: list[Any] | None
-    ) -> list[Duty]:
-        """Up to `limit + 1` duties matching `query`, soonest first. Raises InvalidCursor."""
-        return await self.duties.page(query, limit=limit, after=after)
+    async def list_duties(self, query: DutyQuery, request: PageRequest) -> Page[Duty]:
+        """A page of the duties matching `query`, soonest first. Raises InvalidCursor."""
+        return await self.duties.page(query, request)
 
     async def revise_duty(
         self, duty_id: str, poster_id: str, revise: Callable[[DutyDetails], DutyDetails]
@@ -167,9 +166,9 @@ class Marketplace:
         return await self._transact(work)
 
     async def applications_for_duty(
-        self, duty_id: str, poster_id: str, *, limit: int, after: list[Any] | None
-    ) -> list[Application]:
-        """Up to `limit + 1` applications to the poster's duty, oldest first.
+        self, duty_id: str, poster_id: str, request: PageRequest
+    ) -> Page[Application]:
+        """A page of the applications to the poster's duty, oldest first.
 
         Raises:
             NotFound, NotPoster: no such duty, or posted by someone else.
@@ -178,13 +177,11 @@ class Marketplace:
         duty = await self.duty(duty_id)
         if duty.posted_by != poster_id:
             raise NotPoster("only the admin who posted the duty sees its applications")
-        return await self.applications.page_for_duty(duty_id, limit=limit, after=after)
+        return await self.applications.page_for_duty(duty_id, request)
 
-    async def applications_of(
-        self, applicant_id: str, *, limit: int, after: list[Any] | None
-    ) -> list[Application]:
-        """Up to `limit + 1` of the applicant's applications, newest first. Raises InvalidCursor."""
-        return await self.applications.page_for_applicant(applicant_id, limit=limit, after=after)
+    async def applications_of(self, applicant_id: str, request: PageRequest) -> Page[Application]:
+        """A page of the applicant's applications, newest first. Raises InvalidCursor."""
+        return await self.applications.page_for_applicant(applicant_id, request)
 
     async def accept(self, application_id: str, poster_id: str) -> Application:
         """Accept a PENDING application, taking one of the duty's positions atomically

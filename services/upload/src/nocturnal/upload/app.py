@@ -15,6 +15,7 @@ from nocturnal.shared.events import EventBus
 from nocturnal.shared.health import READINESS
 from nocturnal.shared.http.app import CleanupContext, create_service_app
 from nocturnal.shared.http.client import HTTP_SESSION, http_session_context
+from nocturnal.shared.http.errors import domain_error_middleware
 from nocturnal.shared.mongo import MONGO_CLIENT, MONGO_DB, mongo_context
 from nocturnal.shared.ratelimit.requests import ratelimit_client_context
 from nocturnal.upload.adapters.file_repository import FileRepository
@@ -90,6 +91,7 @@ def _events_context(settings: UploadSettings) -> CleanupContext:
 def create_app(settings: UploadSettings) -> web.Application:
     """The upload service application; resources open and close as cleanup contexts."""
     app = create_service_app(settings, service=SERVICE)
+    app.middlewares.append(domain_error_middleware({}))
     app[UPLOAD_SETTINGS] = settings
     app[URL_SIGNER] = UrlSigner(settings.url_signing_secret.get_secret_value().encode())
     app.cleanup_ctx.extend(

@@ -16,6 +16,7 @@ from nocturnal.shared.events import CloudEvent, EventBus
 from nocturnal.shared.ids import new_id
 from nocturnal.shared.logging import get_logger
 from nocturnal.shared.mongo import in_transaction
+from nocturnal.shared.paging import Page, PageRequest
 from nocturnal.upload.adapters.file_repository import FileRepository
 from nocturnal.upload.adapters.storage import StorageBackend
 from nocturnal.upload.domain.files import (
@@ -129,11 +130,9 @@ class FileService:
             raise FileNotFound(file_id)
         return file
 
-    async def newest_first(
-        self, owner_id: str, *, limit: int, after: tuple[datetime, str] | None
-    ) -> list[StoredFile]:
-        """Up to `limit` of the owner's files, newest first, after the `(created_at, id)` given."""
-        return await self._repository.newest_first(owner_id, limit=limit, after=after)
+    async def newest_first(self, owner_id: str, request: PageRequest) -> Page[StoredFile]:
+        """A page of the owner's files, newest first. Raises InvalidCursor."""
+        return await self._repository.newest_first(owner_id, request)
 
     async def signed_url(
         self, file: StoredFile, expires_in: int, *, for_owner: bool = True

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
@@ -11,22 +9,16 @@ from pymongo.errors import DuplicateKeyError
 
 from nocturnal.api.domain.applications import Application, ApplicationStatus
 from nocturnal.api.domain.errors import StateConflict
-from nocturnal.shared.clock import rfc3339
-from nocturnal.shared.keyset import after_key, time_id_key
+from nocturnal.shared.keyset import CREATED_NEWEST_FIRST, CREATED_OLDEST_FIRST
 from nocturnal.shared.mongo import Document
+from nocturnal.shared.paging import Page, PageRequest
 
 COLLECTION = "applications"
 LIVE_STATUSES = (ApplicationStatus.PENDING.value, ApplicationStatus.ACCEPTED.value)
-_ORDER = ("created_at", "_id")
 
 
 class AlreadyApplied(StateConflict):
     """The applicant already has an application to this duty."""
-
-
-def sort_key(application: Application) -> list[str]:
-    """The cursor key of an application: [created_at, id]."""
-    return [rfc3339(application.created_at), application.id]
 
 
 class ApplicationRepository:
@@ -105,38 +97,27 @@ class ApplicationRepository:
         """Erase every application of the applicant."""
         await self._applications.delete_many({"applicant_id": applicant_id}, session=session)
 
-    async def page_for_duty(
-        self, duty_id: str, *, limit: int, after: list[Any] | None
-    ) -> list[Application]:
-        """Up to `limit + 1` applications to the duty, oldest first, after the cursor key.
+    async def page_for_duty(self, duty_id: str, request: PageRequest) -> Page[Application]:
+        """A page of the applications to the duty, oldest first.
 
         Raises:
-            InvalidCursor: `after` is not a key of this listing.
+            InvalidCursor: the cursor is not a key of this listing.
         """
-        return await self._page({"duty_id": duty_id}, limit, after, descending=False)
+        return await CREATED_OLDEST_FIRST.page(
+            self._applications, {"duty_id": duty_id}, request, _application
+        )
 
     async def page_for_applicant(
-        self, applicant_id: str, *, limit: int, after: list[Any] | None
-    ) -> list[Application]:
-        """Up to `limit + 1` applications of the applicant, newest first, after the cursor key.
+        self, applicant_id: str, request: PageRequest
+    ) -> Page[Application]:
+        """A page of the applicant's applications, newest first.
 
         Raises:
-            InvalidCursor: `after` is not a key of this listing.
+            InvalidCursor: the cursor is not a key of this listing.
         """
-        return await self._page({"applicant_id": applicant_id}, limit, after, descending=True)
-
-    async def _page(
-        self, criteria: Document, limit: int, after: list[Any] | None, *, descending: bool
-    ) -> list[Application]:
-        if after is not None:
-            criteria = {**criteria, **after_key(_ORDER, time_id_key(after), descending=descending)}
-        direction = DESCENDING if descending else ASCENDING
-        cursor = (
-            self._applications.find(criteria)
-            .sort([(field, direction) for field in _ORDER])
-            .limit(limit + 1)
+        return await CREATED_NEWEST_FIRST.page(
+            self._applications, {"applicant_id": applicant_id}, request, _application
         )
-        return [_application(doc) async for doc in cursor]
 
 
 def _document(application: Application) -> Document:

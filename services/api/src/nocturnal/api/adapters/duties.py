@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Any
 
 from bson import Decimal128
 from pymongo import ASCENDING, ReturnDocument
@@ -20,12 +19,14 @@ from nocturnal.api.domain.duties import (
     Urgency,
 )
 from nocturnal.api.domain.pay import Pay
-from nocturnal.shared.keyset import after_key, string_key
+from nocturnal.shared.keyset import Keyset
 from nocturnal.shared.mongo import Document
+from nocturnal.shared.paging import Page, PageRequest
 
 COLLECTION = "duties"
 # Soonest first: the wall-clock date and start time (ISO strings sort chronologically), then id.
 SORT_FIELDS = ("date", "start_time", "_id")
+SOONEST_FIRST = Keyset(SORT_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -38,11 +39,6 @@ class DutyQuery:
     location: str | None = None
     date_from: date | None = None
     date_to: date | None = None
-
-
-def sort_key(duty: Duty) -> list[str]:
-    """The cursor key of a duty in the listing order."""
-    return [duty.details.date.isoformat(), _hhmm(duty.details.start_time), duty.id]
 
 
 class DutyRepository:
@@ -137,21 +133,13 @@ class DutyRepository:
         )
         return [_duty(doc) async for doc in cursor]
 
-    async def page(self, query: DutyQuery, *, limit: int, after: list[Any] | None) -> list[Duty]:
-        """Up to `limit + 1` duties matching `query`, soonest first, after the cursor key.
+    async def page(self, query: DutyQuery, request: PageRequest) -> Page[Duty]:
+        """A page of the duties matching `query`, soonest first.
 
         Raises:
-            InvalidCursor: `after` is not a key of this listing.
+            InvalidCursor: the cursor is not a key of this listing.
         """
-        criteria = _criteria(query)
-        if after is not None:
-            criteria.update(after_key(SORT_FIELDS, string_key(after, 3), descending=False))
-        cursor = (
-            self._duties.find(criteria)
-            .sort([(field, ASCENDING) for field in SORT_FIELDS])
-            .limit(limit + 1)
-        )
-        return [_duty(doc) async for doc in cursor]
+        return await SOONEST_FIRST.page(self._duties, _criteria(query), request, _duty)
 
 
 def _criteria(query: DutyQuery) -> Document:

@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from nocturnal.api.domain.notifications import Notification
-from nocturnal.shared.clock import rfc3339
-from nocturnal.shared.keyset import after_key, time_id_key
+from nocturnal.shared.keyset import CREATED_NEWEST_FIRST
 from nocturnal.shared.mongo import Document
+from nocturnal.shared.paging import Page, PageRequest
 
 COLLECTION = "notifications"
-_ORDER = ("created_at", "_id")
-
-
-def sort_key(notification: Notification) -> list[str]:
-    """The cursor key of a notification: [created_at, id]."""
-    return [rfc3339(notification.created_at), notification.id]
 
 
 class NotificationRepository:
@@ -62,23 +55,15 @@ class NotificationRepository:
         """Delete every notification of the user."""
         await self._notifications.delete_many({"user_id": user_id}, session=session)
 
-    async def page(
-        self, user_id: str, *, limit: int, after: list[Any] | None
-    ) -> list[Notification]:
-        """Up to `limit + 1` of the user's notifications, newest first, after the cursor key.
+    async def page(self, user_id: str, request: PageRequest) -> Page[Notification]:
+        """A page of the user's notifications, newest first.
 
         Raises:
-            InvalidCursor: `after` is not a key of this listing.
+            InvalidCursor: the cursor is not a key of this listing.
         """
-        criteria: Document = {"user_id": user_id}
-        if after is not None:
-            criteria.update(after_key(_ORDER, time_id_key(after), descending=True))
-        cursor = (
-            self._notifications.find(criteria)
-            .sort([(field, DESCENDING) for field in _ORDER])
-            .limit(limit + 1)
+        return await CREATED_NEWEST_FIRST.page(
+            self._notifications, {"user_id": user_id}, request, _notification
         )
-        return [_notification(doc) async for doc in cursor]
 
 
 def _document(notification: Notification) -> Document:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from nocturnal.api.adapters.duties import DutyQuery, sort_key
+from nocturnal.api.adapters.duties import DutyQuery
 from nocturnal.api.domain.duties import (
     MAX_POSITIONS,
     POSTER_ROLE,
@@ -23,7 +23,7 @@ from nocturnal.api.handlers.fields import Amount, ClockTime, IsoDate, Label, Ski
 from nocturnal.api.keys import MARKETPLACE
 from nocturnal.shared.auth.requests import authenticate, require_role
 from nocturnal.shared.http.app import SETTINGS, json_response
-from nocturnal.shared.http.pagination import page, page_request
+from nocturnal.shared.http.pagination import page_request, render_page
 from nocturnal.shared.http.request import RequestModel, parse_model, read_json
 
 Specialty = Annotated[str, StringConstraints(min_length=1, max_length=100)]
@@ -135,10 +135,8 @@ async def list_duties(request: web.Request) -> web.Response:
     await authenticate(request)
     query = parse_model(DutyListQuery, dict(request.query), detail="invalid query parameters")
     paging = page_request(request)
-    duties = await request.app[MARKETPLACE].list_duties(
-        query.to_query(), limit=paging.limit, after=paging.after
-    )
-    return json_response(page(duties, paging.limit, sort_key, render=Duty.to_json))
+    duties = await request.app[MARKETPLACE].list_duties(query.to_query(), paging)
+    return json_response(render_page(duties, Duty.to_json))
 
 
 async def get_duty(request: web.Request) -> web.Response:

@@ -9,7 +9,7 @@ from nocturnal.api.service_layer import NotFound, NotPoster
 from nocturnal.shared.auth.requests import authenticate
 from nocturnal.shared.http.app import SETTINGS, Handler
 from nocturnal.shared.http.request import client_ip
-from nocturnal.shared.keyset import InvalidCursor
+from nocturnal.shared.paging import InvalidCursor
 from nocturnal.shared.problems import (
     Problem,
     conflict,

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from nocturnal.api.adapters.notifications import sort_key
 from nocturnal.api.domain.notifications import Notification
 from nocturnal.api.keys import NOTIFICATIONS
 from nocturnal.shared.auth.requests import authenticate
 from nocturnal.shared.clock import utc_now
 from nocturnal.shared.http.app import json_response
-from nocturnal.shared.http.pagination import page, page_request
+from nocturnal.shared.http.pagination import page_request, render_page
 from nocturnal.shared.problems import not_found
 
 
@@ -18,10 +17,8 @@ async def list_notifications(request: web.Request) -> web.Response:
     """GET /api/notifications: the caller's notifications, newest first."""
     principal = await authenticate(request)
     paging = page_request(request)
-    notifications = await request.app[NOTIFICATIONS].page(
-        principal.user_id, limit=paging.limit, after=paging.after
-    )
-    return json_response(page(notifications, paging.limit, sort_key, render=Notification.to_json))
+    notifications = await request.app[NOTIFICATIONS].page(principal.user_id, paging)
+    return json_response(render_page(notifications, Notification.to_json))
 
 
 async def mark_read(request: web.Request) -> web.Response:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
@@ -10,13 +9,11 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from nocturnal.shared.keyset import after_key
+from nocturnal.shared.keyset import CREATED_NEWEST_FIRST
+from nocturnal.shared.paging import Page, PageRequest
 from nocturnal.upload.domain.files import FileKind, MediaType, StoredFile
 
 FILES_COLLECTION = "files"
-
-
-_ORDER = ("created_at", "_id")
 
 
 class FileRepository:
@@ -49,15 +46,13 @@ class FileRepository:
         document = await self._files.find_one(query)
         return None if document is None else _file(document)
 
-    async def newest_first(
-        self, owner_id: str, *, limit: int, after: tuple[datetime, str] | None = None
-    ) -> list[StoredFile]:
-        """Up to `limit` of the owner's files, newest first, after the `(created_at, id)` given."""
-        query: dict[str, Any] = {"owner_id": owner_id}
-        if after is not None:
-            query.update(after_key(_ORDER, after, descending=True))
-        cursor = self._files.find(query).sort([(field, DESCENDING) for field in _ORDER])
-        return [_file(document) async for document in cursor.limit(limit)]
+    async def newest_first(self, owner_id: str, request: PageRequest) -> Page[StoredFile]:
+        """A page of the owner's files, newest first.
+
+        Raises:
+            InvalidCursor: the cursor is not a key of this listing.
+        """
+        return await CREATED_NEWEST_FIRST.page(self._files, {"owner_id": owner_id}, request, _file)
 
     async def owned_by(self, owner_id: str, *, session: AsyncClientSession) -> list[StoredFile]:
         """All of the owner's files, read inside the caller's transaction."""

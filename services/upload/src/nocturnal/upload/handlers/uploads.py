@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from aiohttp import web
 
 from nocturnal.shared.auth.requests import authenticate
-from nocturnal.shared.clock import rfc3339
 from nocturnal.shared.http.app import json_response
-from nocturnal.shared.http.pagination import page, page_request
+from nocturnal.shared.http.pagination import page_request, render_page
 from nocturnal.shared.http.request import client_ip, query_int
-from nocturnal.shared.keyset import InvalidCursor, time_id_key
 from nocturnal.shared.problems import Problem, not_found, validation_problem
 from nocturnal.shared.ratelimit.requests import enforce
 from nocturnal.upload.domain.files import (
@@ -69,25 +65,8 @@ async def create_upload(request: web.Request) -> web.Response:
 async def list_uploads(request: web.Request) -> web.Response:
     """The caller's files, newest first, in cursor pages."""
     principal = await authenticate(request)
-    wanted = page_request(request)
-    after = _after(wanted.after)
-    files = await request.app[FILES].newest_first(
-        principal.user_id, limit=wanted.limit + 1, after=after
-    )
-    return json_response(page(files, wanted.limit, _sort_key, render=StoredFile.public))
-
-
-def _sort_key(file: StoredFile) -> list[str]:
-    return [rfc3339(file.created_at), file.id]
-
-
-def _after(cursor: list[object] | None) -> tuple[datetime, str] | None:
-    if cursor is None:
-        return None
-    try:
-        return time_id_key(cursor)
-    except InvalidCursor:
-        raise validation_problem([{"field": "cursor", "message": "invalid cursor"}]) from None
+    files = await request.app[FILES].newest_first(principal.user_id, page_request(request))
+    return json_response(render_page(files, StoredFile.public))
 
 
 async def _owned(request: web.Request) -> StoredFile:
