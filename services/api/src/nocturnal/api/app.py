@@ -22,7 +22,7 @@ from nocturnal.api.settings import ApiSettings
 from nocturnal.shared.auth.requests import TOKEN_VERIFIER, token_verifier_context
 from nocturnal.shared.auth.revocation import RevocationFollower, http_revocations
 from nocturnal.shared.events import EventBus
-from nocturnal.shared.health import READINESS
+from nocturnal.shared.health import EVENT_BUS_CHECK, READINESS
 from nocturnal.shared.http.app import CleanupContext, create_service_app
 from nocturnal.shared.http.client import HTTP_SESSION, http_session_context
 from nocturnal.shared.mongo import MONGO_DB, Document, mongo_context
@@ -61,7 +61,7 @@ def events_context(settings: ApiSettings) -> CleanupContext:
             app[UPLOAD_CLIENT] = UploadClient(
                 app[HTTP_SESSION], settings.upload_url, expires_in_s=settings.photo_url_ttl_s
             )
-            app[READINESS].add("event-consumers", bus.ready)
+            app[READINESS].add(EVENT_BUS_CHECK, bus.ready)
             # Subscribed first, loaded second: a revocation in between is seen at least once.
             await revocations.load()
             yield

@@ -20,7 +20,7 @@ from nocturnal.shared.auth.requests import TOKEN_VERIFIER
 from nocturnal.shared.auth.revocation import RevocationFollower, RevocationList
 from nocturnal.shared.auth.verifier import TokenVerifier
 from nocturnal.shared.events import EventBus
-from nocturnal.shared.health import READINESS
+from nocturnal.shared.health import EVENT_BUS_CHECK, READINESS
 from nocturnal.shared.http.app import CleanupContext, create_service_app
 from nocturnal.shared.http.client import http_session_context
 from nocturnal.shared.mongo import MONGO_CLIENT, MONGO_DB, mongo_context
@@ -111,7 +111,7 @@ def _events_context(settings: AuthSettings) -> CleanupContext:
             # Subscribed first, loaded second: a revocation in between is seen at least once.
             await revocations.load()
 
-            app[READINESS].add("events", bus.ready)
+            app[READINESS].add(EVENT_BUS_CHECK, bus.ready)
             yield
 
     return context

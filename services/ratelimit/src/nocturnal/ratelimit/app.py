@@ -18,7 +18,7 @@ from nocturnal.ratelimit.handlers.events import login_handlers
 from nocturnal.ratelimit.routes import setup_routes
 from nocturnal.ratelimit.settings import RatelimitSettings
 from nocturnal.shared.events import EventBus
-from nocturnal.shared.health import READINESS
+from nocturnal.shared.health import EVENT_BUS_CHECK, READINESS
 from nocturnal.shared.http.app import CleanupContext, create_service_app
 
 REDIS = web.AppKey("redis", Redis)
@@ -64,12 +64,9 @@ def events_context(settings: RatelimitSettings) -> CleanupContext:
         tiers = TierOverrides(app[REDIS], bus)
         bus.subscribe_direct(login_handlers(tiers))
 
-        async def consumer_attached() -> bool:
-            return bus.attached
-
         async with bus:
             app[TIER_OVERRIDES] = tiers
-            app[READINESS].add("rabbitmq", consumer_attached)
+            app[READINESS].add(EVENT_BUS_CHECK, bus.ready)
             yield
 
     return context

@@ -12,7 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from nocturnal.shared.auth.requests import TOKEN_VERIFIER, token_verifier_context
 from nocturnal.shared.auth.revocation import RevocationFollower, http_revocations
 from nocturnal.shared.events import EventBus
-from nocturnal.shared.health import READINESS
+from nocturnal.shared.health import EVENT_BUS_CHECK, READINESS
 from nocturnal.shared.http.app import CleanupContext, create_service_app
 from nocturnal.shared.http.client import HTTP_SESSION, http_session_context
 from nocturnal.shared.http.errors import domain_error_middleware
@@ -80,7 +80,7 @@ def _events_context(settings: UploadSettings) -> CleanupContext:
         revocations.subscribe(bus)
         async with bus:
             app[FILES] = files
-            app[READINESS].add("rabbitmq", bus.ready)
+            app[READINESS].add(EVENT_BUS_CHECK, bus.ready)
             # Subscribed first, loaded second: a revocation in between is seen at least once.
             await revocations.load()
             yield
