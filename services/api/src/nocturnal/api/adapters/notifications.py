@@ -16,11 +16,15 @@ from nocturnal.shared.paging import Page, PageRequest
 COLLECTION = "notifications"
 
 
-class NotificationRepository:
-    """The `notifications` collection."""
+class MongoNotificationRepository:
+    """The `notifications` collection (a `NotificationRepository`), read and written in
+    `session`'s transaction when one is given."""
 
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(
+        self, db: AsyncDatabase[Document], session: AsyncClientSession | None = None
+    ) -> None:
         self._notifications = db[COLLECTION]
+        self._session = session
 
     async def ensure_indexes(self) -> None:
         """The per-user listing, newest first."""
@@ -29,14 +33,14 @@ class NotificationRepository:
             name="by_user_newest_first",
         )
 
-    async def add(self, notifications: list[Notification], *, session: AsyncClientSession) -> None:
+    async def add(self, notifications: list[Notification]) -> None:
         """Store notifications; one already stored (same id) is left as it is."""
         for notification in notifications:
             await self._notifications.update_one(
                 {"_id": notification.id},
                 {"$setOnInsert": _document(notification)},
                 upsert=True,
-                session=session,
+                session=self._session,
             )
 
     async def mark_read(
@@ -47,13 +51,16 @@ class NotificationRepository:
         await self._notifications.update_one(
             {"_id": notification_id, "user_id": user_id, "read_at": None},
             {"$set": {"read_at": now}},
+            session=self._session,
         )
-        doc = await self._notifications.find_one({"_id": notification_id, "user_id": user_id})
+        doc = await self._notifications.find_one(
+            {"_id": notification_id, "user_id": user_id}, session=self._session
+        )
         return _notification(doc) if doc else None
 
-    async def erase_of(self, user_id: str, *, session: AsyncClientSession) -> None:
+    async def erase_of(self, user_id: str) -> None:
         """Delete every notification of the user."""
-        await self._notifications.delete_many({"user_id": user_id}, session=session)
+        await self._notifications.delete_many({"user_id": user_id}, session=self._session)
 
     async def page(self, user_id: str, request: PageRequest) -> Page[Notification]:
         """A page of the user's notifications, newest first.
@@ -62,7 +69,11 @@ class NotificationRepository:
             InvalidCursor: the cursor is not a key of this listing.
         """
         return await CREATED_NEWEST_FIRST.page(
-            self._notifications, {"user_id": user_id}, request, _notification
+            self._notifications,
+            {"user_id": user_id},
+            request,
+            _notification,
+            session=self._session,
         )
 
 

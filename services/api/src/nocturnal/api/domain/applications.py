@@ -37,6 +37,10 @@ class InvalidTransition(StateConflict):
     """The application cannot move from its status to the requested one."""
 
 
+class AlreadyApplied(StateConflict):
+    """The applicant already has an application to this duty (one per duty, ever)."""
+
+
 @dataclass(frozen=True)
 class Application:
     """One applicant's application to one duty."""

@@ -43,6 +43,22 @@ class DutyFull(StateConflict):
     """Every position of the duty is taken."""
 
 
+class DutyChanged(StateConflict):
+    """The duty changed between reading and writing it."""
+
+
+@dataclass(frozen=True)
+class DutyQuery:
+    """Filters of the duty listing; None means any. Text filters match case-insensitively."""
+
+    specialty: str | None = None
+    status: DutyStatus | None = None
+    urgency: Urgency | None = None
+    location: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+
+
 @dataclass(frozen=True)
 class Requirements:
     """What an applicant should bring: years of experience and skills."""

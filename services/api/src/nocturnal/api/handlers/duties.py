@@ -8,12 +8,12 @@ from typing import Annotated, Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from nocturnal.api.adapters.duties import DutyQuery
 from nocturnal.api.domain.duties import (
     MAX_POSITIONS,
     POSTER_ROLE,
     Duty,
     DutyDetails,
+    DutyQuery,
     DutyStatus,
     Requirements,
     Urgency,

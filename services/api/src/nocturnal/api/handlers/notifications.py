@@ -7,17 +7,14 @@ from aiohttp import web
 from nocturnal.api.domain.notifications import Notification
 from nocturnal.api.keys import NOTIFICATIONS
 from nocturnal.shared.auth.requests import authenticate
-from nocturnal.shared.clock import utc_now
 from nocturnal.shared.http.app import json_response
 from nocturnal.shared.http.pagination import page_request, render_page
-from nocturnal.shared.problems import not_found
 
 
 async def list_notifications(request: web.Request) -> web.Response:
     """GET /api/notifications: the caller's notifications, newest first."""
     principal = await authenticate(request)
-    paging = page_request(request)
-    notifications = await request.app[NOTIFICATIONS].page(principal.user_id, paging)
+    notifications = await request.app[NOTIFICATIONS].page(principal.user_id, page_request(request))
     return json_response(render_page(notifications, Notification.to_json))
 
 
@@ -25,8 +22,6 @@ async def mark_read(request: web.Request) -> web.Response:
     """POST /api/notifications/{notification_id}/read: 200 with the notification, read."""
     principal = await authenticate(request)
     notification = await request.app[NOTIFICATIONS].mark_read(
-        request.match_info["notification_id"], principal.user_id, utc_now()
+        request.match_info["notification_id"], principal.user_id
     )
-    if notification is None:
-        raise not_found("no such notification")
     return json_response(notification.to_json())

@@ -1,22 +1,13 @@
-"""The api's middlewares: the `api` rate-limit policy, and domain errors as problems."""
+"""The api's rate limit: every `/api/` request but `/api/health` counts against the `api` policy."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from nocturnal.api.domain.errors import InvalidValue, StateConflict
-from nocturnal.api.service_layer import NotFound, NotPoster
 from nocturnal.shared.auth.requests import authenticate
 from nocturnal.shared.http.app import SETTINGS, Handler
 from nocturnal.shared.http.request import client_ip
-from nocturnal.shared.paging import InvalidCursor
-from nocturnal.shared.problems import (
-    Problem,
-    conflict,
-    forbidden,
-    not_found,
-    validation_problem,
-)
+from nocturnal.shared.problems import Problem
 from nocturnal.shared.ratelimit.requests import enforce
 
 API_PREFIX = "/api/"
@@ -44,21 +35,3 @@ async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.S
     if rejected is not None:
         raise rejected
     return await handler(request)
-
-
-@web.middleware
-async def domain_error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Domain and use-case errors as problems: 400 invalid value or cursor, 403 not the poster,
-    404 not found (or not visible), 409 state conflict."""
-    try:
-        return await handler(request)
-    except InvalidValue as exc:
-        raise validation_problem([{"field": exc.field, "message": exc.message}]) from None
-    except InvalidCursor:
-        raise validation_problem([{"field": "cursor", "message": "invalid cursor"}]) from None
-    except StateConflict as exc:
-        raise conflict(str(exc)) from None
-    except NotPoster as exc:
-        raise forbidden(str(exc)) from None
-    except NotFound as exc:
-        raise not_found(str(exc)) from None
