@@ -20,14 +20,16 @@ from aiohttp.test_utils import TestServer
 from nocturnal.shared.clock import utc_now
 from nocturnal.shared.config import ServiceSettings
 from nocturnal.shared.http.app import create_service_app
+from nocturnal.shared.http.errors import domain_error_middleware
 from nocturnal.shared.ids import new_id
 from nocturnal.upload.adapters.local_storage import INCOMING_DIR, LocalStorage
 from nocturnal.upload.adapters.s3_storage import MIN_PART_BYTES, open_s3_storage
-from nocturnal.upload.adapters.storage import ObjectNotFound, StorageBackend
 from nocturnal.upload.domain.files import FileKind, MediaType, object_key
 from nocturnal.upload.domain.signing import UrlSigner
 from nocturnal.upload.handlers.downloads import download_file
-from nocturnal.upload.keys import STORAGE, URL_SIGNER
+from nocturnal.upload.handlers.errors import PROBLEMS
+from nocturnal.upload.keys import DOWNLOADS
+from nocturnal.upload.service_layer import Downloads, ObjectNotFound, StorageBackend
 
 pytestmark = pytest.mark.integration
 
@@ -50,8 +52,8 @@ async def _local_backend(tmp_path: Path, port: int) -> AsyncIterator[Backend]:
     storage = LocalStorage(root, signer, f"http://127.0.0.1:{port}")
     # The download route the gateway sends /api/files/ to, as the upload app serves it.
     app = create_service_app(ServiceSettings(NOCTURNAL_ENV="test"), service="upload")
-    app[STORAGE] = storage
-    app[URL_SIGNER] = signer
+    app.middlewares.append(domain_error_middleware(PROBLEMS))
+    app[DOWNLOADS] = Downloads(storage, signer)
     app.router.add_get("/api/files/{key:.+}", download_file)
 
     async def objects() -> set[str]:

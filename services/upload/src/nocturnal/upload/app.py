@@ -1,12 +1,14 @@
-"""The upload service's composition root: `create_app(settings)`."""
+"""The upload service's composition root: `create_app(settings)` wires the storage backend,
+MongoDB and the event bus into the use cases; every resource is a cleanup context."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from aiohttp import web
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from nocturnal.shared.auth.requests import TOKEN_VERIFIER, token_verifier_context
@@ -16,24 +18,30 @@ from nocturnal.shared.health import EVENT_BUS_CHECK, READINESS
 from nocturnal.shared.http.app import CleanupContext, create_service_app
 from nocturnal.shared.http.client import HTTP_SESSION, http_session_context
 from nocturnal.shared.http.errors import domain_error_middleware
-from nocturnal.shared.mongo import MONGO_CLIENT, MONGO_DB, mongo_context
+from nocturnal.shared.mongo import MONGO_DB, MongoUnitOfWork, mongo_context
 from nocturnal.shared.ratelimit.requests import ratelimit_client_context
-from nocturnal.upload.adapters.file_repository import FileRepository
+from nocturnal.upload import SERVICE
+from nocturnal.upload.adapters.file_repository import MongoFileRepository
 from nocturnal.upload.adapters.local_storage import LocalStorage
 from nocturnal.upload.adapters.s3_storage import open_s3_storage
-from nocturnal.upload.adapters.storage import StorageBackend
 from nocturnal.upload.domain.signing import UrlSigner
-from nocturnal.upload.handlers.events import erase_deleted_user
-from nocturnal.upload.keys import FILES, STORAGE, UPLOAD_SETTINGS, URL_SIGNER
+from nocturnal.upload.handlers.errors import PROBLEMS
+from nocturnal.upload.handlers.events import event_handlers
+from nocturnal.upload.keys import DOWNLOADS, FILES, STORAGE, UPLOAD_SETTINGS
 from nocturnal.upload.routes import setup_routes
-from nocturnal.upload.service_layer import FileService
+from nocturnal.upload.service_layer import Downloads, FileService, Repositories, StorageBackend
 from nocturnal.upload.settings import UploadSettings
-
-SERVICE = "upload"
 
 
 async def _create_indexes(db: AsyncDatabase[Any]) -> None:
-    await FileRepository(db).ensure_indexes()
+    await MongoFileRepository(db).ensure_indexes()
+
+
+def mongo_repositories(
+    db: AsyncDatabase[Any],
+) -> Callable[[AsyncClientSession | None], Repositories]:
+    """The upload service's repositories on `db`, bound to a session (or to none)."""
+    return lambda session: Repositories(files=MongoFileRepository(db, session))
 
 
 def _open_storage(
@@ -59,10 +67,11 @@ async def _open_local_storage(
     yield LocalStorage(settings.storage_local_dir, signer, settings.public_base_url)
 
 
-def _storage_context(settings: UploadSettings) -> CleanupContext:
+def _storage_context(settings: UploadSettings, signer: UrlSigner) -> CleanupContext:
     async def context(app: web.Application) -> AsyncIterator[None]:
-        async with _open_storage(settings, app[URL_SIGNER]) as storage:
+        async with _open_storage(settings, signer) as storage:
             app[STORAGE] = storage
+            app[DOWNLOADS] = Downloads(storage, signer)
             app[READINESS].add("storage", storage.ready)
             yield
 
@@ -71,12 +80,14 @@ def _storage_context(settings: UploadSettings) -> CleanupContext:
 
 def _events_context(settings: UploadSettings) -> CleanupContext:
     async def context(app: web.Application) -> AsyncIterator[None]:
-        bus = EventBus.for_service(settings, service=SERVICE, db=app[MONGO_DB])
-        files = FileService(FileRepository(app[MONGO_DB]), app[STORAGE], app[MONGO_CLIENT], bus)
+        db = app[MONGO_DB]
+        bus = EventBus.for_service(settings, service=SERVICE, db=db)
+        uow = MongoUnitOfWork(db.client, mongo_repositories(db), bus)
+        files = FileService(uow, app[STORAGE])
+        bus.subscribe({name: uow.joining(h) for name, h in event_handlers(files).items()})
         revocations = RevocationFollower(
             app[TOKEN_VERIFIER].revocations, http_revocations(app[HTTP_SESSION], settings.auth_url)
         )
-        bus.subscribe({"user.deleted": erase_deleted_user(files)})
         revocations.subscribe(bus)
         async with bus:
             app[FILES] = files
@@ -91,9 +102,9 @@ def _events_context(settings: UploadSettings) -> CleanupContext:
 def create_app(settings: UploadSettings) -> web.Application:
     """The upload service application; resources open and close as cleanup contexts."""
     app = create_service_app(settings, service=SERVICE)
-    app.middlewares.append(domain_error_middleware({}))
+    app.middlewares.append(domain_error_middleware(PROBLEMS))
     app[UPLOAD_SETTINGS] = settings
-    app[URL_SIGNER] = UrlSigner(settings.url_signing_secret.get_secret_value().encode())
+    signer = UrlSigner(settings.url_signing_secret.get_secret_value().encode())
     app.cleanup_ctx.extend(
         [
             http_session_context(settings.peer_timeout_s),
@@ -107,7 +118,7 @@ def create_app(settings: UploadSettings) -> web.Application:
                 app_name=SERVICE,
                 setup=_create_indexes,
             ),
-            _storage_context(settings),
+            _storage_context(settings, signer),
             _events_context(settings),
         ]
     )

@@ -15,7 +15,10 @@ from urllib.parse import quote
 import puremagic
 
 from nocturnal.shared.clock import rfc3339
+from nocturnal.shared.unit_of_work import DomainEvent
 
+FILE_UPLOADED = "file.uploaded"
+FILE_DELETED = "file.deleted"
 MiB = 1024 * 1024
 SNIFF_BYTES = 4096
 """How many leading bytes the media type is decided from (every accepted signature fits)."""
@@ -31,11 +34,19 @@ class EmptyFile(UploadRejected):
 
 
 class FileTooLarge(UploadRejected):
-    """The file is longer than its kind allows."""
+    """The file is longer than its kind allows (`max_bytes`)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        super().__init__(f"the file is larger than {max_bytes} bytes")
 
 
 class UnsupportedMediaType(UploadRejected):
     """The file's magic bytes are not one of the types its kind accepts."""
+
+
+class FileNotFound(Exception):
+    """No such file, or not the caller's."""
 
 
 class MediaType(StrEnum):
@@ -140,7 +151,7 @@ class Meter:
         async for chunk in chunks:
             self.size += len(chunk)
             if self.size > self.max_bytes:
-                raise FileTooLarge(f"the file is larger than {self.max_bytes} bytes")
+                raise FileTooLarge(self.max_bytes)
             self._hash.update(chunk)
             yield chunk
 
@@ -219,9 +230,10 @@ class StoredFile:
             "created_at": rfc3339(self.created_at),
         }
 
-    def event_data(self) -> dict[str, Any]:
-        """Data of `file.uploaded` / `file.deleted`: `{file_id, owner_id, kind, content_type, size, sha256}`."""
-        return {
+    def event(self, name: str) -> DomainEvent:
+        """`file.uploaded` / `file.deleted` about this file (subject: its id), with data
+        `{file_id, owner_id, kind, content_type, size, sha256}`."""
+        data = {
             "file_id": self.id,
             "owner_id": self.owner_id,
             "kind": self.kind.value,
@@ -229,3 +241,4 @@ class StoredFile:
             "size": self.size,
             "sha256": self.sha256,
         }
+        return DomainEvent(name, data, subject=self.id)
