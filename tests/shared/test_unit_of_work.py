@@ -7,12 +7,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from outbox_only import OutboxOnlyBus
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 
-from nocturnal.shared.events import CloudEvent, Outbox, new_event
+from nocturnal.shared.events import CloudEvent, new_event
 from nocturnal.shared.mongo import MongoUnitOfWork
 from nocturnal.shared.unit_of_work import DomainEvent, Transaction
 
@@ -31,20 +32,6 @@ class Notes:
         return [doc["text"] async for doc in self._notes.find({}, session=self._session)]
 
 
-class Bus:
-    """What the unit of work needs of the event bus: events, the outbox, the relay's wake-up."""
-
-    def __init__(self, db: AsyncDatabase[Any]) -> None:
-        self.outbox = Outbox(db)
-        self.wake_ups = 0
-
-    def event(self, name: str, data: dict[str, Any], *, subject: str | None = None) -> CloudEvent:
-        return new_event(name, data, service="test", subject=subject)
-
-    def notify(self) -> None:
-        self.wake_ups += 1
-
-
 @pytest.fixture
 async def db(mongo_client: AsyncMongoClient[Any]) -> AsyncIterator[AsyncDatabase[Any]]:
     name = f"test_uow_{uuid.uuid4().hex[:12]}"
@@ -53,24 +40,20 @@ async def db(mongo_client: AsyncMongoClient[Any]) -> AsyncIterator[AsyncDatabase
 
 
 @pytest.fixture
-def bus(db: AsyncDatabase[Any]) -> Bus:
-    return Bus(db)
+def bus(db: AsyncDatabase[Any]) -> OutboxOnlyBus:
+    return OutboxOnlyBus(db)
 
 
 @pytest.fixture
-def uow(db: AsyncDatabase[Any], bus: Bus) -> MongoUnitOfWork[Notes]:
+def uow(db: AsyncDatabase[Any], bus: OutboxOnlyBus) -> MongoUnitOfWork[Notes]:
     return MongoUnitOfWork(db.client, lambda session: Notes(db, session), bus)
 
 
 NOTED = DomainEvent("note.added", {"text": "hello"}, subject="n1")
 
 
-async def outbox_events(db: AsyncDatabase[Any]) -> list[dict[str, Any]]:
-    return [entry["event"] async for entry in db["outbox"].find({"sent_at": None})]
-
-
 async def test_changes_and_events_commit_together_then_the_relay_is_woken(
-    uow: MongoUnitOfWork[Notes], db: AsyncDatabase[Any], bus: Bus
+    uow: MongoUnitOfWork[Notes], db: AsyncDatabase[Any], bus: OutboxOnlyBus
 ) -> None:
     async def work(tx: Transaction[Notes]) -> str:
         await tx.repositories.add("hello")
@@ -79,7 +62,7 @@ async def test_changes_and_events_commit_together_then_the_relay_is_woken(
 
     assert await uow.run(work) == "done"
     assert await uow.repositories.texts() == ["hello"]
-    [event] = await outbox_events(db)
+    [event] = await OutboxOnlyBus(db).pending()
     assert (event["type"], event["source"], event["subject"], event["data"]) == (
         "nocturnal.note.added.v1",
         "/services/test",
@@ -90,7 +73,7 @@ async def test_changes_and_events_commit_together_then_the_relay_is_woken(
 
 
 async def test_a_failing_use_case_stores_neither_changes_nor_events(
-    uow: MongoUnitOfWork[Notes], db: AsyncDatabase[Any], bus: Bus
+    uow: MongoUnitOfWork[Notes], db: AsyncDatabase[Any], bus: OutboxOnlyBus
 ) -> None:
     async def work(tx: Transaction[Notes]) -> None:
         await tx.repositories.add("half")
@@ -100,12 +83,12 @@ async def test_a_failing_use_case_stores_neither_changes_nor_events(
     with pytest.raises(LookupError):
         await uow.run(work)
     assert await uow.repositories.texts() == []
-    assert await outbox_events(db) == []
+    assert await OutboxOnlyBus(db).pending() == []
     assert bus.wake_ups == 0
 
 
 async def test_a_transient_conflict_runs_the_use_case_again_with_fresh_events(
-    uow: MongoUnitOfWork[Notes], db: AsyncDatabase[Any], bus: Bus
+    uow: MongoUnitOfWork[Notes], db: AsyncDatabase[Any], bus: OutboxOnlyBus
 ) -> None:
     attempts = 0
 
@@ -122,12 +105,12 @@ async def test_a_transient_conflict_runs_the_use_case_again_with_fresh_events(
     await uow.run(work)
     assert attempts == 2
     assert await uow.repositories.texts() == ["attempt 2"]
-    assert len(await outbox_events(db)) == 1
+    assert len(await OutboxOnlyBus(db).pending()) == 1
     assert bus.wake_ups == 1
 
 
 async def test_a_use_case_without_events_does_not_wake_the_relay(
-    uow: MongoUnitOfWork[Notes], bus: Bus
+    uow: MongoUnitOfWork[Notes], bus: OutboxOnlyBus
 ) -> None:
     async def work(tx: Transaction[Notes]) -> None:
         await tx.repositories.add("quiet")
@@ -151,9 +134,9 @@ async def test_an_inbox_handler_joins_the_consumers_transaction(
         assert await Notes(db, None).texts() == []  # nothing visible before the commit
         await session.abort_transaction()
     assert await uow.repositories.texts() == []
-    assert await outbox_events(db) == []
+    assert await OutboxOnlyBus(db).pending() == []
 
     async with db.client.start_session() as session, await session.start_transaction():
         await handler(received, session)
     assert await uow.repositories.texts() == ["from an event"]
-    assert len(await outbox_events(db)) == 1
+    assert len(await OutboxOnlyBus(db).pending()) == 1
