@@ -110,6 +110,8 @@ def api_settings(
             "events_exchange": events_exchange,
             "auth_url": key_server.base_url,
             "ratelimit_url": ratelimit_url,
+            # Generous: a slow machine must not fall back to per-process counting.
+            "ratelimit_timeout_s": 2.0,
             "upload_url": upload_peer.base_url,
             "instance_name": f"api-test-{uuid.uuid4().hex[:6]}",
             **overrides,

@@ -8,8 +8,9 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from nocturnal.ratelimit.adapters.redis_store import RedisSlidingWindow, StoreUnavailable, connect
+from nocturnal.ratelimit.adapters.redis_store import RedisSlidingWindow, connect
 from nocturnal.ratelimit.domain.subjects import Subject
+from nocturnal.ratelimit.service_layer import StoreUnavailable
 from nocturnal.shared.ratelimit.policies import Decision, Policy, Tier
 
 pytestmark = pytest.mark.integration
