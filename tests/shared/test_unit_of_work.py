@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from outbox_only import OutboxOnlyBus
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
@@ -30,13 +27,6 @@ class Notes:
 
     async def texts(self) -> list[str]:
         return [doc["text"] async for doc in self._notes.find({}, session=self._session)]
-
-
-@pytest.fixture
-async def db(mongo_client: AsyncMongoClient[Any]) -> AsyncIterator[AsyncDatabase[Any]]:
-    name = f"test_uow_{uuid.uuid4().hex[:12]}"
-    yield mongo_client[name]
-    await mongo_client.drop_database(name)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from nocturnal.ratelimit.service_layer import SlidingWindowLimiter
 from nocturnal.shared.ratelimit.policies import Policy
 from tools.devstack import redis_answers, wait_until
 
+# Integration without the shared fixtures: private, dead and silent Redis servers of its own.
 pytestmark = pytest.mark.integration
 CLIENT = {"subject": "s1"}
 IP = "198.51.100.4"

@@ -13,6 +13,7 @@ from nocturnal.ratelimit.domain.subjects import Subject
 from nocturnal.ratelimit.service_layer import StoreUnavailable
 from nocturnal.shared.ratelimit.policies import Decision, Policy, Tier
 
+# Integration: the real Redis (one test an unreachable one, which no fixture names).
 pytestmark = pytest.mark.integration
 CLIENT = Subject.of("203.0.113.7", user_id="u1", subject=None)
 

@@ -19,8 +19,6 @@ from nocturnal.ratelimit.service_layer import Tiers
 from nocturnal.shared.events import CloudEvent, EventBus, ExchangeSpec, parse
 from nocturnal.shared.ratelimit.policies import DEFAULT_POLICIES, Tier
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture
 async def bus(amqp_url: str, events_exchange: str) -> AsyncIterator[EventBus]:

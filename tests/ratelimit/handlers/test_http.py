@@ -19,7 +19,6 @@ from nocturnal.shared.events import parse
 from nocturnal.shared.ratelimit.policies import DEFAULT_POLICIES, Decision, Policy
 from ratelimit.support import Client, SettingsFactory
 
-pytestmark = pytest.mark.integration
 IP = "192.0.2.10"
 
 

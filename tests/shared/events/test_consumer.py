@@ -11,7 +11,8 @@ import aio_pika
 import pytest
 import structlog
 from aio_pika.abc import AbstractRobustConnection
-from events_scratch import WAIT_S, Eventually, Scratch, SeverableProxy
+from events_scratch import Scratch, SeverableProxy
+from polling import WAIT_S, eventually
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -151,7 +152,6 @@ async def test_concurrent_copies_of_an_event_are_applied_once(
     db: AsyncDatabase[Any],
     scratch: Scratch,
     consumers: list[EventConsumer],
-    eventually: Eventually,
 ) -> None:
     queue = scratch.service_queue("api", ["user.registered"])
     processor = Settling(InboxProcessor(db, {"user.registered": profile_writer(db)}))
@@ -272,7 +272,6 @@ async def test_consumer_reattaches_after_the_connection_is_lost(
     scratch: Scratch,
     amqp_url: str,
     proxy: SeverableProxy,
-    eventually: Eventually,
 ) -> None:
     connection = await aio_pika.connect_robust(proxy.url(amqp_url, reconnect_interval="0.2"))
     queue = scratch.service_queue("api", ["user.registered"])

@@ -8,7 +8,8 @@ from typing import Any
 
 import aio_pika
 import pytest
-from events_scratch import Eventually, Scratch, SeverableProxy
+from events_scratch import Scratch, SeverableProxy
+from polling import eventually
 from pymongo.asynchronous.database import AsyncDatabase
 
 from nocturnal.shared.events.envelope import CloudEvent, new_event, parse
@@ -128,7 +129,7 @@ async def test_background_relay_publishes_right_after_notify(
 
 
 async def test_relay_retries_a_failed_publish_without_losing_the_entry(
-    db: AsyncDatabase[Any], scratch: Scratch, eventually: Eventually
+    db: AsyncDatabase[Any], scratch: Scratch
 ) -> None:
     event = duty_event()
     await add_committed(db, event)
@@ -161,7 +162,6 @@ async def test_relay_keeps_entries_through_a_broker_outage(
     scratch: Scratch,
     amqp_url: str,
     proxy: SeverableProxy,
-    eventually: Eventually,
 ) -> None:
     queue = scratch.service_queue("api", ["duty.posted"])
     await scratch.declare(queue)

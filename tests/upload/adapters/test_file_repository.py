@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -20,13 +17,6 @@ from nocturnal.upload.adapters.file_repository import MongoFileRepository
 from nocturnal.upload.domain.files import FileKind, MediaType, StoredFile, object_key
 
 T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def db(mongo_client: AsyncMongoClient[Any]) -> AsyncIterator[AsyncDatabase[Any]]:
-    name = f"test_upload_{uuid.uuid4().hex[:12]}"
-    yield mongo_client[name]
-    await mongo_client.drop_database(name)
 
 
 @pytest.fixture

@@ -31,6 +31,7 @@ from nocturnal.upload.handlers.errors import PROBLEMS
 from nocturnal.upload.keys import DOWNLOADS
 from nocturnal.upload.service_layer import Downloads, ObjectNotFound, StorageBackend
 
+# Integration: the s3 backend's server is requested at run time, where no mark can see it.
 pytestmark = pytest.mark.integration
 
 MiB = 1024 * 1024

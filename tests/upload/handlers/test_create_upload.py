@@ -23,8 +23,6 @@ from ..support import FileEvents, SettingsFactory
 from .actions import DOCUMENT, PHOTO, problem, stored_objects, upload
 from .multipart_bodies import CONTENT_TYPE, body, chunked, part, single
 
-pytestmark = pytest.mark.integration
-
 MiB = 1024 * 1024
 
 

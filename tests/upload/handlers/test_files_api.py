@@ -16,8 +16,6 @@ from nocturnal.upload.settings import UploadSettings
 from ..support import FileEvents, TokenFactory
 from .actions import problem, stored_objects, upload_png
 
-pytestmark = pytest.mark.integration
-
 
 async def test_the_owner_reads_a_file_and_others_get_404(
     client: TestClient, auth: dict[str, str], token: TokenFactory, samples: dict[str, bytes]
