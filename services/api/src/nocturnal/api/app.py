@@ -24,13 +24,13 @@ from nocturnal.api.service_layer.marketplace import Marketplace
 from nocturnal.api.service_layer.members import Notifications, Profiles
 from nocturnal.api.service_layer.ports import Repositories
 from nocturnal.api.settings import ApiSettings
-from nocturnal.shared.auth.requests import TOKEN_VERIFIER, token_verifier_context
-from nocturnal.shared.auth.revocation import RevocationFollower, http_revocations
+from nocturnal.shared.auth.requests import token_verifier_context
+from nocturnal.shared.auth.revocation import http_revocations
 from nocturnal.shared.events import EventBus
-from nocturnal.shared.health import EVENT_BUS_CHECK, READINESS
 from nocturnal.shared.http.app import CleanupContext, create_service_app
 from nocturnal.shared.http.client import HTTP_SESSION, http_session_context
 from nocturnal.shared.http.errors import domain_error_middleware
+from nocturnal.shared.http.events import serving_events
 from nocturnal.shared.mongo import MONGO_DB, Document, MongoUnitOfWork, mongo_context
 from nocturnal.shared.ratelimit.requests import ratelimit_client_context
 
@@ -61,7 +61,7 @@ def mongo_repositories(
 def events_context(settings: ApiSettings) -> CleanupContext:
     """The use cases on their unit of work, and the event bus (outbox relay and consumers).
 
-    Needs `app[MONGO_DB]`, `app[HTTP_SESSION]` and `app[TOKEN_VERIFIER]`.
+    Needs `app[MONGO_DB]`, `app[HTTP_SESSION]` and the token verifier.
     """
 
     async def context(app: web.Application) -> AsyncIterator[None]:
@@ -75,17 +75,11 @@ def events_context(settings: ApiSettings) -> CleanupContext:
         profiles, notifications = Profiles(uow, photos), Notifications(uow)
         handlers = EventHandlers(marketplace, profiles, notifications).table()
         bus.subscribe({name: uow.joining(handler) for name, handler in handlers.items()})
-        revocations = RevocationFollower(
-            app[TOKEN_VERIFIER].revocations, http_revocations(app[HTTP_SESSION], settings.auth_url)
-        )
-        revocations.subscribe(bus)
-        async with bus:
+        revocations = http_revocations(app[HTTP_SESSION], settings.auth_url)
+        async with serving_events(app, bus, revocations=revocations):
             app[MARKETPLACE] = marketplace
             app[PROFILES] = profiles
             app[NOTIFICATIONS] = notifications
-            app[READINESS].add(EVENT_BUS_CHECK, bus.ready)
-            # Subscribed first, loaded second: a revocation in between is seen at least once.
-            await revocations.load()
             yield
 
     return context

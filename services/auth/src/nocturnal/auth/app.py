@@ -27,13 +27,13 @@ from nocturnal.auth.service_layer import Accounts, Repositories, Verification
 from nocturnal.auth.settings import AuthSettings
 from nocturnal.shared.auth.jwks import JwksCache
 from nocturnal.shared.auth.requests import TOKEN_VERIFIER
-from nocturnal.shared.auth.revocation import RevocationFollower, RevocationList
+from nocturnal.shared.auth.revocation import RevocationList
 from nocturnal.shared.auth.verifier import TokenVerifier
 from nocturnal.shared.events import EventBus
-from nocturnal.shared.health import EVENT_BUS_CHECK, READINESS
 from nocturnal.shared.http.app import CleanupContext, create_service_app
 from nocturnal.shared.http.client import http_session_context
 from nocturnal.shared.http.errors import domain_error_middleware
+from nocturnal.shared.http.events import serving_events
 from nocturnal.shared.mongo import MONGO_DB, MongoUnitOfWork, mongo_context
 from nocturnal.shared.ratelimit.requests import ratelimit_client_context
 
@@ -126,9 +126,7 @@ def _events_context(settings: AuthSettings) -> CleanupContext:
         bus = EventBus.for_service(settings, service=SERVICE, db=db)
         uow = MongoUnitOfWork(db.client, mongo_repositories(db), bus)
         verification = Verification(uow, app[SIGNING_KEYS])
-        revocations = RevocationFollower(app[TOKEN_VERIFIER].revocations, verification.revocations)
-        revocations.subscribe(bus)
-        async with bus:
+        async with serving_events(app, bus, revocations=verification.revocations):
             app[ACCOUNTS] = Accounts(
                 uow,
                 app[PASSWORD_HASHER],
@@ -136,9 +134,6 @@ def _events_context(settings: AuthSettings) -> CleanupContext:
                 refresh_token_ttl_s=settings.refresh_token_ttl_s,
             )
             app[VERIFICATION] = verification
-            # Subscribed first, loaded second: a revocation in between is seen at least once.
-            await revocations.load()
-            app[READINESS].add(EVENT_BUS_CHECK, bus.ready)
             yield
 
     return context

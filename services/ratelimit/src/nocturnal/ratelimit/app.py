@@ -21,9 +21,10 @@ from nocturnal.ratelimit.routes import setup_routes
 from nocturnal.ratelimit.service_layer import SlidingWindowLimiter, Tiers
 from nocturnal.ratelimit.settings import RatelimitSettings
 from nocturnal.shared.events import EventBus
-from nocturnal.shared.health import EVENT_BUS_CHECK, READINESS
+from nocturnal.shared.health import READINESS
 from nocturnal.shared.http.app import CleanupContext, create_service_app
 from nocturnal.shared.http.errors import domain_error_middleware
+from nocturnal.shared.http.events import serving_events
 
 
 def redis_context(settings: RatelimitSettings) -> CleanupContext:
@@ -65,9 +66,8 @@ def events_context(settings: RatelimitSettings) -> CleanupContext:
         bus = EventBus.for_service(settings, service=SERVICE, db=None)
         tiers = Tiers(RedisTierStore(app[REDIS]), BusAnnouncer(bus))
         bus.subscribe_direct(login_handlers(tiers))
-        async with bus:
+        async with serving_events(app, bus):
             app[TIERS] = tiers
-            app[READINESS].add(EVENT_BUS_CHECK, bus.ready)
             yield
 
     return context

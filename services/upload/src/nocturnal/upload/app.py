@@ -11,13 +11,14 @@ from aiohttp import web
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from nocturnal.shared.auth.requests import TOKEN_VERIFIER, token_verifier_context
-from nocturnal.shared.auth.revocation import RevocationFollower, http_revocations
+from nocturnal.shared.auth.requests import token_verifier_context
+from nocturnal.shared.auth.revocation import http_revocations
 from nocturnal.shared.events import EventBus
-from nocturnal.shared.health import EVENT_BUS_CHECK, READINESS
+from nocturnal.shared.health import READINESS
 from nocturnal.shared.http.app import CleanupContext, create_service_app
 from nocturnal.shared.http.client import HTTP_SESSION, http_session_context
 from nocturnal.shared.http.errors import domain_error_middleware
+from nocturnal.shared.http.events import serving_events
 from nocturnal.shared.mongo import MONGO_DB, MongoUnitOfWork, mongo_context
 from nocturnal.shared.ratelimit.requests import ratelimit_client_context
 from nocturnal.upload import SERVICE
@@ -85,15 +86,9 @@ def _events_context(settings: UploadSettings) -> CleanupContext:
         uow = MongoUnitOfWork(db.client, mongo_repositories(db), bus)
         files = FileService(uow, app[STORAGE])
         bus.subscribe({name: uow.joining(h) for name, h in event_handlers(files).items()})
-        revocations = RevocationFollower(
-            app[TOKEN_VERIFIER].revocations, http_revocations(app[HTTP_SESSION], settings.auth_url)
-        )
-        revocations.subscribe(bus)
-        async with bus:
+        revocations = http_revocations(app[HTTP_SESSION], settings.auth_url)
+        async with serving_events(app, bus, revocations=revocations):
             app[FILES] = files
-            app[READINESS].add(EVENT_BUS_CHECK, bus.ready)
-            # Subscribed first, loaded second: a revocation in between is seen at least once.
-            await revocations.load()
             yield
 
     return context
