@@ -34,6 +34,7 @@ lint: install
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
 	$(UV) run mypy --strict -p nocturnal.shared -p nocturnal.auth -p nocturnal.api -p nocturnal.upload -p nocturnal.ratelimit
+	$(UV) run lint-imports --no-cache
 
 fmt:
 	$(UV) run ruff check --fix .
