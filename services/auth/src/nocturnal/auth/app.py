@@ -137,6 +137,7 @@ def _events_context(settings: AuthSettings) -> CleanupContext:
                 app[SIGNING_KEYS],
                 refresh_token_ttl_s=settings.refresh_token_ttl_s,
                 blocklist=blocklist,
+                revoked=app[TOKEN_VERIFIER].revocations.revoke,
             )
             app[VERIFICATION] = verification
             yield

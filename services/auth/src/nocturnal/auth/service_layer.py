@@ -18,16 +18,20 @@ from nocturnal.auth.domain.tokens import (
     RefreshState,
     RefreshToken,
     access_token_claims,
+    issued_at,
     refresh_token_id,
+    revocation_epoch,
 )
 from nocturnal.auth.domain.users import (
     AccountGone,
     InvalidCredentials,
     Role,
     User,
+    check_new_password,
+    check_password_changes,
     check_registration,
 )
-from nocturnal.shared.auth.claims import ACCESS_TOKEN_TTL_S, TOKEN_HORIZON_S
+from nocturnal.shared.auth.claims import ACCESS_TOKEN_TTL_S, MAX_EARLY_IAT_S, TOKEN_HORIZON_S
 from nocturnal.shared.clock import Clock, utc_now
 from nocturnal.shared.ids import IdFactory, new_id
 from nocturnal.shared.logging import get_logger
@@ -36,12 +40,22 @@ from nocturnal.shared.unit_of_work import DomainEvent, Transaction, UnitOfWork
 
 log = get_logger("auth")
 
-REVOCATION_RETENTION_S = TOKEN_HORIZON_S
-"""Revocation epochs matter while a token they reject can still be valid."""
+REVOCATION_RETENTION_S = TOKEN_HORIZON_S + MAX_EARLY_IAT_S
+"""How long a revocation is kept after it was made: while a token it rejects can still be valid
+(its epoch is up to `MAX_EARLY_IAT_S` after the revocation, the tokens it rejects are dated
+before the epoch and valid for `TOKEN_HORIZON_S` at most)."""
 
 Gate = Callable[[str | None], Awaitable[None]]
 """Counts one attempt of the caller against the `auth` rate-limit policy under a subject (an
 e-mail or user hash, None when unknown); raises when the caller is over the limit."""
+
+Revoked = Callable[[str, int], None]
+"""Told `(user_id, not_before)` after a revocation commits: this instance's own verifier
+applies it at once, before the `auth.tokens_revoked` fan-out comes back to it."""
+
+
+def _nobody_told(user_id: str, not_before: int) -> None:
+    """A `Revoked` for use cases without a verifier of their own (unit tests)."""
 
 
 class UserRepository(Protocol):
@@ -59,8 +73,28 @@ class UserRepository(Protocol):
         """The account with this canonical e-mail address, if any."""
         ...
 
-    async def set_password_hash(self, user_id: str, password_hash: str) -> None:
-        """Replace the stored hash of the same password (a rehash with new parameters)."""
+    async def set_password_hash(self, user_id: str, old_hash: str, new_hash: str) -> None:
+        """Replace the stored hash of the same password (a rehash with new parameters), unless
+        the stored hash is no longer `old_hash` (the password changed meanwhile)."""
+        ...
+
+    async def claim_grant(
+        self, user_id: str, *, tokens_not_before: int | None = None
+    ) -> User | None:
+        """In a transaction that grants tokens: the account as it is now, written to (its
+        version bumped) so that a concurrent revocation or deletion of it conflicts with the
+        grant. None when it is gone or, with `tokens_not_before`, when its revocation epoch is
+        no longer that (its tokens were revoked since the caller read it)."""
+        ...
+
+    async def revoke_tokens(
+        self, user_id: str, not_before: int, *, password_hash: str | None = None
+    ) -> None:
+        """Set the account's revocation epoch (and its new password's hash, when given)."""
+        ...
+
+    async def delete(self, user_id: str) -> None:
+        """Remove the account."""
         ...
 
 
@@ -82,6 +116,14 @@ class RefreshTokenRepository(Protocol):
 
     async def revoke_family(self, family_id: str, now: datetime) -> None:
         """Revoke every token of the family that is not revoked yet."""
+        ...
+
+    async def revoke_of_user(self, user_id: str, now: datetime) -> None:
+        """Revoke every token of every family of the user that is not revoked yet."""
+        ...
+
+    async def delete_of_user(self, user_id: str) -> None:
+        """Remove every token of the user."""
         ...
 
 
@@ -154,7 +196,16 @@ class TokenGrant:
 
 
 class Accounts:
-    """Registration, sign-in, refresh-token rotation and sign-out (DESIGN §2)."""
+    """Registration, sign-in, refresh-token rotation, sign-out, password change and account
+    deletion (DESIGN §1-§2).
+
+    Revocations and grants serialise on the account's record: every transaction that grants
+    tokens writes it (`claim_grant`), and so does every revocation and the deletion, so of two
+    that overlap one runs again on fresh reads. A grant dates its access token inside its
+    transaction, before the commit, never before the account's revocation epoch; a revocation
+    reads the clock after its first read of the account. So a token granted before a
+    revocation is earlier than its epoch, and one granted after is not (`revocation_epoch`).
+    """
 
     def __init__(
         self,
@@ -164,6 +215,7 @@ class Accounts:
         *,
         refresh_token_ttl_s: int,
         blocklist: Container[str],
+        revoked: Revoked = _nobody_told,
         clock: Clock = utc_now,
         ids: IdFactory = new_id,
     ) -> None:
@@ -172,6 +224,7 @@ class Accounts:
         self._keys = keys
         self._refresh_ttl_s = refresh_token_ttl_s
         self._blocklist = blocklist
+        self._revoked = revoked
         self._clock = clock
         self._ids = ids
 
@@ -205,20 +258,21 @@ class Accounts:
         )
         value, token = self._new_family(user.id, now)
 
-        async def work(tx: Tx) -> None:
+        async def work(tx: Tx) -> _Grant:
             await tx.repositories.users.insert(user)
             await tx.repositories.refresh_tokens.insert(token)
             tx.publish(events.user_registered(user))
+            return self._dated(user)
 
-        await self._uow.run(work)
-        return await self._grant(user, value)
+        return await self._sign(await self._uow.run(work), value)
 
     async def login(self, email: str, password: str, *, ip: str, gate: Gate) -> TokenGrant:
         """Exchange e-mail and password for a token pair (`user.login_succeeded`); a failure
         is recorded (`user.login_failed`) and costs the same whether the address is known.
 
         Raises:
-            InvalidCredentials: unknown address or wrong password.
+            InvalidCredentials: unknown address, wrong password, or the account's tokens were
+                revoked (its password changed) or it was deleted while the password was checked.
             HasherBusy: no hashing slot in time.
         """
         canonical = canonical_email(email)
@@ -233,12 +287,16 @@ class Accounts:
         await self._upgrade_hash(user, password)
         value, token = self._new_family(user.id, self._clock())
 
-        async def work(tx: Tx) -> None:
+        async def work(tx: Tx) -> _Grant:
+            users = tx.repositories.users
+            current = await users.claim_grant(user.id, tokens_not_before=user.tokens_not_before)
+            if current is None:
+                raise InvalidCredentials
             await tx.repositories.refresh_tokens.insert(token)
             tx.publish(events.login_succeeded(user.id, email_hash, ip))
+            return self._dated(current)
 
-        await self._uow.run(work)
-        return await self._grant(user, value)
+        return await self._sign(await self._uow.run(work), value)
 
     async def refresh(self, value: str, *, gate: Gate) -> TokenGrant:
         """Rotate a refresh token: a new pair. Presenting a used token again means it leaked:
@@ -246,7 +304,7 @@ class Accounts:
         (`auth.tokens_revoked`). The attempt counts under the token's user.
 
         Raises:
-            InvalidRefreshToken: unknown, used, revoked or expired.
+            InvalidRefreshToken: unknown, used, revoked or expired, or its account is gone.
         """
         token = await self._uow.repositories.refresh_tokens.get(refresh_token_id(value))
         await gate(subject_hash(token.user_id) if token else None)
@@ -286,31 +344,125 @@ class Accounts:
             raise AccountGone
         return user
 
+    async def change_password(
+        self, user_id: str, current_password: str, new_password: str, *, ip: str, gate: Gate
+    ) -> None:
+        """Replace the account's password and revoke every token it has: every refresh-token
+        family, and every access token issued until now (`auth.tokens_revoked`). The caller
+        signs in again with the new password.
+
+        The new password must pass the registration policy (checked first, before anything
+        counts) and differ from the current one; the current one is checked like a login
+        (counted by the rate limit under the account's e-mail, `user.login_failed` when wrong).
+
+        Raises:
+            AccountGone: the account no longer exists.
+            InvalidNewPassword: the new password breaks a rule.
+            InvalidCredentials: the current password is wrong, or the account's tokens were
+                revoked meanwhile (another change won).
+            HasherBusy: no hashing slot in time.
+        """
+        user = await self.account(user_id)
+        current_password = normalize_password(current_password)
+        new_password = normalize_password(new_password)
+        check_new_password(user, new_password, blocklist=self._blocklist)
+        await self._reauthenticate(user, current_password, ip=ip, gate=gate)
+        check_password_changes(current_password, new_password)
+        password_hash = await self._hasher.hash(new_password)
+
+        async def work(tx: Tx) -> int:
+            current = await self._unrevoked(tx, user)
+            now = self._clock()
+            not_before = revocation_epoch(now, current.tokens_not_before)
+            await tx.repositories.users.revoke_tokens(
+                user.id, not_before, password_hash=password_hash
+            )
+            await tx.repositories.refresh_tokens.revoke_of_user(user.id, now)
+            await self._record_revocation(tx, user.id, not_before, now)
+            return not_before
+
+        self._revoked(user.id, await self._uow.run(work))
+        log.info("password changed; every token revoked", user_id=user.id)
+
+    async def delete_account(self, user_id: str, password: str, *, ip: str, gate: Gate) -> None:
+        """Delete the account after checking its password again (as `change_password` checks
+        the current one): the account and its refresh tokens go, its access tokens are revoked
+        (`auth.tokens_revoked`) and `user.deleted` tells the other services to erase the user's
+        data. The e-mail address is free again.
+
+        Raises:
+            AccountGone: the account no longer exists.
+            InvalidCredentials: the password is wrong, or the account's tokens were revoked
+                meanwhile (its password changed).
+            HasherBusy: no hashing slot in time.
+        """
+        user = await self.account(user_id)
+        await self._reauthenticate(user, normalize_password(password), ip=ip, gate=gate)
+
+        async def work(tx: Tx) -> int:
+            current = await self._unrevoked(tx, user)
+            now = self._clock()
+            not_before = revocation_epoch(now, current.tokens_not_before)
+            await tx.repositories.users.delete(user.id)
+            await tx.repositories.refresh_tokens.delete_of_user(user.id)
+            await self._record_revocation(tx, user.id, not_before, now)
+            tx.publish(events.user_deleted(user.id))
+            return not_before
+
+        self._revoked(user.id, await self._uow.run(work))
+        log.info("account deleted", user_id=user.id)
+
+    async def _reauthenticate(self, user: User, password: str, *, ip: str, gate: Gate) -> None:
+        # The same budget as a login of the account: a stolen access token buys no more guesses.
+        email_hash = subject_hash(user.email_canonical)
+        await gate(email_hash)
+        if not await self._hasher.verify(user.password_hash, password):
+            await self._publish(events.login_failed(user.id, email_hash, ip))
+            raise InvalidCredentials
+
+    @staticmethod
+    async def _unrevoked(tx: Tx, user: User) -> User:
+        """`user` as it is inside `tx`, unless it is gone or its tokens were revoked since it
+        was read (its password was checked against what it was then)."""
+        current = await tx.repositories.users.by_id(user.id)
+        if current is None:
+            raise AccountGone
+        if current.tokens_not_before != user.tokens_not_before:
+            raise InvalidCredentials
+        return current
+
+    async def _record_revocation(
+        self, tx: Tx, user_id: str, not_before: int, now: datetime
+    ) -> None:
+        await tx.repositories.revocations.insert(user_id, not_before, now)
+        tx.publish(events.tokens_revoked(user_id, not_before))
+
     async def _rotate(self, token: RefreshToken, now: datetime) -> TokenGrant | None:
-        user = await self._uow.repositories.users.by_id(token.user_id)
-        if user is None:
-            return None
         value, successor = token.successor(now=now, ttl_s=self._refresh_ttl_s)
 
-        async def work(tx: Tx) -> bool:
-            if not await tx.repositories.refresh_tokens.mark_used(token.id, now):
-                return False
+        async def work(tx: Tx) -> _Grant | None:
+            user = await tx.repositories.users.claim_grant(token.user_id)
+            if user is None or not await tx.repositories.refresh_tokens.mark_used(token.id, now):
+                return None
             await tx.repositories.refresh_tokens.insert(successor)
-            return True
+            return self._dated(user)
 
-        if not await self._uow.run(work):
-            return None
-        return await self._grant(user, value)
+        grant = await self._uow.run(work)
+        return None if grant is None else await self._sign(grant, value)
 
     async def _revoke_after_reuse(self, token: RefreshToken, now: datetime) -> None:
-        not_before = int(now.timestamp())
-
-        async def work(tx: Tx) -> None:
+        async def work(tx: Tx) -> int:
+            users = tx.repositories.users
+            user = await users.by_id(token.user_id)
+            revoked_at = self._clock()
+            not_before = revocation_epoch(revoked_at, user.tokens_not_before if user else 0)
+            if user is not None:
+                await users.revoke_tokens(user.id, not_before)
             await tx.repositories.refresh_tokens.revoke_family(token.family_id, now)
-            await tx.repositories.revocations.insert(token.user_id, not_before, now)
-            tx.publish(events.tokens_revoked(token.user_id, not_before))
+            await self._record_revocation(tx, token.user_id, not_before, revoked_at)
+            return not_before
 
-        await self._uow.run(work)
+        self._revoked(token.user_id, await self._uow.run(work))
         log.warning("refresh token replayed; family revoked", family_id=token.family_id)
 
     async def _upgrade_hash(self, user: User, password: str) -> None:
@@ -319,7 +471,9 @@ class Accounts:
         # Upgrading to the configured costs can wait for a quieter login.
         with contextlib.suppress(HasherBusy):
             password_hash = await self._hasher.hash(password)
-            await self._uow.repositories.users.set_password_hash(user.id, password_hash)
+            await self._uow.repositories.users.set_password_hash(
+                user.id, user.password_hash, password_hash
+            )
 
     async def _publish(self, event: DomainEvent) -> None:
         async def work(tx: Tx) -> None:
@@ -332,10 +486,23 @@ class Accounts:
             user_id, family_id=self._ids(), now=now, ttl_s=self._refresh_ttl_s
         )
 
-    async def _grant(self, user: User, refresh_value: str) -> TokenGrant:
+    def _dated(self, user: User) -> _Grant:
+        """The access-token claims of a grant to `user`, dated now (inside the grant's
+        transaction: before it commits)."""
+        iat = issued_at(self._clock(), user.tokens_not_before)
+        return _Grant(user, access_token_claims(user.id, user.role.value, iat, self._ids()))
+
+    async def _sign(self, grant: _Grant, refresh_value: str) -> TokenGrant:
         key = await self._keys.signing_key()
-        claims = access_token_claims(user.id, user.role.value, self._clock(), self._ids())
-        return TokenGrant(user, key.sign(claims), refresh_value)
+        return TokenGrant(grant.user, key.sign(grant.claims), refresh_value)
+
+
+@dataclass(frozen=True)
+class _Grant:
+    """A committed grant's account and access-token claims, to be signed."""
+
+    user: User
+    claims: dict[str, Any]
 
 
 class Verification:
@@ -355,5 +522,5 @@ class Verification:
 
     async def revocations(self) -> list[dict[str, Any]]:
         """Revocation epochs `[{user_id, not_before}]` that may still reject an unexpired token."""
-        since = int(self._clock().timestamp()) - REVOCATION_RETENTION_S
+        since = int(self._clock().timestamp()) - TOKEN_HORIZON_S
         return await self._uow.repositories.revocations.in_force(since)

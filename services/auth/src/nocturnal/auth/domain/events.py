@@ -11,6 +11,7 @@ USER_REGISTERED = "user.registered"
 LOGIN_SUCCEEDED = "user.login_succeeded"
 LOGIN_FAILED = "user.login_failed"
 TOKENS_REVOKED = "auth.tokens_revoked"
+USER_DELETED = "user.deleted"
 
 REASON_PASSWORD = "password"
 REASON_UNKNOWN_EMAIL = "unknown_email"
@@ -41,6 +42,11 @@ def tokens_revoked(user_id: str, not_before: int) -> DomainEvent:
     before `not_before` (epoch seconds)."""
     data = {"user_id": user_id, "not_before": not_before}
     return DomainEvent(TOKENS_REVOKED, data, subject=user_id)
+
+
+def user_deleted(user_id: str) -> DomainEvent:
+    """`user.deleted` `{user_id}`: every service erases that user's data and files."""
+    return DomainEvent(USER_DELETED, {"user_id": user_id}, subject=user_id)
 
 
 def _login_attempt(user_id: str | None, email_hash: str, ip: str, reason: str) -> dict[str, Any]:
