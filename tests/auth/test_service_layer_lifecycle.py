@@ -90,7 +90,7 @@ async def test_a_password_change_replaces_the_hash_and_revokes_every_token(
 
     user = auth.users.stored[registered.user.id]
     assert user.password_hash == f"hashed:{NEW_PASSWORD}"
-    assert gate.subjects == [subject_hash("ada@example.org")]  # the login's budget
+    assert gate.subjects == [subject_hash(registered.user.id)]
     assert all(t.state(auth.clock.now) is RefreshState.REVOKED for t in auth.tokens.stored.values())
     revoked = auth.uow.published[-1]
     assert (revoked.name, revoked.data) == (
@@ -169,7 +169,7 @@ async def test_a_wrong_current_password_is_the_login_s_401_counted_and_recorded(
     gate = RecordingGate()
     with pytest.raises(InvalidCredentials):
         await change_password(auth, registered.user.id, current="not my password at all", gate=gate)
-    assert gate.subjects == [subject_hash("ada@example.org")]
+    assert gate.subjects == [subject_hash(registered.user.id)]
     assert (dict(auth.users.stored), dict(auth.tokens.stored)) == before
     failed = auth.uow.published[-1]
     assert (failed.name, failed.data["user_id"], failed.data["reason"]) == (
@@ -177,6 +177,7 @@ async def test_a_wrong_current_password_is_the_login_s_401_counted_and_recorded(
         registered.user.id,
         "wrong_password",
     )
+    assert failed.data["email_hash"] == subject_hash("ada@example.org")  # tightens its logins
     assert "auth.tokens_revoked" not in auth.uow.names()
 
 
@@ -227,7 +228,7 @@ async def test_deleting_an_account_removes_it_revokes_its_tokens_and_announces_i
     gate = RecordingGate()
     await auth.accounts.delete_account(registered.user.id, PASSWORD, ip="192.0.2.9", gate=gate)
 
-    assert gate.subjects == [subject_hash("ada@example.org")]
+    assert gate.subjects == [subject_hash(registered.user.id)]
     assert auth.users.stored == {}
     assert auth.tokens.stored == {}
     revoked, deleted = auth.uow.published[-2:]

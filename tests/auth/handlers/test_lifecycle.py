@@ -232,18 +232,20 @@ async def test_a_password_change_with_a_revoked_or_expired_token_is_401(
     await signed_in(client, account["user"]["email"], NEW_PASSWORD)
 
 
-async def test_wrong_current_passwords_are_counted_with_the_account_s_logins(
+async def test_wrong_passwords_are_counted_per_user_for_changes_and_deletions_together(
     client: TestClient,
 ) -> None:
     account = await register(client)
     ip = new_ip()
-    for _ in range(5):
+    for _ in range(4):
         resp = await change_password(client, account, "not my password at all", NEW_PASSWORD, ip)
         await problem(resp, 401)
+    await problem(await delete_account(client, account, {"password": "not it either"}, ip), 401)
     resp = await change_password(client, account, PASSWORD, NEW_PASSWORD, ip)
     await problem(resp, 429)
     assert int(resp.headers["Retry-After"]) > 0
-    await problem(await login(client, account["user"]["email"], PASSWORD, ip=ip), 429)
+    await problem(await delete_account(client, account, {"password": PASSWORD}, ip), 429)
+    assert await me(client, account) == 200  # refused, not revoked
 
 
 async def test_deleting_the_account_revokes_everything_announces_it_and_frees_the_email(

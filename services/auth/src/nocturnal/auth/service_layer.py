@@ -353,7 +353,7 @@ class Accounts:
 
         The new password must pass the registration policy (checked first, before anything
         counts) and differ from the current one; the current one is checked like a login
-        (counted by the rate limit under the account's e-mail, `user.login_failed` when wrong).
+        (counted by the rate limit under the user, `user.login_failed` when wrong).
 
         Raises:
             AccountGone: the account no longer exists.
@@ -413,10 +413,12 @@ class Accounts:
         log.info("account deleted", user_id=user.id)
 
     async def _reauthenticate(self, user: User, password: str, *, ip: str, gate: Gate) -> None:
-        # The same budget as a login of the account: a stolen access token buys no more guesses.
-        email_hash = subject_hash(user.email_canonical)
-        await gate(email_hash)
+        # Counted under the user (DESIGN §1: the user id once known), a budget of its own shared
+        # by password changes and deletions; a wrong password is a failed login of the account's
+        # address, so ratelimit's strict tier tightens its logins too.
+        await gate(subject_hash(user.id))
         if not await self._hasher.verify(user.password_hash, password):
+            email_hash = subject_hash(user.email_canonical)
             await self._publish(events.login_failed(user.id, email_hash, ip))
             raise InvalidCredentials
 
