@@ -12,7 +12,9 @@ from fakes import START, Clock, FakeUnitOfWork, Ids
 from nocturnal.auth.domain.signing_keys import PublicSigningKey, SigningKey
 from nocturnal.auth.domain.tokens import RefreshState, RefreshToken
 from nocturnal.auth.domain.users import EmailTaken, User
-from nocturnal.auth.service_layer import Accounts, HasherBusy, Repositories, Verification
+from nocturnal.auth.service_layer.accounts import Accounts
+from nocturnal.auth.service_layer.ports import HasherBusy, Repositories
+from nocturnal.auth.service_layer.verification import Verification
 
 
 class FakeUsers:

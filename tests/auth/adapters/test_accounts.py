@@ -16,7 +16,8 @@ from nocturnal.auth.adapters.accounts import ensure_indexes
 from nocturnal.auth.app import mongo_repositories
 from nocturnal.auth.domain.tokens import RefreshState, RefreshToken
 from nocturnal.auth.domain.users import EmailTaken, Role
-from nocturnal.auth.service_layer import Accounts, Repositories, Tx
+from nocturnal.auth.service_layer.accounts import Accounts
+from nocturnal.auth.service_layer.ports import Repositories, Tx
 from nocturnal.shared.clock import utc_now
 from nocturnal.shared.mongo import MongoUnitOfWork
 

@@ -14,7 +14,7 @@ from pymongo.errors import DuplicateKeyError
 
 from nocturnal.auth.domain.tokens import RefreshToken
 from nocturnal.auth.domain.users import EmailTaken, Role, User
-from nocturnal.auth.service_layer import REVOCATION_RETENTION_S
+from nocturnal.auth.service_layer.ports import REVOCATION_RETENTION_S
 
 Document = dict[str, Any]
 

@@ -12,7 +12,8 @@ from nocturnal.auth.domain.emails import MAX_ADDRESS_LENGTH
 from nocturnal.auth.domain.tokens import TOKEN_TYPE_BEARER
 from nocturnal.auth.domain.users import Role
 from nocturnal.auth.keys import ACCOUNTS
-from nocturnal.auth.service_layer import Gate, TokenGrant
+from nocturnal.auth.service_layer.accounts import TokenGrant
+from nocturnal.auth.service_layer.ports import Gate
 from nocturnal.shared.auth.requests import authenticate
 from nocturnal.shared.http.app import SETTINGS, json_response
 from nocturnal.shared.http.request import RequestModel, client_ip, read_json

@@ -12,7 +12,7 @@ from nocturnal.auth.domain.users import (
     InvalidNewPassword,
     InvalidRegistration,
 )
-from nocturnal.auth.service_layer import HasherBusy
+from nocturnal.auth.service_layer.ports import HasherBusy
 from nocturnal.shared.http.errors import ProblemOf
 from nocturnal.shared.problems import Problem, conflict, not_found, validation_problem
 

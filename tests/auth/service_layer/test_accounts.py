@@ -15,7 +15,8 @@ from nocturnal.auth.domain.users import (
     InvalidRegistration,
     Role,
 )
-from nocturnal.auth.service_layer import REVOCATION_RETENTION_S, HasherBusy, TokenGrant
+from nocturnal.auth.service_layer.accounts import TokenGrant
+from nocturnal.auth.service_layer.ports import REVOCATION_RETENTION_S, HasherBusy
 from nocturnal.shared.auth.claims import ACCESS_TOKEN_TTL_S
 from nocturnal.shared.ratelimit.policies import subject_hash
 

@@ -18,7 +18,8 @@ from nocturnal.auth.domain.users import (
     InvalidNewPassword,
     Role,
 )
-from nocturnal.auth.service_layer import Gate, TokenGrant
+from nocturnal.auth.service_layer.accounts import TokenGrant
+from nocturnal.auth.service_layer.ports import Gate
 from nocturnal.shared.auth.claims import AUTH_CLOCK_SKEW_S, MAX_EARLY_IAT_S
 from nocturnal.shared.auth.revocation import RevocationList
 from nocturnal.shared.ratelimit.policies import subject_hash
