@@ -91,8 +91,9 @@ async def test_forged_tokens_are_401_with_a_bearer_challenge(
 @pytest.mark.parametrize(
     "changes",
     [
-        {"exp": int(time.time()) - 120, "iat": int(time.time()) - 1020},
-        {"nbf": int(time.time()) + 600},
+        # Times are offsets from when the test runs (a long session must not age them).
+        {"exp": -120, "iat": -1020},
+        {"nbf": +600},
         {"aud": "someone-else"},
         {"iss": "someone-else"},
         {"jti": None},
@@ -104,7 +105,9 @@ async def test_tokens_signed_by_the_real_key_but_with_bad_claims_are_401(
 ) -> None:
     body = await register(client)
     key = await client.server.app[SIGNING_KEYS].signing_key()
-    values = claims(body["user"]["id"], **changes)
+    now = int(time.time())
+    timed = {k: now + v if k in ("exp", "iat", "nbf") else v for k, v in changes.items()}
+    values = claims(body["user"]["id"], **timed)
     resp = await client.get("/api/auth/me", headers={"Authorization": f"Bearer {key.sign(values)}"})
     assert resp.status == 401
     assert resp.headers["WWW-Authenticate"].startswith("Bearer")

@@ -113,7 +113,7 @@ class ErasureLedger(Protocol):
         ...
 
     async def mark_erased(self, user_id: str, now: datetime) -> None:
-        """Mark `user_id` erased (first thing in the erasure's transaction)."""
+        """Mark `user_id` erased, in the erasure's transaction."""
         ...
 
 
@@ -137,8 +137,8 @@ class FileService:
     failed delete can simply be retried and never strands bytes.
 
     An upload racing its owner's erasure leaves nothing behind: the transaction that records an
-    upload claims the owner in the erasure ledger, and the erasure marks the owner there first,
-    so the two conflict and run one after the other. Recorded first, the file is then found
+    upload claims the owner in the erasure ledger, and the erasure marks the owner there, so
+    the two conflict and run one after the other. Recorded first, the file is then found
     and erased; erased first, the upload is refused and its object deleted. An erasure that
     arrives before the upload finishes is the second case.
     """
@@ -269,11 +269,11 @@ class FileService:
 
         Idempotent: run again (e.g. on redelivery) it erases what is left.
         """
-        await tx.repositories.erasures.mark_erased(owner_id, self._clock())
         files = await tx.repositories.files.owned_by(owner_id)
         for file in files:
             await self._storage.delete(file.key)
             await self._forget(tx, file)
+        await tx.repositories.erasures.mark_erased(owner_id, self._clock())
         log.info("erased files of deleted user", owner_id=owner_id, files=len(files))
         return len(files)
 

@@ -228,15 +228,14 @@ class Marketplace:
     async def erase_member(self, tx: Tx, user_id: str) -> None:
         """`user.deleted`: erase the user's part in everything api holds, inside `tx`.
 
-        The user is marked erased first (nothing new is stored for them from then on, and a
-        concurrent write of their data conflicts with this). Their live applications are
-        withdrawn (`application.withdrawn` tells the posters; accepted ones free their
-        positions, a FILLED duty reopens), then every application of theirs is deleted; their
-        duties that are not cancelled are cancelled (`duty.cancelled` tells the applicants);
-        their profile and notifications are deleted. Running it again changes nothing more.
+        Their live applications are withdrawn (`application.withdrawn` tells the posters;
+        accepted ones free their positions, a FILLED duty reopens), then every application of
+        theirs is deleted; their duties that are not cancelled are cancelled (`duty.cancelled`
+        tells the applicants); their profile and notifications are deleted; and they are marked
+        erased, so nothing new is stored for them (a concurrent write of their data conflicts
+        with the mark). Running it again changes nothing more.
         """
         repositories, now = tx.repositories, self._clock()
-        await repositories.erasures.mark_erased(user_id, now)
         for application in await repositories.applications.of_applicant(user_id):
             if application.is_live:
                 await _withdraw(tx, application, application.withdrawn_on_erasure(now), now)
@@ -247,6 +246,7 @@ class Marketplace:
             tx.publish(duty_event(EventName.DUTY_CANCELLED, cancelled))
         await repositories.profiles.erase(user_id)
         await repositories.notifications.erase_of(user_id)
+        await repositories.erasures.mark_erased(user_id, now)
 
 
 async def _withdraw(

@@ -149,7 +149,11 @@ class ErasureLedger(Protocol):
         ...
 
     async def mark_erased(self, user_id: str, now: datetime) -> None:
-        """Mark `user_id` erased (first thing in the erasure's transaction)."""
+        """Mark `user_id` erased, in the erasure's transaction."""
+        ...
+
+    async def is_erased(self, user_id: str) -> bool:
+        """Whether `user_id` was erased (a plain read: it orders nothing)."""
         ...
 
 
