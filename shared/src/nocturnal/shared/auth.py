@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from nocturnal.shared.events.bus import EventBus
 from nocturnal.shared.events.envelope import CloudEvent
+from nocturnal.shared.events.payloads import TokensRevokedData
 from nocturnal.shared.http.app import CleanupContext
 from nocturnal.shared.http.client import HTTP_SESSION
 from nocturnal.shared.logging import bind_context, get_logger
@@ -236,7 +237,7 @@ class RevocationFollower:
         Raises:
             pydantic.ValidationError: the event data lacks `user_id` / integer `not_before`.
         """
-        revocation = _Revocation.model_validate(event.data)
+        revocation = TokensRevokedData.model_validate(event.data)
         self.revocations.revoke(revocation.user_id, revocation.not_before)
 
     async def load(self) -> None:

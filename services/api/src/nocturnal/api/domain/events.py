@@ -8,6 +8,7 @@ from typing import Any
 
 from nocturnal.api.domain.applications import Application
 from nocturnal.api.domain.duties import Duty
+from nocturnal.shared.events.payloads import ApplicationData, DutyData
 
 
 class EventName(StrEnum):
@@ -38,14 +39,12 @@ class DomainEvent:
 
 def duty_event(name: EventName, duty: Duty) -> DomainEvent:
     """`duty.*` with the duty as the API shows it."""
-    return DomainEvent(name, f"duties/{duty.id}", duty.to_json())
+    return DomainEvent(name, f"duties/{duty.id}", DutyData.model_validate(duty.to_json()).to_data())
 
 
 def application_event(name: EventName, application: Application, duty: Duty) -> DomainEvent:
     """`application.*` with the application plus its duty's `duty_title` and `posted_by`."""
-    data = {
-        **application.to_json(),
-        "duty_title": duty.details.title,
-        "posted_by": duty.posted_by,
-    }
+    data = ApplicationData.model_validate(
+        {**application.to_json(), "duty_title": duty.details.title, "posted_by": duty.posted_by}
+    ).to_data()
     return DomainEvent(name, f"applications/{application.id}", data)

@@ -3,7 +3,6 @@ application events, erasure on `user.deleted`, token revocations (fan-out)."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, StrictStr
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from nocturnal.api.adapters.notifications import NotificationRepository
@@ -14,6 +13,7 @@ from nocturnal.api.domain.profiles import PROFILE_PHOTO_KIND
 from nocturnal.api.domain.timestamps import to_millis
 from nocturnal.api.service_layer import Marketplace
 from nocturnal.shared.events import CloudEvent, Handler
+from nocturnal.shared.events.payloads import FileData, UserDeletedData, UserRegisteredData
 
 # duty.posted tells nobody yet, but api is its consumer of record (DESIGN §3): subscribing
 # binds it, so the outbox's mandatory publish is routable.
@@ -27,28 +27,6 @@ NOTIFYING_EVENTS = (
     EventName.DUTY_UPDATED,
     EventName.DUTY_CANCELLED,
 )
-
-
-class UserRegistered(BaseModel):
-    """`user.registered` data (auth)."""
-
-    user_id: StrictStr
-    name: StrictStr
-    role: StrictStr
-
-
-class UserDeleted(BaseModel):
-    """`user.deleted` data (auth)."""
-
-    user_id: StrictStr
-
-
-class FileChanged(BaseModel):
-    """`file.uploaded` / `file.deleted` data (upload); only what api uses."""
-
-    file_id: StrictStr
-    owner_id: StrictStr
-    kind: StrictStr
 
 
 class EventHandlers:
@@ -76,21 +54,21 @@ class EventHandlers:
 
     async def user_registered(self, event: CloudEvent, session: AsyncClientSession) -> None:
         """Create the new user's profile."""
-        data = UserRegistered.model_validate(event.data)
+        data = UserRegisteredData.model_validate(event.data)
         await self._profiles.register(
             data.user_id, name=data.name, role=data.role, at=to_millis(event.time), session=session
         )
 
     async def user_deleted(self, event: CloudEvent, session: AsyncClientSession) -> None:
         """Erase the user's profile, notifications, applications and open duties."""
-        user_id = UserDeleted.model_validate(event.data).user_id
+        user_id = UserDeletedData.model_validate(event.data).user_id
         await self._marketplace.erase_participant(user_id, session=session)
         await self._profiles.erase(user_id, session=session)
         await self._notifications.erase_of(user_id, session=session)
 
     async def file_uploaded(self, event: CloudEvent, session: AsyncClientSession) -> None:
         """A new profile photo becomes the owner's photo (the latest upload wins)."""
-        data = FileChanged.model_validate(event.data)
+        data = FileData.model_validate(event.data)
         if data.kind == PROFILE_PHOTO_KIND:
             await self._profiles.set_photo(
                 data.owner_id, data.file_id, to_millis(event.time), session=session
@@ -98,7 +76,7 @@ class EventHandlers:
 
     async def file_deleted(self, event: CloudEvent, session: AsyncClientSession) -> None:
         """A deleted profile photo is no longer shown."""
-        data = FileChanged.model_validate(event.data)
+        data = FileData.model_validate(event.data)
         if data.kind == PROFILE_PHOTO_KIND:
             await self._profiles.clear_photo(data.owner_id, data.file_id, session=session)
 

@@ -122,8 +122,7 @@ async def login(request: web.Request) -> web.Response:
     with _shedding_load():
         verified = await hasher.verify(user.password_hash if user else None, password)
     if user is None or not verified:
-        reason = events.REASON_UNKNOWN_EMAIL if user is None else events.REASON_WRONG_PASSWORD
-        data = events.login_attempt(user.id if user else None, email_hash, ip, reason)
+        data = events.login_failed(user.id if user else None, email_hash, ip)
         await accounts.record([new_event(events.LOGIN_FAILED, data, service=SERVICE)])
         raise Problem(401, "the e-mail address or the password is wrong")
     if hasher.needs_rehash(user.password_hash):
@@ -133,7 +132,7 @@ async def login(request: web.Request) -> web.Response:
     refresh_value, refresh = RefreshToken.issue(
         user.id, now=utc_now(), ttl_s=settings.refresh_token_ttl_s
     )
-    data = events.login_attempt(user.id, email_hash, ip, events.REASON_PASSWORD)
+    data = events.login_succeeded(user.id, email_hash, ip)
     succeeded = new_event(events.LOGIN_SUCCEEDED, data, service=SERVICE, subject=user.id)
     await accounts.add_refresh_token(refresh, [succeeded])
     return await _token_response(request, user, refresh_value)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from nocturnal.shared.events.payloads import TierChangedData
 from nocturnal.shared.ratelimit import Tier, ip_group, limit_key
 
 SUBJECT_PATTERN = r"^[A-Za-z0-9._:@+=-]{1,128}$"
@@ -85,10 +86,10 @@ class TierChange:
 
     def to_json(self) -> dict[str, Any]:
         """The `ratelimit.tier_changed` event data and API response (RFC 3339 `until`)."""
-        return {
-            "policy": self.policy,
-            "subject": self.subject,
-            "tier": self.tier.value,
-            "reason": self.reason,
-            "until": self.until.isoformat().replace("+00:00", "Z"),
-        }
+        return TierChangedData(
+            policy=self.policy,
+            subject=self.subject,
+            tier=self.tier.value,
+            reason=self.reason,
+            until=self.until.isoformat().replace("+00:00", "Z"),
+        ).to_data()

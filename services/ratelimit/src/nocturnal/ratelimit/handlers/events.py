@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from nocturnal.ratelimit.adapters.tiers import TierOverrides
-from nocturnal.ratelimit.domain.subjects import SUBJECT_PATTERN
 from nocturnal.shared.events import CloudEvent, DirectHandler
-
-
-class LoginAttempt(BaseModel):
-    """`user.login_succeeded` / `user.login_failed` data; only the e-mail hash is used here."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    email_hash: str = Field(pattern=SUBJECT_PATTERN)
+from nocturnal.shared.events.payloads import LoginFailedData, LoginSucceededData
 
 
 def login_handlers(tiers: TierOverrides) -> dict[str, DirectHandler]:
     """Handlers of auth's login events (idempotent: safe without an inbox)."""
 
     async def failed(event: CloudEvent) -> None:
-        attempt = LoginAttempt.model_validate(event.data)
+        attempt = LoginFailedData.model_validate(event.data)
         await tiers.record_failed_login(attempt.email_hash, event.id)
 
     async def succeeded(event: CloudEvent) -> None:
-        await tiers.record_login(LoginAttempt.model_validate(event.data).email_hash)
+        await tiers.record_login(LoginSucceededData.model_validate(event.data).email_hash)
 
     return {"user.login_failed": failed, "user.login_succeeded": succeeded}

@@ -15,6 +15,8 @@ from urllib.parse import quote
 
 import puremagic
 
+from nocturnal.shared.events.payloads import FileData
+
 MiB = 1024 * 1024
 SNIFF_BYTES = 4096
 """How many leading bytes the media type is decided from (every accepted signature fits)."""
@@ -231,11 +233,11 @@ class StoredFile:
 
     def event_data(self) -> dict[str, Any]:
         """Data of `file.uploaded` / `file.deleted`: `{file_id, owner_id, kind, content_type, size, sha256}`."""
-        return {
-            "file_id": self.id,
-            "owner_id": self.owner_id,
-            "kind": self.kind.value,
-            "content_type": self.content_type.value,
-            "size": self.size,
-            "sha256": self.sha256,
-        }
+        return FileData(
+            file_id=self.id,
+            owner_id=self.owner_id,
+            kind=self.kind.value,
+            content_type=self.content_type.value,
+            size=self.size,
+            sha256=self.sha256,
+        ).to_data()
