@@ -1,11 +1,13 @@
-"""Valid payloads of every catalogued event, for tests that publish or handle events."""
+"""Valid payloads of every catalogued event, for tests that publish or handle events; and the
+check that what a service published matches its catalogue entry and payload model."""
 
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, get_args
 
-from nocturnal.shared.events import EVENTS, CloudEvent, new_event, payload_model
+from nocturnal.shared.events import EVENTS, CloudEvent, EventPayload, new_event, payload_model
 
 _DUTY: dict[str, Any] = {
     "id": "d1",
@@ -98,3 +100,22 @@ def sample_event(
     unless `service` says otherwise."""
     publisher = service or EVENTS[name].publisher
     return new_event(name, sample_data(name, **fields), service=publisher, subject=subject)
+
+
+def assert_conforms(published: CloudEvent | Mapping[str, Any]) -> str:
+    """Assert that `published` (an event, or its JSON as an outbox entry or message body holds
+    it) is a catalogued event, from its catalogued publisher, whose `data` its payload model
+    accepts and writes back unchanged (no undeclared field, no value it would convert).
+    Returns the event name."""
+    event = published if isinstance(published, CloudEvent) else CloudEvent.model_validate(published)
+    assert event.name in EVENTS, f"{event.name} is not in the catalogue"
+    spec = EVENTS[event.name]
+    assert event.type == spec.type
+    assert event.service == spec.publisher, f"{event.name} published by {event.service}"
+    assert spec.payload.model_validate(event.data).to_data() == event.data, event.data
+    return event.name
+
+
+def literal_values(model: type[EventPayload], field: str) -> set[str]:
+    """The values a `Literal` field of a payload model allows (to compare with a domain enum)."""
+    return set(get_args(model.model_fields[field].annotation))
