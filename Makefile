@@ -1,5 +1,5 @@
 # Nocturnal developer entry points. `make run` starts everything on http://localhost:8080.
-.PHONY: install run demo test lint fmt
+.PHONY: install run demo test lint fmt asyncapi
 
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 SYNC_FLAGS ?= --frozen
@@ -23,6 +23,9 @@ lint: install
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
 	$(UV) run mypy --strict -p nocturnal.shared -p nocturnal.auth -p nocturnal.api -p nocturnal.upload -p nocturnal.ratelimit
+
+asyncapi: install
+	$(UV) run python -m tools.asyncapi
 
 fmt:
 	$(UV) run ruff check --fix .

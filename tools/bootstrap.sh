@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what `make run` and CI need beyond Python packages: uv, nginx (--servers: Redis, RabbitMQ).
+# Installs what `make run` and CI need beyond Python packages: uv, nginx, node with the AsyncAPI
+# parser (tools/asyncapi) (--servers: Redis, RabbitMQ).
 set -euo pipefail
 
 apt_install() {
@@ -26,10 +27,19 @@ fi
 
 missing=()
 has nginx || missing+=(nginx)
+has node || missing+=(nodejs)
+has npm || missing+=(npm)
 if [ "${1:-}" = "--servers" ]; then
     has redis-server || missing+=(redis-server)
     has rabbitmq-server || missing+=(rabbitmq-server)
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
     apt_install "${missing[@]}"
+fi
+
+# The AsyncAPI parser that validates docs/asyncapi.json, exactly as locked; no install scripts.
+asyncapi="$(dirname "$0")/asyncapi"
+if [ ! "$asyncapi/node_modules/.package-lock.json" -nt "$asyncapi/package-lock.json" ]; then
+    echo "bootstrap: npm ci (tools/asyncapi)"
+    (cd "$asyncapi" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
 fi
