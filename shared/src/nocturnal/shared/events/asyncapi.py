@@ -20,6 +20,7 @@ from nocturnal.shared.events.dead_letter import (
     DEATH_DETAIL_HEADER,
     DEATH_QUEUE_HEADER,
     DEATH_REASON_HEADER,
+    DEATH_ROUTING_KEY_HEADER,
     DEATH_TIME_HEADER,
     DeathReason,
 )
@@ -217,7 +218,8 @@ def _queue_description(queue: QueueSpec) -> str:
         return (
             "Dead-letter queue. A message a consumer gave up on carries the headers"
             f" `{DEATH_REASON_HEADER}` ({reasons}), `{DEATH_DETAIL_HEADER}`,"
-            f" `{DEATH_QUEUE_HEADER}`, `{DEATH_TIME_HEADER}` and `{DEATH_DELIVERIES_HEADER}`;"
+            f" `{DEATH_QUEUE_HEADER}`, `{DEATH_ROUTING_KEY_HEADER}`, `{DEATH_TIME_HEADER}` and"
+            f" `{DEATH_DELIVERIES_HEADER}`;"
             " one RabbitMQ dead-lettered itself carries `x-death`. Nobody consumes it:"
             " operators list, show, replay and purge it with `python -m nocturnal.ops dlq`."
         )

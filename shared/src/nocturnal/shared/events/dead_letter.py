@@ -24,10 +24,13 @@ __all__ = [
     "BROKER_HEADERS",
     "DEATH_DELIVERIES_HEADER",
     "DEATH_DETAIL_HEADER",
+    "DEATH_HEADERS",
     "DEATH_QUEUE_HEADER",
     "DEATH_REASON_HEADER",
+    "DEATH_ROUTING_KEY_HEADER",
     "DEATH_TIME_HEADER",
     "DeathReason",
+    "copy_message",
     "dead_letter_copy",
 ]
 
@@ -37,10 +40,24 @@ DEATH_DETAIL_HEADER: Final = "nocturnal-death-detail"
 """The reason in words (the validation errors, the handler's last error), at most 1000 chars."""
 DEATH_QUEUE_HEADER: Final = "nocturnal-death-queue"
 """The queue the message died in: where a replay sends it back."""
+DEATH_ROUTING_KEY_HEADER: Final = "nocturnal-death-routing-key"
+"""The routing key it was published with (the event name)."""
 DEATH_TIME_HEADER: Final = "nocturnal-death-time"
 """When it died: RFC 3339, UTC."""
 DEATH_DELIVERIES_HEADER: Final = "nocturnal-death-deliveries"
 """How many times the queue had delivered it, the last one included."""
+
+DEATH_HEADERS: Final = frozenset(
+    {
+        DEATH_DELIVERIES_HEADER,
+        DEATH_DETAIL_HEADER,
+        DEATH_QUEUE_HEADER,
+        DEATH_REASON_HEADER,
+        DEATH_ROUTING_KEY_HEADER,
+        DEATH_TIME_HEADER,
+    }
+)
+"""Every header a consumer adds when it dead-letters a message."""
 
 BROKER_HEADERS: Final = frozenset(
     {
@@ -84,20 +101,32 @@ def dead_letter_copy(
 
     Same body and properties (persistent); headers without RabbitMQ's own (:data:`BROKER_HEADERS`)
     and with the death headers: ``reason``, ``detail`` (cut to 1000 characters), ``queue`` (where
-    the message died), the time, and ``deliveries`` (the queue's deliveries of it, this one
-    included).
+    the message died), its routing key, the time, and ``deliveries`` (the queue's deliveries of
+    it, this one included).
     """
-    headers: HeadersType = {
-        key: value for key, value in (message.headers or {}).items() if key not in BROKER_HEADERS
-    }
+    headers: HeadersType = {}
     headers[DEATH_REASON_HEADER] = reason.value
     headers[DEATH_DETAIL_HEADER] = detail[:_DETAIL_MAX_CHARS]
     headers[DEATH_QUEUE_HEADER] = queue
+    if message.routing_key is not None:
+        headers[DEATH_ROUTING_KEY_HEADER] = message.routing_key
     headers[DEATH_TIME_HEADER] = _rfc3339_now()
     headers[DEATH_DELIVERIES_HEADER] = deliveries
+    return copy_message(message, headers)
+
+
+def copy_message(message: AbstractIncomingMessage, headers: HeadersType) -> Message:
+    """``message`` to publish again: same body and properties, persistent, its application
+    headers without RabbitMQ's (:data:`BROKER_HEADERS`) and the death headers
+    (:data:`DEATH_HEADERS`), then ``headers`` added."""
+    kept: HeadersType = {
+        key: value
+        for key, value in (message.headers or {}).items()
+        if key not in BROKER_HEADERS and key not in DEATH_HEADERS
+    }
     return Message(
         message.body,
-        headers=headers,
+        headers=kept | headers,
         content_type=message.content_type,
         content_encoding=message.content_encoding,
         delivery_mode=DeliveryMode.PERSISTENT,
