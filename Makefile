@@ -1,12 +1,24 @@
 # Nocturnal developer entry points. `make run` starts everything on http://localhost:8080.
+<<<<<<< HEAD
 .PHONY: install run demo test lint fmt asyncapi ops dlq dlq-show dlq-replay dlq-purge
+=======
+.PHONY: install run demo test lint fmt bench
+>>>>>>> main
 
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 SYNC_FLAGS ?= --frozen
 GATEWAY_URL ?= http://localhost:8080
 ARGS ?=
+<<<<<<< HEAD
 # The operator tools read AMQP_URL and EVENTS_EXCHANGE like the services; locally, the dev broker.
 OPS := AMQP_URL=$${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/} $(UV) run python -m nocturnal.ops
+=======
+# make bench: the original Node stack (P1's baseline) when the team folder lies beside the clone.
+SEED_STACK_DIR ?= $(wildcard ../shared/bench/seed-stack)
+BENCH_QUICK ?=
+BENCH_ONLY ?=
+BENCH_PROFILE ?=
+>>>>>>> main
 
 install:
 	bash tools/bootstrap.sh
@@ -20,6 +32,12 @@ demo:
 
 test: install
 	$(UV) run pytest
+
+# Not part of `make test`: ~15 minutes of load on this machine (BENCH_QUICK=1: ~5). See README.
+bench: install
+	bash tools/bootstrap.sh --bench
+	SEED_STACK_DIR="$(SEED_STACK_DIR)" BENCH_QUICK="$(BENCH_QUICK)" BENCH_ONLY="$(BENCH_ONLY)" \
+		BENCH_PROFILE="$(BENCH_PROFILE)" $(UV) run python -m tools.bench $(ARGS)
 
 lint: install
 	$(UV) run ruff check .
