@@ -1,24 +1,17 @@
 # Nocturnal developer entry points. `make run` starts everything on http://localhost:8080.
-<<<<<<< HEAD
-.PHONY: install run demo test lint fmt asyncapi ops dlq dlq-show dlq-replay dlq-purge
-=======
-.PHONY: install run demo test lint fmt bench
->>>>>>> main
+.PHONY: install run demo test lint fmt bench asyncapi ops dlq dlq-show dlq-replay dlq-purge
 
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 SYNC_FLAGS ?= --frozen
 GATEWAY_URL ?= http://localhost:8080
 ARGS ?=
-<<<<<<< HEAD
 # The operator tools read AMQP_URL and EVENTS_EXCHANGE like the services; locally, the dev broker.
 OPS := AMQP_URL=$${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/} $(UV) run python -m nocturnal.ops
-=======
 # make bench: the original Node stack (P1's baseline) when the team folder lies beside the clone.
 SEED_STACK_DIR ?= $(wildcard ../shared/bench/seed-stack)
 BENCH_QUICK ?=
 BENCH_ONLY ?=
 BENCH_PROFILE ?=
->>>>>>> main
 
 install:
 	bash tools/bootstrap.sh
