@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aio_pika
@@ -16,7 +17,7 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from event_samples import sample_event
 
 from nocturnal.ops.cli import Context, build_parser, run
-from nocturnal.ops.dead_letters import REPLAYS_HEADER
+from nocturnal.ops.dead_letters import REPLAYS_HEADER, replay
 from nocturnal.shared.events import (
     SUBSCRIPTIONS,
     CloudEvent,
@@ -52,12 +53,20 @@ async def depth(amqp: AbstractRobustConnection, queue: str) -> int:
         return int(declared.declaration_result.message_count or 0)
 
 
-async def wait_for_depth(amqp: AbstractRobustConnection, queue: str, expected: int) -> None:
+async def until(check: Callable[[], Awaitable[bool]]) -> None:
+    """Poll `check` until it holds; fail after WAIT_S seconds."""
     async with asyncio.timeout(WAIT_S):
         while True:
-            if await depth(amqp, queue) == expected:
+            if await check():
                 return
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.02)
+
+
+async def wait_for_depth(amqp: AbstractRobustConnection, queue: str, expected: int) -> None:
+    async def reached() -> bool:
+        return await depth(amqp, queue) == expected
+
+    await until(reached)
 
 
 async def take_all(amqp: AbstractRobustConnection, queue: str) -> list[AbstractIncomingMessage]:
@@ -197,6 +206,36 @@ async def test_a_replay_the_broker_does_not_confirm_loses_nothing(
         [kept] = await take_all(amqp, f"{ops_exchange.name}.api.dlq")
         assert kept.message_id == event.id
         await channel.queue_delete(full)
+
+
+async def test_a_replay_cut_short_loses_no_message(
+    amqp_url: str, amqp: AbstractRobustConnection, ops_exchange: ExchangeSpec
+) -> None:
+    api = f"{ops_exchange.name}.api"
+    events = [sample_event("user.deleted", user_id=f"u{n}") for n in range(40)]
+    for event in events:
+        await publish_dead_letter(amqp, ops_exchange, event, **{DEATH_QUEUE_HEADER: api})
+    connection = await aio_pika.connect(amqp_url)
+    replaying = asyncio.create_task(replay(connection, f"{api}.dlq"))
+
+    async def under_way() -> bool:
+        return replaying.done() or await depth(amqp, api) >= 5
+
+    await until(under_way)
+    replaying.cancel()  # Ctrl-C, mid-replay
+    with contextlib.suppress(asyncio.CancelledError):
+        await replaying
+    await connection.close()
+
+    async def settled() -> bool:  # what was held has gone back to the dead-letter queue
+        return await depth(amqp, api) + await depth(amqp, f"{api}.dlq") >= len(events)
+
+    await until(settled)
+    replayed = [m.message_id for m in await take_all(amqp, api)]
+    kept = [m.message_id for m in await take_all(amqp, f"{api}.dlq")]
+    assert len(replayed) == len(set(replayed))  # none sent twice
+    assert set(replayed) | set(kept) == {event.id for event in events}  # none lost
+    assert len(set(replayed) & set(kept)) <= 1  # at most the one between its confirm and ack
 
 
 async def test_replaying_an_unknown_id_says_so(
