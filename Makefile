@@ -36,6 +36,7 @@ lint: install
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
 	$(UV) run mypy --strict -p nocturnal.shared -p nocturnal.auth -p nocturnal.api -p nocturnal.upload -p nocturnal.ratelimit -p nocturnal.ops
+	$(UV) run lint-imports --no-cache
 
 asyncapi: install
 	$(UV) run python -m tools.asyncapi

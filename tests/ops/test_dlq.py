@@ -8,13 +8,14 @@ import io
 import os
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import aio_pika
 import pytest
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from event_samples import sample_event
+from polling import eventually
 
 from nocturnal.ops.cli import Context, build_parser, run
 from nocturnal.ops.dead_letters import REPLAYS_HEADER, replay
@@ -31,8 +32,6 @@ from nocturnal.shared.events import (
 from nocturnal.shared.events.dead_letter import DEATH_QUEUE_HEADER, DEATH_REASON_HEADER
 
 pytestmark = pytest.mark.integration
-
-WAIT_S = 10.0
 
 
 async def command(
@@ -53,20 +52,11 @@ async def depth(amqp: AbstractRobustConnection, queue: str) -> int:
         return int(declared.declaration_result.message_count or 0)
 
 
-async def until(check: Callable[[], Awaitable[bool]]) -> None:
-    """Poll `check` until it holds; fail after WAIT_S seconds."""
-    async with asyncio.timeout(WAIT_S):
-        while True:
-            if await check():
-                return
-            await asyncio.sleep(0.02)
-
-
 async def wait_for_depth(amqp: AbstractRobustConnection, queue: str, expected: int) -> None:
     async def reached() -> bool:
         return await depth(amqp, queue) == expected
 
-    await until(reached)
+    await eventually(reached, f"{expected} messages in {queue}")
 
 
 async def take_all(amqp: AbstractRobustConnection, queue: str) -> list[AbstractIncomingMessage]:
@@ -221,7 +211,7 @@ async def test_a_replay_cut_short_loses_no_message(
     async def under_way() -> bool:
         return replaying.done() or await depth(amqp, api) >= 5
 
-    await until(under_way)
+    await eventually(under_way, "the replay under way")
     replaying.cancel()  # Ctrl-C, mid-replay
     with contextlib.suppress(asyncio.CancelledError):
         await replaying
@@ -230,7 +220,7 @@ async def test_a_replay_cut_short_loses_no_message(
     async def settled() -> bool:  # what was held has gone back to the dead-letter queue
         return await depth(amqp, api) + await depth(amqp, f"{api}.dlq") >= len(events)
 
-    await until(settled)
+    await eventually(settled, "every message back in a queue")
     replayed = [m.message_id for m in await take_all(amqp, api)]
     kept = [m.message_id for m in await take_all(amqp, f"{api}.dlq")]
     assert len(replayed) == len(set(replayed))  # none sent twice

@@ -6,7 +6,7 @@ import pytest
 
 from nocturnal.ratelimit.settings import RatelimitSettings
 from nocturnal.shared.config import load_settings
-from nocturnal.shared.ratelimit import DEFAULT_POLICIES, Policy
+from nocturnal.shared.ratelimit.policies import DEFAULT_POLICIES, Policy
 
 
 def test_defaults_match_the_design(monkeypatch: pytest.MonkeyPatch) -> None:

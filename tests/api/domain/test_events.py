@@ -6,7 +6,7 @@ from event_samples import literal_values
 
 from nocturnal.api.domain.applications import ApplicationStatus
 from nocturnal.api.domain.duties import DutyStatus, Urgency
-from nocturnal.shared.events.payloads import ApplicationData, DutyData
+from nocturnal.shared.event_payloads import ApplicationData, DutyData
 
 
 def test_duty_and_application_states_are_the_domain_states() -> None:

@@ -3,24 +3,28 @@ api's dead-letter queue with the reason, and the next event is still applied."""
 
 from __future__ import annotations
 
-import asyncio
-
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
+from polling import eventually
 
 from api.conftest import Publish
-from api.support import WAIT_S, CallerFactory, register
+from api.support import CallerFactory, register
 from nocturnal.shared.events.dead_letter import DEATH_DETAIL_HEADER, DEATH_REASON_HEADER
 
 
 async def next_dead_letter(amqp: AbstractRobustConnection, queue: str) -> AbstractIncomingMessage:
-    async with amqp.channel() as channel, asyncio.timeout(WAIT_S):
+    taken: list[AbstractIncomingMessage] = []
+    async with amqp.channel() as channel:
         dead_letters = await channel.get_queue(queue, ensure=False)
-        while True:
+
+        async def arrived() -> bool:
             message = await dead_letters.get(fail=False)
             if message is not None:
                 await message.ack()
-                return message
-            await asyncio.sleep(0.05)
+                taken.append(message)
+            return bool(taken)
+
+        await eventually(arrived, f"a message in {queue}")
+    return taken[0]
 
 
 async def test_an_off_schema_event_is_dead_lettered_with_its_reason_and_the_next_applied(

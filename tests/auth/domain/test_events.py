@@ -5,7 +5,7 @@ from __future__ import annotations
 from event_samples import literal_values
 
 from nocturnal.auth.domain.users import Role
-from nocturnal.shared.events.payloads import UserRegisteredData
+from nocturnal.shared.event_payloads import UserRegisteredData
 
 
 def test_the_roles_of_user_registered_are_the_domain_roles() -> None:

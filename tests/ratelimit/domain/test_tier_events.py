@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from event_samples import literal_values
 
-from nocturnal.shared.events.payloads import TierChangedData
-from nocturnal.shared.ratelimit import Tier
+from nocturnal.shared.event_payloads import TierChangedData
+from nocturnal.shared.ratelimit.policies import Tier
 
 
 def test_the_tiers_of_tier_changed_are_the_domain_tiers() -> None:

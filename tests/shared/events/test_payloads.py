@@ -8,8 +8,8 @@ import pytest
 from event_samples import SAMPLES, sample_data
 from pydantic import ValidationError
 
+from nocturnal.shared.event_payloads import DutyData, FileData, UserRegisteredData
 from nocturnal.shared.events import AUDITED, EVENTS, SUBSCRIPTIONS, event_type, payload_model
-from nocturnal.shared.events.payloads import DutyData, FileData, UserRegisteredData
 
 
 @pytest.mark.parametrize("name", sorted(EVENTS))

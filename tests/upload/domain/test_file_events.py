@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from event_samples import literal_values
 
-from nocturnal.shared.events.payloads import FileData
+from nocturnal.shared.event_payloads import FileData
 from nocturnal.upload.domain.files import FileKind, MediaType
 
 

@@ -1,6 +1,7 @@
 """Domain events: CloudEvents envelope, catalogue and payload models, topology, confirmed publisher,
 outbox relay, inbox consumer, dead-lettering with a reason."""
 
+from nocturnal.shared.event_payloads import EventPayload
 from nocturnal.shared.events.bus import EventBus
 from nocturnal.shared.events.catalogue import (
     AUDITED,
@@ -31,7 +32,6 @@ from nocturnal.shared.events.envelope import (
     parse,
 )
 from nocturnal.shared.events.outbox import Outbox, OutboxRelay
-from nocturnal.shared.events.payloads import EventPayload
 from nocturnal.shared.events.publisher import (
     ConfirmedChannel,
     ConfirmedPublisher,

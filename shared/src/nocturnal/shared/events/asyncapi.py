@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from pydantic.json_schema import models_json_schema
 
+from nocturnal.shared.event_payloads import EventPayload
 from nocturnal.shared.events.catalogue import EVENTS, EventSpec, catalogue_queues
 from nocturnal.shared.events.dead_letter import (
     DEATH_DELIVERIES_HEADER,
@@ -25,7 +26,6 @@ from nocturnal.shared.events.dead_letter import (
     DeathReason,
 )
 from nocturnal.shared.events.envelope import CLOUDEVENTS_CONTENT_TYPE, CloudEvent
-from nocturnal.shared.events.payloads import EventPayload
 from nocturnal.shared.events.publisher import REQUEST_ID_HEADER, TRACEPARENT_HEADER
 from nocturnal.shared.events.topology import (
     DEFAULT_DELIVERY_LIMIT,

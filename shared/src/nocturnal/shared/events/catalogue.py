@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from nocturnal.shared.events import payloads
-from nocturnal.shared.events.payloads import EventPayload
+from nocturnal.shared import event_payloads as payloads
+from nocturnal.shared.event_payloads import EventPayload
 from nocturnal.shared.events.topology import (
     DEFAULT_DELIVERY_LIMIT,
     ExchangeSpec,
@@ -47,7 +47,7 @@ class EventSpec:
     ``consumers`` are the services whose durable quorum queue it is bound to (each event handled
     once per service); ``fan_out`` the services whose every instance receives it on a queue of
     its own; ``audited`` keeps it on the bounded audit queue. ``payload`` is the model of its
-    ``data`` (:mod:`nocturnal.shared.events.payloads`).
+    ``data`` (:mod:`nocturnal.shared.event_payloads`).
     """
 
     name: str

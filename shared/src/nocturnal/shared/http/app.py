@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
@@ -16,6 +17,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 from pydantic_core import to_jsonable_python
 
+from nocturnal.shared.clock import rfc3339
 from nocturnal.shared.config import ServiceSettings, load_settings
 from nocturnal.shared.health import READINESS, Readiness, live_handler, ready_handler
 from nocturnal.shared.http.context import (
@@ -42,14 +44,22 @@ HTTP_PARSER_LIMITS = {"max_line_size": 16 * 1024, "max_field_size": 16 * 1024, "
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
-dumps = partial(json.dumps, default=to_jsonable_python, separators=(",", ":"))
+
+
+def _jsonable(value: Any) -> Any:
+    # Every time in every response reads the same: RFC 3339, UTC, milliseconds.
+    return rfc3339(value) if isinstance(value, datetime) else to_jsonable_python(value)
+
+
+dumps = partial(json.dumps, default=_jsonable, separators=(",", ":"))
 log = get_logger("http")
 
 
 def json_response(
     data: Any, *, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:
-    """JSON response; datetimes become RFC 3339 strings, pydantic models their JSON form."""
+    """JSON response; datetimes become RFC 3339 strings with milliseconds
+    (`2026-11-30T22:00:05.123Z`), pydantic models their JSON form."""
     return web.json_response(data, status=status, headers=headers, dumps=dumps)
 
 

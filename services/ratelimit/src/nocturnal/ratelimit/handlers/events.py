@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from nocturnal.ratelimit.adapters.tiers import TierOverrides
+from nocturnal.ratelimit.service_layer import Tiers
+from nocturnal.shared.event_payloads import LoginFailedData, LoginSucceededData
 from nocturnal.shared.events import CloudEvent, DirectHandler
-from nocturnal.shared.events.payloads import LoginFailedData, LoginSucceededData
 
 
-def login_handlers(tiers: TierOverrides) -> dict[str, DirectHandler]:
+def login_handlers(tiers: Tiers) -> dict[str, DirectHandler]:
     """Handlers of auth's login events (idempotent: safe without an inbox)."""
 
     async def failed(event: CloudEvent) -> None:
-        attempt = LoginFailedData.model_validate(event.data)
-        await tiers.record_failed_login(attempt.email_hash, event.id)
+        await tiers.failed_login(LoginFailedData.model_validate(event.data).email_hash, event.id)
 
     async def succeeded(event: CloudEvent) -> None:
-        await tiers.record_login(LoginSucceededData.model_validate(event.data).email_hash)
+        await tiers.login(LoginSucceededData.model_validate(event.data).email_hash)
 
     return {"user.login_failed": failed, "user.login_succeeded": succeeded}

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from pymongo.asynchronous.client_session import AsyncClientSession
+from collections.abc import Awaitable, Callable
 
-from nocturnal.shared.events import CloudEvent, Handler
-from nocturnal.shared.events.payloads import UserDeletedData
-from nocturnal.upload.service_layer import FileService
+from nocturnal.shared.event_payloads import UserDeletedData
+from nocturnal.shared.events import CloudEvent
+from nocturnal.shared.unit_of_work import Transaction
+from nocturnal.upload.service_layer import FileService, Repositories
+
+EventHandler = Callable[[CloudEvent, Transaction[Repositories]], Awaitable[None]]
 
 
-def erase_deleted_user(files: FileService) -> Handler:
-    """Handler of `user.deleted`: delete every file of the user (idempotent)."""
+def event_handlers(files: FileService) -> dict[str, EventHandler]:
+    """Event name → handler, for the service's durable queue (inbox: each event once)."""
 
-    async def handle(event: CloudEvent, session: AsyncClientSession) -> None:
-        data = UserDeletedData.model_validate(event.data)
-        await files.erase_owner(data.user_id, session)
+    async def user_deleted(event: CloudEvent, tx: Transaction[Repositories]) -> None:
+        await files.erase_owner(tx, UserDeletedData.model_validate(event.data).user_id)
 
-    return handle
+    return {"user.deleted": user_deleted}

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from nocturnal.auth.adapters.accounts import ACCOUNTS
-from nocturnal.auth.adapters.signing_keys import SIGNING_KEYS
+from nocturnal.auth.keys import VERIFICATION
 from nocturnal.shared.http.app import json_response
 
 # Short: a verifier meeting an unknown kid refetches, and an HTTP cache must not hide new keys.
@@ -14,7 +13,7 @@ JWKS_CACHE_CONTROL = "public, max-age=60"
 
 async def jwks(request: web.Request) -> web.Response:
     """The JWK Set (RFC 7517) of every Ed25519 public key whose tokens may still be valid."""
-    keys = await request.app[SIGNING_KEYS].published()
+    keys = await request.app[VERIFICATION].public_keys()
     return json_response(
         {"keys": [key.jwk() for key in keys]}, headers={"Cache-Control": JWKS_CACHE_CONTROL}
     )
@@ -25,5 +24,5 @@ async def revocations(request: web.Request) -> web.Response:
 
     A verifying instance loads them at start, then follows `auth.tokens_revoked` events.
     """
-    items = await request.app[ACCOUNTS].revocations_in_force()
+    items = await request.app[VERIFICATION].revocations()
     return json_response({"items": items}, headers={"Cache-Control": "no-store"})

@@ -1,7 +1,9 @@
 """The ``data`` of every catalogued event (DESIGN §3), one pydantic model each: the one source that
 publishers build payloads with, consumers validate them against and the AsyncAPI document shows.
 
-Pure: pydantic and the standard library only, so service domains may import it.
+Pure: pydantic and the standard library only, so service domains may import it. It sits beside
+``nocturnal.shared.events``, not in it: importing anything inside that package runs its
+``__init__``, which loads aio-pika and PyMongo.
 
 Conventions of every model:
 
