@@ -8,12 +8,12 @@ import ctypes
 import functools
 import http.client
 import os
-import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -24,8 +24,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from gateway.render import render_gateway, upstream_servers
+
 ROOT = Path(__file__).resolve().parent.parent
-GATEWAY_TEMPLATE = ROOT / "gateway" / "nginx.conf.template"
 
 SERVICES = ("auth", "api", "upload", "ratelimit")
 # Peers first: auth (JWKS) and ratelimit are ready before the services that call them start.
@@ -42,7 +43,10 @@ URL_VARIABLES = {"redis": "REDIS_URL", "rabbitmq": "AMQP_URL"}
 DEFAULT_PORTS = {"redis": 6379, "rabbitmq": 5672}
 
 READY_TIMEOUT_S = 60.0
-STOP_GRACE_S = 15.0
+# Longer than a service's SHUTDOWN_DRAIN_S + SHUTDOWN_TIMEOUT_S defaults (5 + 20 s).
+STOP_GRACE_S = 30.0
+# How often the gateway's upstreams are matched to the instances' readiness.
+READINESS_POLL_S = 0.25
 
 
 class StackError(RuntimeError):
@@ -384,29 +388,28 @@ class GatewayLayout:
     instance_ports: Mapping[str, Sequence[int]]
 
 
-def render_template(template: str, values: Mapping[str, object]) -> str:
-    """Fill `{{ name }}` placeholders; nginx's own `$variables` and braces are left alone.
+def render_gateway_config(
+    layout: GatewayLayout, run_dir: Path, log_dir: Path, down: Iterable[int] = ()
+) -> str:
+    """The nginx config for `layout`, with every file path inside `run_dir` or `log_dir`.
 
-    Raises:
-        KeyError: a placeholder without a value.
+    Instances whose port is in `down` are listed but get no requests (not ready).
     """
-    return re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: str(values[m.group(1)]), template)
-
-
-def render_gateway_config(layout: GatewayLayout, run_dir: Path, log_dir: Path) -> str:
-    """The nginx config for `layout`, with every file path inside `run_dir` or `log_dir`."""
-    values: dict[str, object] = {
-        "gateway_port": layout.gateway_port,
-        "pid_path": run_dir / "nginx.pid",
-        "log_dir": log_dir,
-        "temp_dir": run_dir / "tmp",
-    }
-    for service in SERVICES:
-        values[f"{service}_vip_port"] = layout.vip_ports[service]
-        values[f"{service}_servers"] = "\n".join(
-            f"        server 127.0.0.1:{port};" for port in layout.instance_ports[service]
+    down_addresses = {f"127.0.0.1:{port}" for port in down}
+    servers = {
+        service: upstream_servers(
+            [f"127.0.0.1:{port}" for port in layout.instance_ports[service]], down=down_addresses
         )
-    return render_template(GATEWAY_TEMPLATE.read_text(), values)
+        for service in SERVICES
+    }
+    return render_gateway(
+        gateway_port=layout.gateway_port,
+        pid_path=run_dir / "nginx.pid",
+        log_dir=log_dir,
+        temp_dir=run_dir / "tmp",
+        servers=servers,
+        vip_ports=layout.vip_ports,
+    )
 
 
 def _nginx_argv(run_dir: Path, log_dir: Path) -> list[str]:
@@ -504,6 +507,9 @@ class Stack:
         self.layout: GatewayLayout | None = None
         self.storage = "local"
         self._reported_exits: set[str] = set()
+        self._down: frozenset[int] = frozenset()
+        self._following = threading.Event()
+        self._follower: threading.Thread | None = None
 
     @property
     def base_url(self) -> str:
@@ -550,6 +556,40 @@ class Stack:
             for instance in started:
                 ready = functools.partial(http_ok, f"{instance.url}/health/ready")
                 wait_until(ready, instance.name, s.ready_timeout, instance.child)
+        self._following.clear()
+        self._follower = threading.Thread(target=self._follow_readiness, daemon=True)
+        self._follower.start()
+
+    def sync_gateway(self) -> bool:
+        """Leave instances that are not ready out of the gateway's upstreams and put ready ones
+        back, the way Kubernetes keeps a Service's endpoints to its ready pods: a draining
+        instance (readiness 503 after SIGTERM) stops getting requests while it finishes its
+        own. A service whose instances are all unready keeps them all. True when nginx reloaded.
+        """
+        assert self.layout is not None and self.gateway is not None
+        down: set[int] = set()
+        for service in SERVICES:
+            ports = [i.port for i in self.instances if i.service == service]
+            unready = {
+                port for port in ports if not http_ok(f"http://127.0.0.1:{port}/health/ready")
+            }
+            if len(unready) < len(ports):
+                down |= unready
+        if down == self._down:
+            return False
+        s = self.settings
+        (s.run_dir / "nginx.conf").write_text(
+            render_gateway_config(self.layout, s.run_dir, s.logs, down)
+        )
+        self.gateway.proc.send_signal(signal.SIGHUP)  # nginx reloads; old workers finish first
+        left_out = sorted(i.name for i in self.instances if i.port in down)
+        print(f"devstack: gateway routes around {', '.join(left_out) or 'no instance'}", flush=True)
+        self._down = frozenset(down)
+        return True
+
+    def _follow_readiness(self) -> None:
+        while not self._following.wait(READINESS_POLL_S):
+            self.sync_gateway()
 
     def _check_settings(self) -> None:
         s = self.settings
@@ -640,6 +680,10 @@ class Stack:
 
     def stop(self) -> None:
         """Stop the gateway and the instances, then the servers this stack started."""
+        self._following.set()
+        if self._follower is not None:
+            self._follower.join()
+            self._follower = None
         children = [instance.child for instance in self.instances]
         if self.gateway is not None:
             children.append(self.gateway)

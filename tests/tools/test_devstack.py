@@ -181,8 +181,8 @@ def test_rendering_fills_every_placeholder_and_lists_every_instance(tmp_path: Pa
     config = rendered(tmp_path)
 
     assert "{{" not in config
-    assert config.count("server 127.0.0.1:1001;") == len(SERVICES)
-    assert config.count("server 127.0.0.1:1002;") == len(SERVICES)
+    assert config.count("server 127.0.0.1:1001 max_fails=3 fail_timeout=10s;") == len(SERVICES)
+    assert config.count("server 127.0.0.1:1002 max_fails=3 fail_timeout=10s;") == len(SERVICES)
 
 
 def public_routes(config: str) -> dict[str, str]:

@@ -29,6 +29,12 @@ class ServiceSettings(BaseSettings):
 
     Subclasses add their own fields. Any `SecretStr` field whose value starts with
     `dev-insecure-` is refused when `NOCTURNAL_ENV=production`.
+
+    Graceful shutdown (seconds): after SIGTERM the service keeps serving for
+    `SHUTDOWN_DRAIN_S` with readiness 503, then gets at most `SHUTDOWN_TIMEOUT_S` to finish
+    in-flight requests and event handlers, flush the outbox and close its connections. The
+    platform's grace period (compose `stop_grace_period`, Kubernetes
+    `terminationGracePeriodSeconds` after the preStop hook) must exceed their sum.
     """
 
     model_config = SETTINGS_CONFIG
@@ -45,6 +51,8 @@ class ServiceSettings(BaseSettings):
     client_ip_header: str = "X-Real-IP"
     max_json_body_bytes: int = Field(default=64 * 1024, ge=1024)
     peer_timeout_s: float = Field(default=2.0, gt=0, le=30)
+    shutdown_drain_s: float = Field(default=5.0, ge=0, le=120)
+    shutdown_timeout_s: float = Field(default=20.0, gt=0, le=300)
 
     @property
     def resolved_log_format(self) -> Literal["json", "console"]:
