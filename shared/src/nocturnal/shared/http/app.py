@@ -116,7 +116,9 @@ async def _on_prepare(request: web.Request, response: web.StreamResponse) -> Non
     response.headers.update(request.get(RESPONSE_HEADERS, {}))
     if request.app[READINESS].draining:
         # A gateway must not reuse this connection: it may be closed idle once the drain ends.
+        # The header is set here too: aiohttp runs this hook after it wrote its own headers.
         response.force_close()
+        response.headers["Connection"] = "close"
 
 
 @web.middleware
