@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs what `make run` and CI need beyond Python packages: uv, nginx (--servers: Redis, RabbitMQ).
+# Installs what `make run` and CI need beyond Python packages: uv, nginx, docker-compose (the
+# offline compose.yaml validation of tests/deploy; no Docker engine needed) and, with --servers,
+# Redis and RabbitMQ.
 set -euo pipefail
 
 apt_install() {
@@ -26,6 +28,7 @@ fi
 
 missing=()
 has nginx || missing+=(nginx)
+has docker-compose || missing+=(docker-compose)
 if [ "${1:-}" = "--servers" ]; then
     has redis-server || missing+=(redis-server)
     has rabbitmq-server || missing+=(rabbitmq-server)

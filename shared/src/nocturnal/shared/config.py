@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Literal, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 PLACEHOLDER_SECRET_PREFIX = "dev-insecure-"
@@ -100,18 +101,26 @@ SettingsT = TypeVar("SettingsT", bound=BaseSettings)
 def load_settings(cls: type[SettingsT]) -> SettingsT:
     """Read `cls` from the environment; on invalid config print every problem and exit(2).
 
+    Each problem is one line on stderr, e.g.
+    `invalid configuration (AuthSettings): SIGNING_KEY_SECRET is a development placeholder; ...`
+    or `invalid configuration (ApiSettings): PORT: Input should be a valid integer, ...`.
+
     Raises:
-        SystemExit: with status 2 and one line per invalid variable (or the parse error).
+        SystemExit: with status 2 after printing the problems.
     """
+    prefix = f"invalid configuration ({cls.__name__}):"
     try:
         return cls()
     except SettingsError as exc:  # e.g. malformed JSON in a complex-valued variable
-        print(f"invalid configuration for {cls.__name__}: {exc}", file=sys.stderr)
+        print(f"{prefix} {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     except ValidationError as exc:
-        lines = [f"invalid configuration for {cls.__name__}:"]
-        for error in exc.errors():
-            where = ".".join(str(p) for p in error["loc"]).upper() or "(settings)"
-            lines.append(f"  {where}: {error['msg']}")
+        lines = [f"{prefix} {_problem(error)}" for error in exc.errors()]
         print("\n".join(lines), file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def _problem(error: ErrorDetails) -> str:
+    message = error["msg"].removeprefix("Value error, ")
+    where = ".".join(str(part) for part in error["loc"]).upper()
+    return f"{where}: {message}" if where else message
