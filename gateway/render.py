@@ -91,7 +91,7 @@ def render_compose() -> str:
         gateway_port=COMPOSE_GATEWAY_PORT,
         pid_path="/tmp/nginx.pid",
         log_dir="/var/log/nginx",
-        temp_dir="/tmp/nginx",
+        temp_dir="/tmp",
         servers={
             service: upstream_servers([f"{service}:{COMPOSE_SERVICE_PORT}"], resolve=True)
             for service in SERVICES
@@ -99,6 +99,22 @@ def render_compose() -> str:
         vip_ports=COMPOSE_VIP_PORTS,
         resolver=COMPOSE_RESOLVER,
     )
+
+
+def public_locations(config: str) -> list[tuple[str, str, str]]:
+    """The public server's locations of a rendered config, in the order written:
+    (location, upstream it proxies to or status it returns, the block's body)."""
+    public = config.split("# The public gateway.")[1].split("# Internal listeners")[0]
+    locations = []
+    for match in re.finditer(r"location ([^{]+?) \{", public):
+        depth, end = 1, match.end()
+        while depth:
+            depth += {"{": 1, "}": -1}.get(public[end], 0)
+            end += 1
+        body = public[match.end() : end]
+        target = re.search(r"proxy_pass http://(\w+);", body) or re.search(r"return (\d+)", body)
+        locations.append((match.group(1), target.group(1) if target else "", body))
+    return locations
 
 
 def main(argv: list[str]) -> int:
