@@ -211,17 +211,21 @@ class Child:
             os.killpg(self.proc.pid, signum)
 
 
-def stop_children(children: Iterable[Child], grace: float = STOP_GRACE_S) -> None:
-    """SIGTERM each child's process group, wait up to `grace` seconds, then SIGKILL the rest."""
+def stop_children(
+    children: Iterable[Child], grace: float = STOP_GRACE_S, signum: int = signal.SIGTERM
+) -> None:
+    """Signal each child's process group (SIGTERM unless `signum` says otherwise), wait up to
+    `grace` seconds, then SIGKILL the rest."""
     running = [child for child in children if child.alive]
     for child in running:
-        child.signal_group(signal.SIGTERM)
+        child.signal_group(signum)
     deadline = time.monotonic() + grace
     while running and time.monotonic() < deadline:
         running = [child for child in running if child.alive]
         time.sleep(0.1)
     for child in running:
-        print(f"devstack: {child.name} ignored SIGTERM for {grace:g} s; killing it", flush=True)
+        name = signal.Signals(signum).name
+        print(f"devstack: {child.name} ignored {name} for {grace:g} s; killing it", flush=True)
         child.signal_group(signal.SIGKILL)
         child.proc.wait()
 
@@ -687,7 +691,8 @@ class Stack:
         children = [instance.child for instance in self.instances]
         if self.gateway is not None:
             children.append(self.gateway)
-        stop_children(children)
+        # SIGINT: the services skip their drain, since the gateway in front of them stops too.
+        stop_children(children, signum=signal.SIGINT)
         for server in reversed(self.servers):
             server.stop()
         self.instances, self.servers, self.gateway = [], [], None

@@ -219,8 +219,9 @@ async def serve_until_stopped(app: web.Application, settings: ServiceSettings) -
 
     1. the signal turns readiness 503 (`draining`) at once; every response from now on carries
        `Connection: close`, so keep-alive connections from gateways end after their request;
-    2. the service keeps serving for `shutdown_drain_s` (endpoints and gateways stop sending;
-       a second signal ends the drain early);
+    2. after SIGTERM (an orchestrator's stop) the service keeps serving for `shutdown_drain_s`
+       while endpoints and gateways stop sending; SIGINT (Ctrl-C, or a local runner stopping
+       everything) or a second signal skips or ends this drain;
     3. it stops accepting connections and gives in-flight requests up to half of
        `shutdown_timeout_s`;
     4. the cleanup contexts close in reverse order: the event bus lets in-flight event handlers
@@ -232,9 +233,10 @@ async def serve_until_stopped(app: web.Application, settings: ServiceSettings) -
     start-up and closes what was opened.
     """
     stop = asyncio.Event()
+    received: list[signal.Signals] = []
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, _on_signal, signum, stop, received)
     runner = web.AppRunner(
         app,
         handle_signals=False,
@@ -247,7 +249,8 @@ async def serve_until_stopped(app: web.Application, settings: ServiceSettings) -
             await site.start()
             log.info("serving", host=settings.host, port=settings.port)
             await stop.wait()
-            await _drain(app[READINESS], stop, settings.shutdown_drain_s)
+            drain_s = settings.shutdown_drain_s if received[0] is signal.SIGTERM else 0.0
+            await _drain(app[READINESS], stop, drain_s)
     finally:
         await _stop(runner, settings.shutdown_timeout_s)
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -256,6 +259,11 @@ async def serve_until_stopped(app: web.Application, settings: ServiceSettings) -
 
 _REQUESTS_SHARE = 0.5
 """Share of SHUTDOWN_TIMEOUT_S that in-flight HTTP requests get once the listener is closed."""
+
+
+def _on_signal(signum: signal.Signals, stop: asyncio.Event, received: list[signal.Signals]) -> None:
+    received.append(signum)
+    stop.set()
 
 
 async def _until_stopped(starting: Awaitable[None], stop: asyncio.Event) -> bool:
@@ -278,6 +286,8 @@ async def _drain(readiness: Readiness, stop: asyncio.Event, drain_s: float) -> N
     stop.clear()
     readiness.draining = True
     log.info("draining", drain_s=drain_s)
+    if not drain_s:
+        return
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), drain_s)
 
