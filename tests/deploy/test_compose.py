@@ -14,7 +14,7 @@ import boto3
 import pytest
 import yaml
 
-from deploy import crossrefs
+from deploy.checks.references import variable_problems
 from deploy.kustomize import ROOT
 from gateway.render import COMPOSE_GATEWAY_PORT, COMPOSE_VIP_PORTS, SERVICES, render_compose
 from tools.devstack import GatewayLayout, render_gateway_config
@@ -92,9 +92,7 @@ def test_compose_sets_what_each_service_needs_and_nothing_it_does_not_read(
 ) -> None:
     environment = set(resolved["services"][service]["environment"])
     # The image sets PORT and VERSION (Dockerfile), both read by every service.
-    problems = crossrefs.variable_problems(
-        f"compose {service}", service, environment | {"PORT", "VERSION"}
-    )
+    problems = variable_problems(f"compose {service}", service, environment | {"PORT", "VERSION"})
 
     assert problems == []
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from deploy import crossrefs
+from deploy.checks import all_problems
+from deploy.checks.services import variables_needed_in_production
 from deploy.kustomize import BASE, OVERLAYS, Resource, by_kind, copied, render
 from gateway.render import render_compose
 from nocturnal.shared.config import ServiceSettings
@@ -37,7 +38,7 @@ def nginx_config() -> str:
 def test_every_cross_reference_holds(
     rendered: dict[str, list[Resource]], nginx_config: str, name: str
 ) -> None:
-    problems = crossrefs.all_problems(
+    problems = all_problems(
         rendered[name], nginx_config, DRAIN_S, TIMEOUT_S, replicas=REPLICAS[name]
     )
 
@@ -46,17 +47,17 @@ def test_every_cross_reference_holds(
 
 def test_the_services_need_their_secrets_in_production() -> None:
     # What the env check holds the manifests to: a change here needs a look at k8s/ and compose.
-    assert crossrefs.variables_needed_in_production("auth") == {
+    assert variables_needed_in_production("auth") == {
         "NOCTURNAL_ENV",
         "SIGNING_KEY_SECRET",
     }
-    assert crossrefs.variables_needed_in_production("upload") == {
+    assert variables_needed_in_production("upload") == {
         "NOCTURNAL_ENV",
         "URL_SIGNING_SECRET",
         "PUBLIC_BASE_URL",
     }
-    assert crossrefs.variables_needed_in_production("api") == {"NOCTURNAL_ENV"}
-    assert crossrefs.variables_needed_in_production("ratelimit") == {"NOCTURNAL_ENV"}
+    assert variables_needed_in_production("api") == {"NOCTURNAL_ENV"}
+    assert variables_needed_in_production("ratelimit") == {"NOCTURNAL_ENV"}
 
 
 def test_files_go_to_shared_storage_in_every_rendering(rendered: dict[str, list[Resource]]) -> None:
@@ -233,6 +234,6 @@ def test_a_broken_reference_fails_naming_it(
     resources = copied(rendered["prod"])
     break_it(resources)
 
-    problems = crossrefs.all_problems(resources, nginx_config, DRAIN_S, TIMEOUT_S)
+    problems = all_problems(resources, nginx_config, DRAIN_S, TIMEOUT_S)
 
     assert message in problems

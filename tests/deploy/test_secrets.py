@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from deploy.crossrefs import secret_template_values
+from deploy.checks.references import secret_template_values
 from deploy.kustomize import OVERLAYS, by_kind, render
 
 SECRET_OF = {"auth": "SIGNING_KEY_SECRET", "upload": "URL_SIGNING_SECRET"}
