@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "k8s"
 BASE = K8S / "base"
 OVERLAYS = {"dev": K8S / "overlays" / "dev", "prod": K8S / "overlays" / "prod"}
+ENTRIES = {"gateway-api": K8S / "entry" / "gateway-api", "ingress": K8S / "entry" / "ingress"}
 
 RENDERED_FIELDS = {"apiVersion", "kind", "resources", "namespace", "images", "patches"}
 TARGET_FIELDS = {"kind", "name", "group", "version"}

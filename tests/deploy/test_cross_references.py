@@ -10,23 +10,21 @@ import pytest
 
 from deploy.checks import all_problems
 from deploy.checks.services import variables_needed_in_production
-from deploy.kustomize import BASE, OVERLAYS, Resource, by_kind, copied, render
+from deploy.kustomize import BASE, ENTRIES, OVERLAYS, Resource, by_kind, copied, render
 from gateway.render import render_compose
 from nocturnal.shared.config import ServiceSettings
 
-RENDERINGS = {"base": BASE, **OVERLAYS}
-REPLICAS = {
-    "base": (3, 10),
-    "prod": (3, 10),
-    "dev": (1, 3),
-}  # dev: k8s/overlays/dev/autoscaling.yaml
+# HPA bounds per rendering; dev's come from k8s/overlays/dev/autoscaling.yaml.
+REPLICAS = {"complete": (3, 10), "prod": (3, 10), "dev": (1, 3)}
 DRAIN_S = ServiceSettings.model_fields["shutdown_drain_s"].default
 TIMEOUT_S = ServiceSettings.model_fields["shutdown_timeout_s"].default
 
 
 @pytest.fixture(scope="module")
 def rendered() -> dict[str, list[Resource]]:
-    return {name: render(path) for name, path in RENDERINGS.items()}
+    """The overlays, and "complete": the base with both public entries (Gateway API, Ingress)."""
+    complete = render(BASE) + [r for entry in ENTRIES.values() for r in render(entry)]
+    return {"complete": complete, **{name: render(path) for name, path in OVERLAYS.items()}}
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +32,7 @@ def nginx_config() -> str:
     return render_compose()
 
 
-@pytest.mark.parametrize("name", list(RENDERINGS))
+@pytest.mark.parametrize("name", list(REPLICAS))
 def test_every_cross_reference_holds(
     rendered: dict[str, list[Resource]], nginx_config: str, name: str
 ) -> None:
@@ -58,6 +56,15 @@ def test_the_services_need_their_secrets_in_production() -> None:
     }
     assert variables_needed_in_production("api") == {"NOCTURNAL_ENV"}
     assert variables_needed_in_production("ratelimit") == {"NOCTURNAL_ENV"}
+
+
+def test_every_entry_is_checked_and_each_overlay_has_one(
+    rendered: dict[str, list[Resource]],
+) -> None:
+    assert by_kind(rendered["complete"], "Ingress") and by_kind(rendered["complete"], "HTTPRoute")
+    for name in OVERLAYS:
+        entries = [k for k in ("Ingress", "HTTPRoute") if by_kind(rendered[name], k)]
+        assert len(entries) == 1, name
 
 
 def test_files_go_to_shared_storage_in_every_rendering(rendered: dict[str, list[Resource]]) -> None:
@@ -231,7 +238,7 @@ def test_a_broken_reference_fails_naming_it(
     rendered: dict[str, list[Resource]], nginx_config: str, breakage: str
 ) -> None:
     break_it, message = BREAKAGES[breakage]
-    resources = copied(rendered["prod"])
+    resources = copied(rendered["complete"])
     break_it(resources)
 
     problems = all_problems(resources, nginx_config, DRAIN_S, TIMEOUT_S)

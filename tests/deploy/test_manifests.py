@@ -19,6 +19,7 @@ import yaml
 from deploy import gateway_api
 from deploy.kustomize import (
     BASE,
+    ENTRIES,
     K8S,
     OVERLAYS,
     KustomizeError,
@@ -39,7 +40,7 @@ kubernetes_validate.utils.schema_contents = functools.cache(  # type: ignore[ass
 )
 
 MANIFEST_FILES = sorted(K8S.rglob("*.yaml"))
-RENDERINGS = {"base": BASE, **OVERLAYS}
+RENDERINGS = {"base": BASE, **{f"entry/{k}": v for k, v in ENTRIES.items()}, **OVERLAYS}
 
 
 def strict_problems(resource: Resource, version: str) -> list[str]:
@@ -94,7 +95,7 @@ def test_every_rendered_resource_validates_strictly(name: str) -> None:
 
     problems = [p for r in resources for v in KUBERNETES_VERSIONS for p in strict_problems(r, v)]
 
-    assert len(resources) > 40
+    assert resources
     assert problems == []
 
 
@@ -150,7 +151,11 @@ def test_a_wrong_type_fails_strict_validation_naming_the_field() -> None:
 
 
 def test_a_misspelt_gateway_api_field_fails_naming_it() -> None:
-    [route] = [r for r in load_documents(BASE / "gateway-api.yaml") if r["kind"] == "HTTPRoute"]
+    [route] = [
+        r
+        for r in load_documents(ENTRIES["gateway-api"] / "gateway-api.yaml")
+        if r["kind"] == "HTTPRoute"
+    ]
     assert strict_problems(route, KUBERNETES_VERSIONS[-1]) == []
     route["spec"]["rules"][0]["backendRef"] = route["spec"]["rules"][0].pop("backendRefs")
 

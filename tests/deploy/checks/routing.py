@@ -72,6 +72,7 @@ def routing_problems(resources: list[Resource], nginx_config: str) -> list[str]:
     the Ingress and the HTTPRoute alike; no internal route is reachable through any of them."""
     locations = public_locations(nginx_config)
     entries = {"Ingress": ingress_candidates(resources), "HTTPRoute": route_candidates(resources)}
+    entries = {kind: candidates for kind, candidates in entries.items() if by_kind(resources, kind)}
     services = set(by_kind(resources, "Service"))
     problems = []
     for service in SERVICES:
