@@ -45,8 +45,10 @@ DEFAULT_PORTS = {"redis": 6379, "rabbitmq": 5672}
 READY_TIMEOUT_S = 60.0
 # Longer than a service's SHUTDOWN_DRAIN_S + SHUTDOWN_TIMEOUT_S defaults (5 + 20 s).
 STOP_GRACE_S = 30.0
-# How often the gateway's upstreams are matched to the instances' readiness.
+# How often the gateway's upstreams are matched to the instances' readiness, and how many
+# unanswered probes in a row take an instance out (an answer other than 200 does at once).
 READINESS_POLL_S = 0.25
+READINESS_SILENCE_LIMIT = 3
 
 
 class StackError(RuntimeError):
@@ -147,6 +149,20 @@ def http_ok(url: str, timeout: float = 1.0) -> bool:
             return bool(response.status == 200)
     except (OSError, http.client.HTTPException):
         return False
+
+
+def http_answer(url: str, timeout: float = 1.0) -> int | None:
+    """The status GET `url` answers (0 when the connection is refused), or None when no answer
+    came within `timeout` seconds."""
+    try:
+        with _DIRECT.open(url, timeout=timeout) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+    except urllib.error.URLError as exc:
+        return 0 if isinstance(exc.reason, ConnectionRefusedError) else None
+    except (OSError, http.client.HTTPException):
+        return None
 
 
 def redact(url: str) -> str:
@@ -512,6 +528,7 @@ class Stack:
         self.storage = "local"
         self._reported_exits: set[str] = set()
         self._down: frozenset[int] = frozenset()
+        self._silent: dict[int, int] = {}  # port -> unanswered readiness probes in a row
         self._following = threading.Event()
         self._follower: threading.Thread | None = None
 
@@ -574,9 +591,7 @@ class Stack:
         down: set[int] = set()
         for service in SERVICES:
             ports = [i.port for i in self.instances if i.service == service]
-            unready = {
-                port for port in ports if not http_ok(f"http://127.0.0.1:{port}/health/ready")
-            }
+            unready = {port for port in ports if not self._ready(port)}
             if len(unready) < len(ports):
                 down |= unready
         if down == self._down:
@@ -590,6 +605,15 @@ class Stack:
         print(f"devstack: gateway routes around {', '.join(left_out) or 'no instance'}", flush=True)
         self._down = frozenset(down)
         return True
+
+    def _ready(self, port: int) -> bool:
+        """Ready unless it answers otherwise or stays silent (a loaded machine answers late)."""
+        status = http_answer(f"http://127.0.0.1:{port}/health/ready")
+        if status is not None:
+            self._silent[port] = 0
+            return status == 200
+        self._silent[port] = self._silent.get(port, 0) + 1
+        return self._silent[port] < READINESS_SILENCE_LIMIT
 
     def _follow_readiness(self) -> None:
         while not self._following.wait(READINESS_POLL_S):

@@ -22,6 +22,7 @@ import pytest
 
 from gateway.render import public_locations
 from tools.devstack import (
+    READINESS_SILENCE_LIMIT,
     SERVICES,
     Child,
     GatewayLayout,
@@ -617,3 +618,38 @@ def test_stack_keeps_internal_routes_private(gateway_stack: Stack, path: str) ->
     port = int(gateway_stack.base_url.rsplit(":", 1)[1])
 
     assert_nginx_problem(send(port, "GET", path), 404)
+
+
+# --- the gateway follows readiness ----------------------------------------------------------
+
+
+def test_an_instance_answering_not_ready_leaves_the_gateway_at_once() -> None:
+    class NotReady(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(503)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NotReady)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    stack = Stack(StackSettings())
+    try:
+        assert stack._ready(server.server_address[1]) is False
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert stack._ready(free_ports(1)[0]) is False  # nothing listens: refused
+
+
+def test_a_silent_instance_leaves_the_gateway_after_three_probes() -> None:
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        stack = Stack(StackSettings())
+        port = silent.getsockname()[1]
+
+        answers = [stack._ready(port) for _ in range(READINESS_SILENCE_LIMIT)]
+
+    assert answers == [True] * (READINESS_SILENCE_LIMIT - 1) + [False]
