@@ -52,10 +52,10 @@ def test_the_secret_template_unchanged_is_refused_in_one_line(service: str) -> N
     result = start(env, service)
 
     assert result.returncode == 2
-    assert result.stderr.splitlines() == [
-        f"invalid configuration ({service.capitalize()}Settings): {SECRET_OF[service]} is a "
-        "development placeholder; set a real secret"
-    ]
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"invalid configuration ({service.capitalize()}Settings): ")
+    assert SECRET_OF[service] in line
+    assert "placeholder" in line
 
 
 @pytest.mark.parametrize("service", list(SECRET_OF))
