@@ -1,10 +1,15 @@
 # Nocturnal developer entry points. `make run` starts everything on http://localhost:8080.
-.PHONY: install run demo test lint fmt
+.PHONY: install run demo test lint fmt bench
 
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 SYNC_FLAGS ?= --frozen
 GATEWAY_URL ?= http://localhost:8080
 ARGS ?=
+# make bench: the original Node stack (P1's baseline) when the team folder lies beside the clone.
+SEED_STACK_DIR ?= $(wildcard ../shared/bench/seed-stack)
+BENCH_QUICK ?=
+BENCH_ONLY ?=
+BENCH_PROFILE ?=
 
 install:
 	bash tools/bootstrap.sh
@@ -19,10 +24,17 @@ demo:
 test: install
 	$(UV) run pytest
 
+# Not part of `make test`: ~15 minutes of load on this machine (BENCH_QUICK=1: ~5). See README.
+bench: install
+	bash tools/bootstrap.sh --bench
+	SEED_STACK_DIR="$(SEED_STACK_DIR)" BENCH_QUICK="$(BENCH_QUICK)" BENCH_ONLY="$(BENCH_ONLY)" \
+		BENCH_PROFILE="$(BENCH_PROFILE)" $(UV) run python -m tools.bench $(ARGS)
+
 lint: install
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
 	$(UV) run mypy --strict -p nocturnal.shared -p nocturnal.auth -p nocturnal.api -p nocturnal.upload -p nocturnal.ratelimit
+	$(UV) run lint-imports --no-cache
 
 fmt:
 	$(UV) run ruff check --fix .

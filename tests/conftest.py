@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from event_topology import delete_event_topology, new_exchange_name, private_event_exchange
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 
 from tools.devstack import (
     DEFAULT_AMQP_URL,
@@ -34,6 +35,12 @@ from tools.devstack import (
     wait_until,
 )
 
+SERVER_FIXTURES = frozenset(
+    {"mongo_url", "redis_server", "amqp_url", "s3_endpoint_url", "gateway_stack"}
+)
+"""A test that needs one of these (directly or through another fixture) talks to a real
+server."""
+
 # Images for the testcontainers path (only where a Docker engine answers).
 MONGO_IMAGE = "mongo:7.0"
 REDIS_IMAGE = "redis:7.2"
@@ -43,6 +50,15 @@ MOTO_IMAGE = "motoserver/moto:5.1.0"
 # Logical Redis databases handed to test sessions; their locks live in the URL's own database.
 REDIS_TEST_DATABASES = range(1, 16)
 REDIS_LOCK_TTL_S = 3 * 3600
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `integration` every test that uses a real server, so that
+    `pytest -m "not integration"` runs the pure tests alone, in seconds. A test starting a
+    server of its own some other way carries the mark itself."""
+    for item in items:
+        if SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
 
 
 @functools.cache
@@ -236,6 +252,22 @@ async def mongo_client(mongo_url: str) -> AsyncIterator[AsyncMongoClient[Any]]:
     client: AsyncMongoClient[Any] = AsyncMongoClient(mongo_url, tz_aware=True)
     yield client
     await client.close()
+
+
+@pytest.fixture
+def database_name(request: pytest.FixtureRequest) -> str:
+    """A database name of the test's own: `test_<package>_<random>` (e.g. `test_api_…`)."""
+    package = request.path.relative_to(Path(__file__).parent).parts[0]
+    return f"test_{package}_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+async def db(
+    mongo_client: AsyncMongoClient[Any], database_name: str
+) -> AsyncIterator[AsyncDatabase[Any]]:
+    """The test's own database, dropped afterwards."""
+    yield mongo_client[database_name]
+    await mongo_client.drop_database(database_name)
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what `make run` and CI need beyond Python packages: uv, nginx, docker-compose (the
-# offline compose.yaml validation of tests/deploy; no Docker engine needed) and, with --servers,
-# Redis and RabbitMQ.
+# offline compose.yaml validation of tests/deploy; no Docker engine needed); with --servers,
+# Redis and RabbitMQ; with --bench, what `make bench` needs besides (wrk and the servers).
 set -euo pipefail
 
 apt_install() {
@@ -26,12 +26,25 @@ if ! has uv && ! python3 -m uv --version >/dev/null 2>&1; then
     if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
 fi
 
+servers=false
+bench=false
+for arg in "$@"; do
+    case "$arg" in
+        --servers) servers=true ;;
+        --bench) servers=true; bench=true ;;
+        *) echo "bootstrap: unknown option $arg" >&2; exit 2 ;;
+    esac
+done
+
 missing=()
 has nginx || missing+=(nginx)
 has docker-compose || missing+=(docker-compose)
-if [ "${1:-}" = "--servers" ]; then
+if $servers; then
     has redis-server || missing+=(redis-server)
     has rabbitmq-server || missing+=(rabbitmq-server)
+fi
+if $bench; then
+    has wrk || missing+=(wrk)
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
     apt_install "${missing[@]}"

@@ -15,10 +15,10 @@ from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from event_topology import delete_event_topology, new_exchange_name
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from token_issuer import KeyServer
 
-from api.support import Caller, CallerFactory, KeyServer, UploadStandIn
+from api.support import Caller, CallerFactory, UploadStandIn
 from nocturnal.api.app import create_app
 from nocturnal.api.settings import ApiSettings
 from nocturnal.shared.events import (
@@ -35,11 +35,7 @@ ApiClientFactory = Callable[..., Awaitable[TestClient]]
 @pytest.fixture(scope="session")
 async def key_server() -> AsyncIterator[KeyServer]:
     """auth's JWKS over real HTTP; `key_server.token(user_id, role)` signs access tokens."""
-    server = KeyServer()
-    app = web.Application()
-    app.router.add_get("/.well-known/jwks.json", server.jwks)
-    async with TestServer(app) as http:
-        server.base_url = str(http.make_url("")).rstrip("/")
+    async with KeyServer().serve() as server:
         yield server
 
 
@@ -52,14 +48,6 @@ async def upload_peer() -> AsyncIterator[UploadStandIn]:
     async with TestServer(app) as http:
         peer.base_url = str(http.make_url("")).rstrip("/")
         yield peer
-
-
-@pytest.fixture
-async def db(mongo_client: AsyncMongoClient[Any]) -> AsyncIterator[AsyncDatabase[Any]]:
-    """A database of the test's own, dropped afterwards."""
-    name = f"test_api_{uuid.uuid4().hex[:12]}"
-    yield mongo_client[name]
-    await mongo_client.drop_database(name)
 
 
 @pytest.fixture(scope="session")
@@ -110,6 +98,8 @@ def api_settings(
             "events_exchange": events_exchange,
             "auth_url": key_server.base_url,
             "ratelimit_url": ratelimit_url,
+            # Generous: a slow machine must not fall back to per-process counting.
+            "ratelimit_timeout_s": 2.0,
             "upload_url": upload_peer.base_url,
             "instance_name": f"api-test-{uuid.uuid4().hex[:6]}",
             **overrides,

@@ -3,36 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import pytest
 from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from token_issuer import access_token, public_jwk
-
-WAIT_S = 10.0
-
-
-class KeyServer:
-    """auth's JWKS endpoint with one Ed25519 key, and real access tokens signed by it."""
-
-    def __init__(self) -> None:
-        self.kid = uuid.uuid4().hex
-        self._key = Ed25519PrivateKey.generate()
-        self.base_url = ""
-
-    async def jwks(self, _: web.Request) -> web.Response:
-        """GET /.well-known/jwks.json."""
-        return web.json_response({"keys": [public_jwk(self._key, self.kid)]})
-
-    def token(self, user_id: str, role: str) -> str:
-        """An access token of auth's profile (DESIGN §2) for `user_id` with `role`."""
-        return access_token(self._key, self.kid, sub=user_id, role=role)
+from polling import eventually
+from token_issuer import KeyServer
 
 
 class UploadStandIn:
@@ -132,17 +111,6 @@ async def problem(resp: ClientResponse, status: int) -> dict[str, Any]:
     assert body["status"] == status
     assert body["request_id"] == resp.headers["X-Request-ID"]
     return body
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], what: str, within: float = WAIT_S
-) -> None:
-    """Poll `check` until it is true; fail the test after `within` seconds."""
-    deadline = time.monotonic() + within
-    while not await check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {within} s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 async def register(publish: Callable[..., Awaitable[Any]], user: Caller, name: str) -> None:

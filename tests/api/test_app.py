@@ -16,7 +16,7 @@ async def test_api_health_names_service_and_instance(client: TestClient) -> None
     assert "RateLimit" not in resp.headers
 
 
-async def test_readiness_covers_mongodb_and_event_consumers(client: TestClient) -> None:
+async def test_readiness_covers_mongodb_and_the_event_bus(client: TestClient) -> None:
     resp = await client.get("/health/ready")
     assert resp.status == 200
-    assert (await resp.json())["checks"] == {"mongodb": "ok", "event-consumers": "ok"}
+    assert (await resp.json())["checks"] == {"mongodb": "ok", "rabbitmq": "ok"}

@@ -8,27 +8,11 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from auth.support import AuthClientFactory, new_ip
 from nocturnal.auth.app import create_app
 from nocturnal.auth.settings import AuthSettings
-
-
-@pytest.fixture
-def database_name() -> str:
-    """A database of the test's own."""
-    return f"test_auth_{uuid.uuid4().hex[:12]}"
-
-
-@pytest.fixture
-async def db(
-    mongo_client: AsyncMongoClient[Any], database_name: str
-) -> AsyncIterator[AsyncDatabase[Any]]:
-    """The test's database, dropped afterwards."""
-    yield mongo_client[database_name]
-    await mongo_client.drop_database(database_name)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""End to end through the gateway: the demo scenario, and bad input that must change nothing."""
+"""End to end through the gateway: the demo, phase by phase, and bad input that changes nothing."""
 
 from __future__ import annotations
 
@@ -10,7 +10,17 @@ from typing import Any
 
 import pytest
 
-from tools.demo import GatewayClient, Reply, problem_issues, run_demo
+from tools.demo import (
+    ENVELOPES,
+    PHASES,
+    DemoReport,
+    GatewayClient,
+    Reply,
+    Section,
+    problem_issues,
+    run_demo,
+)
+from tools.demo.report import render_section
 from tools.devstack import Stack
 
 pytestmark = pytest.mark.e2e
@@ -47,12 +57,35 @@ async def register(
     )
 
 
-@pytest.mark.timeout(300)
-async def test_demo_scenario_matches_the_contract(gateway_stack: Stack) -> None:
-    report = await run_demo(gateway_stack.base_url)
+@pytest.fixture(scope="module")
+async def demo_report(gateway_stack: Stack) -> DemoReport:
+    """The demo scenario, run once through the gateway; each phase's test reads its section."""
+    return await run_demo(gateway_stack.base_url)
 
-    if not report.ok:
-        pytest.fail(report.render(), pytrace=False)
+
+SECTIONS = [title for title, _ in PHASES] + [ENVELOPES]
+
+
+def section_of(report: DemoReport, title: str) -> Section:
+    found = [section for section in report.sections if section.title == title]
+    if not found:
+        pytest.fail(f"phase {title!r} did not run:\n{report.render_summary()}", pytrace=False)
+    return found[0]
+
+
+@pytest.mark.timeout(300)  # the first test runs the whole scenario
+def test_demo_runs_every_phase_once_in_order(demo_report: DemoReport) -> None:
+    assert [section.title for section in demo_report.sections] == SECTIONS
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("title", SECTIONS, ids=lambda title: title.lower().replace(" ", "-"))
+def test_demo_phase_matches_the_contract(demo_report: DemoReport, title: str) -> None:
+    section = section_of(demo_report, title)
+
+    if section.skipped or section.divergences:
+        pytest.fail(render_section(section), pytrace=False)
+    assert any(line.ok for line in section.lines), f"{title} checked nothing"
 
 
 @pytest.mark.parametrize("method", ["GET", "POST", "DELETE"])

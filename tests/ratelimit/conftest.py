@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from nocturnal.ratelimit.app import create_app
 from nocturnal.ratelimit.domain.policies import PolicyLimits
 from nocturnal.ratelimit.settings import RatelimitSettings
-from nocturnal.shared.ratelimit import Policy
+from nocturnal.shared.ratelimit.policies import Policy
 from ratelimit.support import Client, SettingsFactory
 
 

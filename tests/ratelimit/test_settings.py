@@ -6,7 +6,7 @@ import pytest
 
 from nocturnal.ratelimit.settings import RatelimitSettings
 from nocturnal.shared.config import load_settings
-from nocturnal.shared.ratelimit import DEFAULT_POLICIES, Policy
+from nocturnal.shared.ratelimit.policies import DEFAULT_POLICIES, Policy
 
 
 def test_defaults_match_the_design(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -48,3 +48,22 @@ def test_invalid_policies_stop_the_service_with_a_clear_message(
         load_settings(RatelimitSettings)
     assert exit_info.value.code == 2
     assert "RATELIMIT_POLICIES" in capsys.readouterr().err
+
+
+def test_every_bad_variable_is_listed_at_once_named_as_written(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("REDIS_TIMEOUT_S", "9")
+    monkeypatch.setenv(
+        "RATELIMIT_POLICIES",
+        '{"auth": {"window_s": 0, "normal": 5, "strict": 3}, "api": {"window_s": 60, "normal": 5}}',
+    )
+    with pytest.raises(SystemExit):
+        load_settings(RatelimitSettings)
+    prefix = "invalid configuration (RatelimitSettings): "
+    problems = capsys.readouterr().err.splitlines()
+    assert [line.removeprefix(prefix).split(":")[0] for line in problems] == [
+        "REDIS_TIMEOUT_S",
+        "RATELIMIT_POLICIES.auth.window_s",
+        "RATELIMIT_POLICIES.api.strict",
+    ]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from typing import Any
 
 import aiohttp
@@ -13,61 +12,30 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from token_issuer import access_token, public_jwk
+from token_issuer import KeyServer
 
-from nocturnal.shared.auth import (
-    AUDIENCE,
-    ISSUER,
-    InvalidToken,
-    JwksCache,
-    RevocationList,
-    TokenVerifier,
-    http_jwks,
-)
-
-
-class KeyServer:
-    """A real HTTP JWKS endpoint whose key set the test controls; counts fetches."""
-
-    def __init__(self) -> None:
-        self.keys: dict[str, Ed25519PrivateKey] = {}
-        self.fetches = 0
-
-    def add_key(self) -> str:
-        kid = uuid.uuid4().hex
-        self.keys[kid] = Ed25519PrivateKey.generate()
-        return kid
-
-    async def jwks(self, _: web.Request) -> web.Response:
-        self.fetches += 1
-        await asyncio.sleep(0.01)
-        keys = [public_jwk(private, kid) for kid, private in self.keys.items()]
-        return web.json_response({"keys": keys})
-
-    def token(self, kid: str, **overrides: Any) -> str:
-        return access_token(self.keys[kid], kid, **{"sub": "user-1", "role": "doctor", **overrides})
+from nocturnal.shared.auth.claims import AUDIENCE, ISSUER, InvalidToken
+from nocturnal.shared.auth.jwks import JwksCache, http_jwks
+from nocturnal.shared.auth.revocation import RevocationList
+from nocturnal.shared.auth.verifier import TokenVerifier
 
 
 @pytest.fixture
 async def keys() -> Any:
-    server = KeyServer()
-    app = web.Application()
-    app.router.add_get("/.well-known/jwks.json", server.jwks)
-    async with TestServer(app) as http, aiohttp.ClientSession() as session:
-        server.url = str(http.make_url("/.well-known/jwks.json"))  # type: ignore[attr-defined]
+    async with KeyServer().serve() as server, aiohttp.ClientSession() as session:
         server.session = session  # type: ignore[attr-defined]
         yield server
 
 
 def verifier_for(keys: Any, **cache_options: Any) -> TokenVerifier:
     return TokenVerifier(
-        JwksCache(http_jwks(keys.session, keys.url), **cache_options), RevocationList()
+        JwksCache(http_jwks(keys.session, keys.jwks_url), **cache_options), RevocationList()
     )
 
 
 async def test_valid_token_gives_its_principal(keys: Any) -> None:
     kid = keys.add_key()
-    principal = await verifier_for(keys).verify(keys.token(kid, sub="u-42", role="nurse"))
+    principal = await verifier_for(keys).verify(keys.token(kid=kid, sub="u-42", role="nurse"))
     assert (principal.user_id, principal.role) == ("u-42", "nurse")
 
 
@@ -87,12 +55,12 @@ async def test_tokens_breaking_the_policy_are_refused(
 ) -> None:
     kid = keys.add_key()
     with pytest.raises(InvalidToken, match=reason):
-        await verifier_for(keys).verify(keys.token(kid, **overrides))
+        await verifier_for(keys).verify(keys.token(kid=kid, **overrides))
 
 
 async def test_expired_token_within_leeway_is_accepted(keys: Any) -> None:
     kid = keys.add_key()
-    token = keys.token(kid, exp=int(time.time()) - 10)
+    token = keys.token(kid=kid, exp=int(time.time()) - 10)
     assert (await verifier_for(keys).verify(token)).user_id == "user-1"
 
 
@@ -120,7 +88,7 @@ async def test_token_of_another_type_is_refused(keys: Any) -> None:
 
 async def test_signature_by_an_unpublished_key_is_refused(keys: Any) -> None:
     kid = keys.add_key()
-    token = keys.token(kid)
+    token = keys.token(kid=kid)
     keys.keys[kid] = Ed25519PrivateKey.generate()  # the JWKS now publishes another key
     with pytest.raises(InvalidToken, match="Signature"):
         await verifier_for(keys).verify(token)
@@ -136,10 +104,10 @@ async def test_garbage_is_refused(keys: Any, garbage: str) -> None:
 async def test_unknown_kid_refetches_once_for_concurrent_requests(keys: Any) -> None:
     first = keys.add_key()
     verifier = verifier_for(keys, min_refetch_s=0)
-    await verifier.verify(keys.token(first))
+    await verifier.verify(keys.token(kid=first))
     fetches = keys.fetches
     rotated = keys.add_key()
-    tokens = [keys.token(rotated) for _ in range(20)]
+    tokens = [keys.token(kid=rotated) for _ in range(20)]
     await asyncio.gather(*(verifier.verify(t) for t in tokens))
     assert keys.fetches - fetches <= 2
 
@@ -166,7 +134,7 @@ def _foreign_token() -> str:
 
 async def test_a_key_dropped_from_the_jwks_stays_valid_for_its_grace(keys: Any) -> None:
     old = keys.add_key()
-    token = keys.token(old)
+    token = keys.token(kid=old)
     verifier = verifier_for(keys, min_refetch_s=0, max_age_s=0)
     await verifier.verify(token)
     keys.keys.pop(old)
@@ -187,11 +155,11 @@ async def test_revoked_tokens_are_refused_and_later_ones_accepted(keys: Any) -> 
     kid = keys.add_key()
     verifier = verifier_for(keys)
     issued = int(time.time()) - 5
-    old_token = keys.token(kid, iat=issued)
+    old_token = keys.token(kid=kid, iat=issued)
     verifier.revocations.revoke("user-1", issued + 1)
     with pytest.raises(InvalidToken, match="revoked"):
         await verifier.verify(old_token)
-    assert (await verifier.verify(keys.token(kid, iat=issued + 1))).user_id == "user-1"
+    assert (await verifier.verify(keys.token(kid=kid, iat=issued + 1))).user_id == "user-1"
 
 
 def test_leeway_above_sixty_seconds_is_refused() -> None:
@@ -200,7 +168,7 @@ def test_leeway_above_sixty_seconds_is_refused() -> None:
 
 
 async def test_revocation_follower_loads_epochs_and_applies_events() -> None:
-    from nocturnal.shared.auth import RevocationFollower, http_revocations
+    from nocturnal.shared.auth.revocation import RevocationFollower, http_revocations
     from nocturnal.shared.events import new_event
 
     async def epochs(_: web.Request) -> web.Response:
@@ -228,7 +196,7 @@ async def test_revocation_follower_loads_epochs_and_applies_events() -> None:
 async def test_revocation_follower_refuses_malformed_events() -> None:
     from pydantic import ValidationError
 
-    from nocturnal.shared.auth import RevocationFollower, http_revocations
+    from nocturnal.shared.auth.revocation import RevocationFollower, http_revocations
     from nocturnal.shared.events import new_event
 
     async with aiohttp.ClientSession() as session:
@@ -242,7 +210,7 @@ async def test_revocation_follower_refuses_malformed_events() -> None:
 async def test_a_known_key_is_answered_at_once_while_a_stale_set_refreshes(keys: Any) -> None:
     kid = keys.add_key()
     calls = 0
-    http = http_jwks(keys.session, keys.url)
+    http = http_jwks(keys.session, keys.jwks_url)
 
     async def slow_source() -> dict[str, Any]:
         nonlocal calls
@@ -253,10 +221,10 @@ async def test_a_known_key_is_answered_at_once_while_a_stale_set_refreshes(keys:
 
     cache = JwksCache(slow_source, max_age_s=0, min_refetch_s=0)
     verifier = TokenVerifier(cache, RevocationList())
-    await verifier.verify(keys.token(kid))
+    await verifier.verify(keys.token(kid=kid))
     started = time.monotonic()
     for _ in range(5):
-        await verifier.verify(keys.token(kid))
+        await verifier.verify(keys.token(kid=kid))
     await asyncio.sleep(0.05)
     assert time.monotonic() - started < 1.0
     assert calls == 2  # one background refresh in flight, not one per request

@@ -11,6 +11,7 @@ from aiohttp.test_utils import TestClient
 from nocturnal.shared.config import ServiceSettings
 from nocturnal.shared.http.app import create_service_app, json_response
 from nocturnal.shared.http.request import RequestModel, client_ip, read_json
+from nocturnal.shared.problems import PROBLEM_TYPES
 
 
 class Shift(RequestModel):
@@ -27,6 +28,10 @@ async def whoami(request: web.Request) -> web.Response:
     return json_response({"ip": client_ip(request, "X-Real-IP")})
 
 
+async def body_length(request: web.Request) -> web.Response:
+    return json_response({"bytes": len(await request.read())})
+
+
 async def boom(_: web.Request) -> web.Response:
     raise RuntimeError("secret internals")
 
@@ -37,6 +42,7 @@ async def client(aiohttp_client: Any) -> TestClient:
     app.router.add_post("/shifts", create_shift)
     app.router.add_get("/whoami", whoami)
     app.router.add_get("/boom", boom)
+    app.router.add_put("/raw", body_length)
     return await aiohttp_client(app)
 
 
@@ -56,15 +62,24 @@ async def test_valid_body_is_accepted(client: TestClient) -> None:
     assert await resp.json() == {"title": "Night", "hours": 8}
 
 
-async def test_unknown_route_is_a_404_problem(client: TestClient) -> None:
+async def test_unknown_route_is_a_404_problem_in_the_gateways_words(client: TestClient) -> None:
     body = await problem(await client.get("/nope"), 404)
     assert body["instance"] == "/nope"
+    assert (body["type"], body["detail"]) == (PROBLEM_TYPES[404].uri, PROBLEM_TYPES[404].detail)
 
 
 async def test_wrong_method_is_a_405_problem_with_allow(client: TestClient) -> None:
     resp = await client.delete("/shifts")
-    await problem(resp, 405)
+    body = await problem(resp, 405)
     assert "POST" in resp.headers["Allow"]
+    assert body["detail"] == PROBLEM_TYPES[405].detail
+
+
+async def test_a_body_over_the_apps_limit_is_the_tables_413(client: TestClient) -> None:
+    # Over client_max_size: aiohttp's own 413, in the table's words like the gateway's.
+    resp = await client.put("/raw", data=b"x" * (80 * 1024))
+    body = await problem(resp, 413)
+    assert (body["title"], body["detail"]) == ("Content Too Large", PROBLEM_TYPES[413].detail)
 
 
 @pytest.mark.parametrize(
@@ -221,7 +236,7 @@ async def test_content_coded_bodies_are_a_415_problem_whatever_the_header_layout
         headers.add("Content-Encoding", coding)
     body = gzip.compress(b'{"title": "x", "hours": 1}')
     resp = await client.post("/shifts", data=body, headers=headers)
-    assert (await problem(resp, 415))["detail"] == "request bodies must not be content-coded"
+    assert (await problem(resp, 415))["detail"] == PROBLEM_TYPES[415].detail
 
 
 async def test_identity_coding_is_accepted(client: TestClient) -> None:
@@ -236,6 +251,8 @@ async def test_text_with_control_or_bidi_override_characters_is_refused(
 ) -> None:
     body = await problem(await client.post("/shifts", json={"title": title, "hours": 1}), 400)
     assert body["errors"][0]["field"] == "title"
+    # The validator's own words, without pydantic's "Value error, " in front.
+    assert body["errors"][0]["message"].startswith("must not contain control characters")
 
 
 async def test_ordinary_unicode_and_line_breaks_are_kept(client: TestClient) -> None:

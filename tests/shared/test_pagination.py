@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from nocturnal.shared.http.pagination import decode_cursor, encode_cursor, page
+from nocturnal.shared.http.pagination import decode_cursor, encode_cursor, render_page
+from nocturnal.shared.paging import Page
 from nocturnal.shared.problems import Problem
 
 
@@ -39,9 +40,9 @@ def test_foreign_cursors_are_a_400(bad: str) -> None:
     assert caught.value.status == 400
 
 
-def test_page_sets_next_cursor_only_when_more_items_exist() -> None:
-    items = [{"id": i} for i in range(3)]
-    assert page(items, 3, lambda i: [i["id"]]) == {"items": items, "next_cursor": None}
-    more = page(items, 2, lambda i: [i["id"]])
-    assert more["items"] == items[:2]
-    assert decode_cursor(more["next_cursor"]) == [1]
+def test_a_page_has_a_next_cursor_only_when_another_page_follows() -> None:
+    last = render_page(Page([1, 2, 3]), lambda i: {"id": i})
+    assert last == {"items": [{"id": 1}, {"id": 2}, {"id": 3}], "next_cursor": None}
+    more = render_page(Page([1, 2], next_key=["2026-11-30T22:00:05.123Z", "2"]), str)
+    assert more["items"] == ["1", "2"]
+    assert decode_cursor(more["next_cursor"]) == ["2026-11-30T22:00:05.123Z", "2"]

@@ -10,16 +10,16 @@ import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from nocturnal.shared.ratelimit import (
+from nocturnal.shared.ratelimit.client import RateLimitClient
+from nocturnal.shared.ratelimit.policies import (
     DEFAULT_POLICIES,
     Decision,
-    RateLimitClient,
-    SlidingWindowLog,
     Tier,
     ip_group,
     limit_key,
-    ratelimit_headers,
 )
+from nocturnal.shared.ratelimit.requests import ratelimit_headers
+from nocturnal.shared.ratelimit.sliding_window import SlidingWindowLog
 
 
 def test_ipv6_addresses_are_grouped_by_their_64_network() -> None:

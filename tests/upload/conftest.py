@@ -11,13 +11,14 @@ from typing import Any
 import aio_pika
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
+from token_issuer import KeyServer
 
 from nocturnal.shared.events import parse
 from nocturnal.upload.app import create_app
 from nocturnal.upload.settings import UploadSettings
 
-from .support import FileEvents, Issuer, SettingsFactory, TokenFactory, image_bytes
+from .support import FileEvents, SettingsFactory, TokenFactory, image_bytes
 
 
 @pytest.fixture(scope="session")
@@ -45,15 +46,10 @@ def aws_credentials() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-async def issuer() -> AsyncIterator[Issuer]:
+async def issuer() -> AsyncIterator[KeyServer]:
     """auth's JWKS and revocation list on a real port (the upload app's `AUTH_URL`)."""
-    issuer = Issuer()
-    app = web.Application()
-    app.router.add_get("/.well-known/jwks.json", issuer.jwks)
-    app.router.add_get("/v1/revocations", issuer.revocations)
-    async with TestServer(app) as server:
-        issuer.url = str(server.make_url("")).rstrip("/")
-        yield issuer
+    async with KeyServer().serve() as server:
+        yield server
 
 
 @pytest.fixture
@@ -68,7 +64,7 @@ def make_settings(
     mongo_url: str,
     amqp_url: str,
     events_exchange: str,
-    issuer: Issuer,
+    issuer: KeyServer,
     closed_port_url: str,
 ) -> SettingsFactory:
     """Settings of this test: its own database and storage directory; keywords override."""
@@ -81,7 +77,7 @@ def make_settings(
             "mongo_database": f"test_upload_{uuid.uuid4().hex[:12]}",
             "amqp_url": amqp_url,
             "events_exchange": events_exchange,
-            "auth_url": issuer.url,
+            "auth_url": issuer.base_url,
             "ratelimit_url": closed_port_url,
             "public_base_url": "http://gateway.test",
             "storage_backend": "local",
@@ -130,7 +126,7 @@ async def client(
 
 
 @pytest.fixture
-def token(issuer: Issuer) -> TokenFactory:
+def token(issuer: KeyServer) -> TokenFactory:
     """`token(user_id, role="doctor")`: a valid access token."""
     return issuer.token
 

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
-import uuid
 from collections.abc import Callable
 
-from aiohttp import web
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from PIL import Image
-from token_issuer import access_token, public_jwk
+from polling import eventually
 
 from nocturnal.shared.events import CloudEvent
 from nocturnal.upload.settings import UploadSettings
@@ -26,26 +22,6 @@ def image_bytes(fmt: str, size: tuple[int, int] = (16, 16)) -> bytes:
     return buffer.getvalue()
 
 
-class Issuer:
-    """Stands in for auth: serves a JWKS and revocation epochs over real HTTP, signs access tokens."""
-
-    def __init__(self) -> None:
-        self.kid = uuid.uuid4().hex
-        self.key = Ed25519PrivateKey.generate()
-        self.url = ""
-        self.revoked: dict[str, int] = {}
-
-    async def jwks(self, _: web.Request) -> web.Response:
-        return web.json_response({"keys": [public_jwk(self.key, self.kid)]})
-
-    async def revocations(self, _: web.Request) -> web.Response:
-        items = [{"user_id": user, "not_before": at} for user, at in self.revoked.items()]
-        return web.json_response({"items": items})
-
-    def token(self, user_id: str, role: str = "doctor") -> str:
-        return access_token(self.key, self.kid, sub=user_id, role=role)
-
-
 class FileEvents:
     """`file.*` events seen on the session's exchange during one test."""
 
@@ -53,10 +29,16 @@ class FileEvents:
         self.seen: list[CloudEvent] = []
 
     async def wait_for(self, name: str, file_id: str) -> CloudEvent:
-        """The `name` event of `file_id`, waiting up to 10 s for it."""
-        async with asyncio.timeout(10):
-            while True:
-                for event in self.seen:
-                    if event.name == name and event.data.get("file_id") == file_id:
-                        return event
-                await asyncio.sleep(0.05)
+        """The `name` event of `file_id`, waiting a bounded time for it."""
+
+        def found() -> CloudEvent | None:
+            matching = (e for e in self.seen if (e.name, e.data.get("file_id")) == (name, file_id))
+            return next(matching, None)
+
+        async def arrived() -> bool:
+            return found() is not None
+
+        await eventually(arrived, f"{name} of {file_id}")
+        event = found()
+        assert event is not None
+        return event

@@ -9,13 +9,20 @@ from typing import Any
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from nocturnal.api.adapters.duties import DutyQuery, DutyRepository
-from nocturnal.api.adapters.profiles import ProfileRepository
+from nocturnal.api.adapters.duties import MongoDutyRepository
+from nocturnal.api.adapters.profiles import MongoProfileRepository
 from nocturnal.api.app import create_indexes
-from nocturnal.api.domain.duties import Duty, DutyDetails, DutyStatus, Requirements, Urgency
-from nocturnal.api.domain.timestamps import utc_now
-from nocturnal.shared.keyset import InvalidCursor
+from nocturnal.api.domain.duties import (
+    Duty,
+    DutyDetails,
+    DutyQuery,
+    DutyStatus,
+    Requirements,
+    Urgency,
+)
+from nocturnal.shared.clock import utc_now
 from nocturnal.shared.mongo import in_transaction
+from nocturnal.shared.paging import InvalidCursor, PageRequest
 
 
 def a_duty(duty_id: str, positions: int = 1) -> Duty:
@@ -35,8 +42,8 @@ async def test_indexes_are_created_idempotently(db: AsyncDatabase[Any]) -> None:
 
 
 async def test_a_duty_reads_back_exactly_with_decimal_money(db: AsyncDatabase[Any]) -> None:
-    duties, duty = DutyRepository(db), a_duty("d1")
-    await in_transaction(db.client, lambda s: duties.insert(duty, session=s))
+    duties, duty = MongoDutyRepository(db), a_duty("d1")
+    await in_transaction(db.client, lambda s: MongoDutyRepository(db, s).insert(duty))
     assert await duties.get("d1") == duty
     stored = await db["duties"].find_one({"_id": "d1"})
     assert stored is not None
@@ -47,33 +54,34 @@ async def test_a_duty_reads_back_exactly_with_decimal_money(db: AsyncDatabase[An
 async def test_positions_are_counted_up_to_full_then_refused_and_freed(
     db: AsyncDatabase[Any],
 ) -> None:
-    duties, duty = DutyRepository(db), a_duty("d1", positions=1)
-    await in_transaction(db.client, lambda s: duties.insert(duty, session=s))
-    taken = await in_transaction(
-        db.client, lambda s: duties.take_position(duty, utc_now(), session=s)
-    )
+    duty = a_duty("d1", positions=1)
+    await in_transaction(db.client, lambda s: MongoDutyRepository(db, s).insert(duty))
+
+    async def take() -> Duty | None:
+        return await in_transaction(
+            db.client, lambda s: MongoDutyRepository(db, s).take_position(duty, utc_now())
+        )
+
+    async def free() -> Duty | None:
+        return await in_transaction(
+            db.client, lambda s: MongoDutyRepository(db, s).free_position("d1", utc_now())
+        )
+
+    taken = await take()
     assert taken is not None
     assert (taken.positions_filled, taken.status) == (1, DutyStatus.FILLED)
-    assert (
-        await in_transaction(db.client, lambda s: duties.take_position(duty, utc_now(), session=s))
-        is None
-    )
-    freed = await in_transaction(
-        db.client, lambda s: duties.free_position("d1", utc_now(), session=s)
-    )
+    assert await take() is None
+    freed = await free()
     assert freed is not None
     assert (freed.positions_filled, freed.status) == (0, DutyStatus.OPEN)
-    assert (
-        await in_transaction(db.client, lambda s: duties.free_position("d1", utc_now(), session=s))
-        is None
-    )
+    assert await free() is None
 
 
 async def test_text_filters_ignore_case_and_spacing(db: AsyncDatabase[Any]) -> None:
-    duties = DutyRepository(db)
-    await in_transaction(db.client, lambda s: duties.insert(a_duty("d1"), session=s))
-    found = await duties.page(DutyQuery(specialty=" critical care "), limit=10, after=None)
-    assert [d.id for d in found] == ["d1"]
+    duties = MongoDutyRepository(db)
+    await in_transaction(db.client, lambda s: MongoDutyRepository(db, s).insert(a_duty("d1")))
+    found = await duties.page(DutyQuery(specialty=" critical care "), PageRequest(10))
+    assert [d.id for d in found.items] == ["d1"]
 
 
 @pytest.mark.parametrize("after", [[], ["a", "b"], ["a", "b", 3], [None, None, None]])
@@ -81,14 +89,14 @@ async def test_a_cursor_of_another_shape_is_refused(
     db: AsyncDatabase[Any], after: list[Any]
 ) -> None:
     with pytest.raises(InvalidCursor):
-        await DutyRepository(db).page(DutyQuery(), limit=10, after=after)
+        await MongoDutyRepository(db).page(DutyQuery(), PageRequest(10, after))
 
 
 async def test_registering_again_keeps_the_profile_as_edited(db: AsyncDatabase[Any]) -> None:
-    profiles, at = ProfileRepository(db), datetime.now(UTC)
+    profiles, at = MongoProfileRepository(db), datetime.now(UTC)
 
     async def register(session: Any) -> None:
-        await profiles.register("u1", name="Amara", role="nurse", at=at, session=session)
+        await MongoProfileRepository(db, session).register("u1", name="Amara", role="nurse", at=at)
 
     await in_transaction(db.client, register)
     await profiles.update("u1", {"name": "Amara O."}, utc_now())
@@ -101,15 +109,19 @@ async def test_registering_again_keeps_the_profile_as_edited(db: AsyncDatabase[A
 async def test_a_photo_seen_before_registration_shows_once_registered(
     db: AsyncDatabase[Any],
 ) -> None:
-    profiles, at = ProfileRepository(db), datetime.now(UTC)
-    await in_transaction(db.client, lambda s: profiles.set_photo("u1", "f1", at, session=s))
+    profiles, at = MongoProfileRepository(db), datetime.now(UTC)
+
+    def bound(session: Any) -> MongoProfileRepository:
+        return MongoProfileRepository(db, session)
+
+    await in_transaction(db.client, lambda s: bound(s).set_photo("u1", "f1", at))
     assert await profiles.get("u1") is None
     await in_transaction(
-        db.client, lambda s: profiles.register("u1", name="A", role="doctor", at=at, session=s)
+        db.client, lambda s: bound(s).register("u1", name="A", role="doctor", at=at)
     )
     profile = await profiles.get("u1")
     assert profile is not None
     assert profile.photo_file_id == "f1"
     earlier = at - timedelta(seconds=1)
-    await in_transaction(db.client, lambda s: profiles.set_photo("u1", "f0", earlier, session=s))
+    await in_transaction(db.client, lambda s: bound(s).set_photo("u1", "f0", earlier))
     assert (await profiles.get("u1")).photo_file_id == "f1"  # type: ignore[union-attr]

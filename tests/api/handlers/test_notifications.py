@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.support import Caller, CallerFactory, duty_payload, eventually, problem
+from polling import eventually
+
+from api.support import Caller, CallerFactory, duty_payload, problem
 
 
 async def notifications_of(user: Caller, count: int) -> list[dict[str, Any]]:

@@ -8,15 +8,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp.test_utils import TestClient
+from polling import eventually
 from pymongo.asynchronous.database import AsyncDatabase
+from token_issuer import KeyServer
 
 from api.conftest import ApiClientFactory, Publish
 from api.support import (
     Caller,
     CallerFactory,
-    KeyServer,
     UploadStandIn,
-    eventually,
     problem,
     register,
 )

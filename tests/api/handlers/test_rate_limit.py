@@ -7,9 +7,10 @@ import asyncio
 import socket
 
 from aiohttp.test_utils import TestClient
+from token_issuer import KeyServer
 
 from api.conftest import ApiClientFactory
-from api.support import Caller, CallerFactory, KeyServer, new_ip, problem
+from api.support import Caller, CallerFactory, new_ip, problem
 
 API_LIMIT = 100
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from polling import eventually
 from pymongo.asynchronous.database import AsyncDatabase
 
 from api.conftest import Publish
-from api.support import CallerFactory, duty_payload, eventually, problem, register
+from api.support import CallerFactory, duty_payload, problem, register
 
 
 async def test_a_deleted_clinician_loses_profile_and_applications_and_frees_the_position(

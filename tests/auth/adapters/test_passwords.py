@@ -8,7 +8,8 @@ from collections.abc import Iterator
 import argon2
 import pytest
 
-from nocturnal.auth.adapters.passwords import HasherBusy, PasswordHasher
+from nocturnal.auth.adapters.passwords import Argon2Hasher
+from nocturnal.auth.service_layer import HasherBusy
 from nocturnal.auth.settings import (
     ARGON2_MIN_MEMORY_KIB,
     ARGON2_MIN_PARALLELISM,
@@ -19,8 +20,8 @@ PASSWORD = "night shift at the ward"
 
 
 @pytest.fixture
-def hasher() -> Iterator[PasswordHasher]:
-    hasher = PasswordHasher(
+def hasher() -> Iterator[Argon2Hasher]:
+    hasher = Argon2Hasher(
         memory_kib=ARGON2_MIN_MEMORY_KIB,
         time_cost=ARGON2_MIN_TIME_COST,
         parallelism=ARGON2_MIN_PARALLELISM,
@@ -32,7 +33,7 @@ def hasher() -> Iterator[PasswordHasher]:
 
 
 async def test_hashes_are_argon2id_with_at_least_the_owasp_parameters(
-    hasher: PasswordHasher,
+    hasher: Argon2Hasher,
 ) -> None:
     parameters = argon2.extract_parameters(await hasher.hash(PASSWORD))
     assert parameters.type is argon2.Type.ID
@@ -41,18 +42,18 @@ async def test_hashes_are_argon2id_with_at_least_the_owasp_parameters(
     assert parameters.parallelism >= 1
 
 
-async def test_verify_accepts_the_password_and_rejects_others(hasher: PasswordHasher) -> None:
+async def test_verify_accepts_the_password_and_rejects_others(hasher: Argon2Hasher) -> None:
     password_hash = await hasher.hash(PASSWORD)
     assert await hasher.verify(password_hash, PASSWORD)
     assert not await hasher.verify(password_hash, PASSWORD + "!")
     assert not await hasher.verify("not a hash", PASSWORD)
 
 
-async def test_an_unknown_account_never_verifies(hasher: PasswordHasher) -> None:
+async def test_an_unknown_account_never_verifies(hasher: Argon2Hasher) -> None:
     assert not await hasher.verify(None, PASSWORD)
 
 
-async def test_hashing_does_not_block_the_event_loop(hasher: PasswordHasher) -> None:
+async def test_hashing_does_not_block_the_event_loop(hasher: Argon2Hasher) -> None:
     ticks = 0
 
     async def tick() -> None:
@@ -68,7 +69,7 @@ async def test_hashing_does_not_block_the_event_loop(hasher: PasswordHasher) -> 
 
 
 async def test_a_caller_that_waits_too_long_for_a_slot_gets_busy() -> None:
-    slow = PasswordHasher(
+    slow = Argon2Hasher(
         memory_kib=ARGON2_MIN_MEMORY_KIB, time_cost=20, parallelism=1, concurrency=1, wait_s=0.01
     )
     first = asyncio.create_task(slow.hash(PASSWORD))
@@ -80,6 +81,6 @@ async def test_a_caller_that_waits_too_long_for_a_slot_gets_busy() -> None:
     slow.close()
 
 
-def test_a_hash_with_weaker_parameters_needs_a_rehash(hasher: PasswordHasher) -> None:
+def test_a_hash_with_weaker_parameters_needs_a_rehash(hasher: Argon2Hasher) -> None:
     weak = argon2.PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)
     assert hasher.needs_rehash(weak.hash(PASSWORD))

@@ -11,8 +11,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from nocturnal.auth.adapters.signing_keys import COLLECTION, SigningKeyStore
 from nocturnal.auth.domain.signing_keys import KeySealer, KeySealingError
-from nocturnal.auth.domain.users import utc_now
-from nocturnal.shared.auth import JwksCache
+from nocturnal.shared.auth.jwks import JwksCache
+from nocturnal.shared.clock import utc_now
 
 SECRET = "test-secret-of-at-least-thirty-two-characters"
 

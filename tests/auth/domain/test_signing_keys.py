@@ -9,13 +9,13 @@ import jwt
 import pytest
 
 from nocturnal.auth.domain.signing_keys import KeySealer, KeySealingError, SigningKey
-from nocturnal.shared.auth import ACCESS_TOKEN_TTL_S, MAX_LEEWAY_S
+from nocturnal.shared.auth.claims import ACCESS_TOKEN_TTL_S, MAX_LEEWAY_S
 
 NOW = datetime(2026, 11, 30, 22, 0, tzinfo=UTC)
 
 
 def test_tokens_carry_the_kid_and_type_and_verify_with_the_published_jwk() -> None:
-    key = SigningKey.generate(1, now=NOW, lifetime_s=3600)
+    key = SigningKey.generate("k1", 1, now=NOW, lifetime_s=3600)
     token = key.sign({"sub": "user-1"})
     assert jwt.get_unverified_header(token) == {"alg": "EdDSA", "typ": "at+jwt", "kid": key.kid}
     public = jwt.PyJWK(key.public().jwk()).key
@@ -23,7 +23,7 @@ def test_tokens_carry_the_kid_and_type_and_verify_with_the_published_jwk() -> No
 
 
 def test_the_jwk_is_an_rfc_8037_okp_key() -> None:
-    jwk = SigningKey.generate(1, now=NOW, lifetime_s=3600).public().jwk()
+    jwk = SigningKey.generate("k1", 1, now=NOW, lifetime_s=3600).public().jwk()
     assert {k: jwk[k] for k in ("kty", "crv", "use", "alg")} == {
         "kty": "OKP",
         "crv": "Ed25519",
@@ -35,7 +35,7 @@ def test_the_jwk_is_an_rfc_8037_okp_key() -> None:
 
 
 def test_a_key_stays_verifiable_until_its_last_token_has_expired() -> None:
-    key = SigningKey.generate(1, now=NOW, lifetime_s=3600)
+    key = SigningKey.generate("k1", 1, now=NOW, lifetime_s=3600)
     assert key.signs_at(NOW + timedelta(minutes=59))
     assert not key.signs_at(NOW + timedelta(hours=1))
     grace = timedelta(seconds=ACCESS_TOKEN_TTL_S + MAX_LEEWAY_S)
@@ -43,7 +43,7 @@ def test_a_key_stays_verifiable_until_its_last_token_has_expired() -> None:
 
 
 def test_a_sealed_key_opens_only_with_the_same_secret_and_kid() -> None:
-    key = SigningKey.generate(1, now=NOW, lifetime_s=3600)
+    key = SigningKey.generate("k1", 1, now=NOW, lifetime_s=3600)
     sealer = KeySealer("a secret of at least thirty-two characters")
     sealed = sealer.seal(key)
     assert key.private_key.private_bytes_raw() not in sealed

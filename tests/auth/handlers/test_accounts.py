@@ -76,6 +76,26 @@ async def test_the_email_is_kept_as_typed_but_identifies_the_account_in_any_case
     assert (await resp.json())["user"]["id"] == body["user"]["id"]
 
 
+async def test_an_ascii_encoded_domain_names_the_same_account_as_its_unicode_form(
+    client: TestClient,
+) -> None:
+    local = new_email().partition("@")[0]
+    body = await register(client, email=f"{local}@hôpital.fr")
+    resp = await login(client, f"{local}@xn--hpital-ixa.fr")
+    assert resp.status == 200
+    assert (await resp.json())["user"]["id"] == body["user"]["id"]
+    resp = await client.post(
+        "/api/auth/register",
+        json={
+            "email": f"{local}@XN--HPITAL-IXA.fr",
+            "password": PASSWORD,
+            "name": "Copy",
+            "role": "nurse",
+        },
+    )
+    await problem(resp, 409)
+
+
 @pytest.mark.parametrize(
     "variant",
     [

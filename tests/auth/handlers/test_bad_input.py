@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 import pytest
@@ -41,6 +42,9 @@ async def assert_nothing_stored(db: AsyncDatabase[Any]) -> None:
         (registration(password="too short"), "password"),
         (registration(password="x" * 129), "password"),
         (registration(password="passwordpassword"), "password"),
+        (registration(password="Correct Horse Battery Staple"), "password"),
+        (registration(password="1q2w3e4r5t6y7u8i9o0p"), "password"),
+        (registration(email="nurse@ward.local"), "email"),
     ],
     ids=[
         "unknown-field",
@@ -55,6 +59,9 @@ async def assert_nothing_stored(db: AsyncDatabase[Any]) -> None:
         "short-password",
         "long-password",
         "common-password",
+        "breached-passphrase",
+        "breached-password",
+        "special-use-domain",
     ],
 )
 async def test_an_invalid_registration_is_400_naming_the_field(
@@ -69,9 +76,15 @@ async def test_an_invalid_registration_is_400_naming_the_field(
 async def test_a_short_password_is_measured_after_nfkc_normalisation(
     client: TestClient, db: AsyncDatabase[Any]
 ) -> None:
-    # 14 fullwidth digits: 14 characters either way, so still too short.
-    resp = await client.post("/api/auth/register", json=registration(password="\uff11" * 14))
-    await problem(resp, 400)
+    # Eight vowels typed with combining accents: 16 code points as typed, 8 once NFKC composes
+    # them, so too short only if measured after normalisation.
+    typed = "a\u0301e\u0301i\u0301o\u0301u\u0301a\u0300e\u0300i\u0300"
+    assert len(typed) == 16 and len(unicodedata.normalize("NFKC", typed)) == 8
+    resp = await client.post("/api/auth/register", json=registration(password=typed))
+    body = await problem(resp, 400)
+    [error] = body["errors"]
+    assert error["field"] == "password"
+    assert "15" in error["message"]
     await assert_nothing_stored(db)
 
 

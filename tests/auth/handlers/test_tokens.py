@@ -15,16 +15,11 @@ from aiohttp.test_utils import TestClient
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from auth.support import register
-from nocturnal.auth.adapters.signing_keys import SIGNING_KEYS
-from nocturnal.shared.auth import (
-    AUDIENCE,
-    ISSUER,
-    InvalidToken,
-    JwksCache,
-    RevocationList,
-    TokenVerifier,
-    http_jwks,
-)
+from nocturnal.auth.keys import SIGNING_KEYS
+from nocturnal.shared.auth.claims import AUDIENCE, ISSUER, InvalidToken
+from nocturnal.shared.auth.jwks import JwksCache, http_jwks
+from nocturnal.shared.auth.revocation import RevocationList
+from nocturnal.shared.auth.verifier import TokenVerifier
 
 
 def claims(user_id: str, **changes: Any) -> dict[str, Any]:

@@ -12,14 +12,15 @@ import pytest
 from redis.asyncio import Redis
 
 from nocturnal.ratelimit.adapters.instances import LiveInstances
-from nocturnal.ratelimit.adapters.limiter import SlidingWindowLimiter
 from nocturnal.ratelimit.adapters.redis_store import RedisSlidingWindow, connect
-from nocturnal.ratelimit.domain.subjects import Subject
-from nocturnal.shared.ratelimit import Policy
+from nocturnal.ratelimit.service_layer import SlidingWindowLimiter
+from nocturnal.shared.ratelimit.policies import Policy
 from tools.devstack import redis_answers, wait_until
 
+# Integration without the shared fixtures: private, dead and silent Redis servers of its own.
 pytestmark = pytest.mark.integration
-CLIENT = Subject.of("198.51.100.4", user_id=None, subject="s1")
+CLIENT = {"subject": "s1"}
+IP = "198.51.100.4"
 
 
 class PrivateRedis:
@@ -70,7 +71,7 @@ async def test_without_redis_checks_are_decided_locally_and_still_limited(
     dead_redis: Redis, short: Policy
 ) -> None:
     limiter = limiter_on(dead_redis, short)
-    decisions = [await limiter.check(short, CLIENT, 1) for _ in range(4)]
+    decisions = [await limiter.check(short.name, IP, **CLIENT) for _ in range(4)]
     assert all(d.degraded for d in decisions)
     assert [d.allowed for d in decisions] == [True, True, True, False]
 
@@ -95,7 +96,7 @@ async def test_a_redis_that_does_not_answer_is_given_up_after_the_timeout(
     client = connect(silent_redis, timeout_s=0.1)
     limiter = limiter_on(client, short)
     started = time.perf_counter()
-    decision = await limiter.check(short, CLIENT, 1)
+    decision = await limiter.check(short.name, IP, **CLIENT)
     elapsed = time.perf_counter() - started
     await client.aclose()
     assert (decision.degraded, decision.allowed) == (True, True)
@@ -104,7 +105,7 @@ async def test_a_redis_that_does_not_answer_is_given_up_after_the_timeout(
 
 async def test_degraded_instances_share_the_limit(dead_redis: Redis, wide: Policy) -> None:
     limiter = limiter_on(dead_redis, wide, instances=3)
-    decisions = [await limiter.check(wide, CLIENT, 1) for _ in range(5)]
+    decisions = [await limiter.check(wide.name, IP, **CLIENT) for _ in range(5)]
     assert decisions[0].limit == 4  # ceil(10 / 3)
     assert [d.allowed for d in decisions] == [True, True, True, True, False]
 
@@ -115,11 +116,11 @@ async def test_the_limiter_returns_to_redis_when_it_comes_back(
     client = connect(private_redis.url, timeout_s=0.05)
     limiter = limiter_on(client, short)
     try:
-        assert not (await limiter.check(short, CLIENT, 1)).degraded
+        assert not (await limiter.check(short.name, IP, **CLIENT)).degraded
         private_redis.stop()
-        assert (await limiter.check(short, CLIENT, 1)).degraded
+        assert (await limiter.check(short.name, IP, **CLIENT)).degraded
         private_redis.start()
-        back = await limiter.check(short, CLIENT, 1)
+        back = await limiter.check(short.name, IP, **CLIENT)
         assert not back.degraded
         assert back.remaining == 2  # the restarted Redis kept nothing: counted afresh
     finally:

@@ -8,10 +8,12 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from nocturnal.ratelimit.adapters.redis_store import RedisSlidingWindow, StoreUnavailable, connect
+from nocturnal.ratelimit.adapters.redis_store import RedisSlidingWindow, connect
 from nocturnal.ratelimit.domain.subjects import Subject
-from nocturnal.shared.ratelimit import Decision, Policy, Tier
+from nocturnal.ratelimit.service_layer import StoreUnavailable
+from nocturnal.shared.ratelimit.policies import Decision, Policy, Tier
 
+# Integration: the real Redis (one test an unreachable one, which no fixture names).
 pytestmark = pytest.mark.integration
 CLIENT = Subject.of("203.0.113.7", user_id="u1", subject=None)
 

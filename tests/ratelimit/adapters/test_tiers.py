@@ -1,23 +1,23 @@
-"""Tier overrides on the real Redis and RabbitMQ: operator changes and failed-login strictness."""
+"""Tier overrides on the real Redis and RabbitMQ (the Redis tier store and the bus announcer
+under the Tiers use cases): operator changes and failed-login strictness."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 import aio_pika
 import pytest
 from aio_pika.abc import AbstractQueue
 from redis.asyncio import Redis
 
-from nocturnal.ratelimit.adapters.tiers import TierOverrides
+from nocturnal.ratelimit.adapters.announcer import BusAnnouncer
+from nocturnal.ratelimit.adapters.tiers import RedisTierStore
 from nocturnal.ratelimit.domain import abuse
-from nocturnal.ratelimit.domain.subjects import TierChange, tier_key
+from nocturnal.ratelimit.domain.subjects import tier_key
+from nocturnal.ratelimit.service_layer import Tiers
 from nocturnal.shared.events import CloudEvent, EventBus, ExchangeSpec, parse
-from nocturnal.shared.ratelimit import Tier
-
-pytestmark = pytest.mark.integration
+from nocturnal.shared.ratelimit.policies import DEFAULT_POLICIES, Tier
 
 
 @pytest.fixture
@@ -40,8 +40,8 @@ async def announced(amqp_url: str, bus: EventBus) -> AsyncIterator[AbstractQueue
 
 
 @pytest.fixture
-def tiers(redis: Redis, bus: EventBus) -> TierOverrides:
-    return TierOverrides(redis, bus)
+def tiers(redis: Redis, bus: EventBus) -> Tiers:
+    return Tiers(RedisTierStore(redis), BusAnnouncer(bus))
 
 
 async def next_event(queue: AbstractQueue) -> CloudEvent:
@@ -50,19 +50,18 @@ async def next_event(queue: AbstractQueue) -> CloudEvent:
     return parse(message.body)
 
 
-async def fail_logins(tiers: TierOverrides, subject: str, times: int) -> None:
+async def fail_logins(tiers: Tiers, subject: str, times: int) -> None:
     for _ in range(times):
         # Event ids carry the subject, so the subject's fixture deletes their markers too.
-        await tiers.record_failed_login(subject, f"{subject}-{uuid.uuid4().hex}")
+        await tiers.failed_login(subject, f"{subject}-{uuid.uuid4().hex}")
 
 
 async def test_an_operator_change_is_stored_with_its_ttl_and_announced(
-    tiers: TierOverrides, redis: Redis, announced: AbstractQueue, email_hash: str
+    tiers: Tiers, redis: Redis, announced: AbstractQueue, email_hash: str
 ) -> None:
-    change = TierChange.starting(
-        datetime.now(UTC), policy="auth", subject=email_hash, tier=Tier.STRICT, ttl_s=90, reason="r"
+    change = await tiers.override(
+        DEFAULT_POLICIES["auth"], email_hash, Tier.STRICT, ttl_s=90, reason="r"
     )
-    await tiers.apply(change)
     assert await redis.get(change.key) == "strict"
     assert 0 < await redis.pttl(change.key) <= 90_000
     event = await next_event(announced)
@@ -74,7 +73,7 @@ async def test_an_operator_change_is_stored_with_its_ttl_and_announced(
 
 
 async def test_repeated_failed_logins_make_the_email_strict_and_announce_it_once(
-    tiers: TierOverrides, redis: Redis, announced: AbstractQueue, email_hash: str
+    tiers: Tiers, redis: Redis, announced: AbstractQueue, email_hash: str
 ) -> None:
     key = tier_key("auth", email_hash)
     await fail_logins(tiers, email_hash, abuse.FAILURES_BEFORE_STRICT - 1)
@@ -90,25 +89,25 @@ async def test_repeated_failed_logins_make_the_email_strict_and_announce_it_once
 
 
 async def test_a_redelivered_failed_login_counts_once(
-    tiers: TierOverrides, redis: Redis, email_hash: str
+    tiers: Tiers, redis: Redis, email_hash: str
 ) -> None:
     for _ in range(abuse.FAILURES_BEFORE_STRICT + 2):
-        await tiers.record_failed_login(email_hash, f"{email_hash}-1")
+        await tiers.failed_login(email_hash, f"{email_hash}-1")
     assert await redis.get(abuse.failures_key(email_hash)) == "1"
     assert await redis.get(tier_key("auth", email_hash)) is None
 
 
 async def test_a_successful_login_forgets_earlier_failures(
-    tiers: TierOverrides, redis: Redis, email_hash: str
+    tiers: Tiers, redis: Redis, email_hash: str
 ) -> None:
     await fail_logins(tiers, email_hash, abuse.FAILURES_BEFORE_STRICT - 1)
-    await tiers.record_login(email_hash)
+    await tiers.login(email_hash)
     await fail_logins(tiers, email_hash, abuse.FAILURES_BEFORE_STRICT - 1)
     assert await redis.get(tier_key("auth", email_hash)) is None
 
 
 async def test_an_operator_pinned_normal_tier_outranks_failed_logins(
-    tiers: TierOverrides, redis: Redis, email_hash: str
+    tiers: Tiers, redis: Redis, email_hash: str
 ) -> None:
     await redis.set(tier_key("auth", email_hash), "normal", ex=60)
     await fail_logins(tiers, email_hash, abuse.FAILURES_BEFORE_STRICT + 1)

@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from nocturnal.ratelimit.domain.policies import PolicyLimits, policy_table
-from nocturnal.shared.ratelimit import DEFAULT_POLICIES, Policy
+from nocturnal.shared.ratelimit.policies import DEFAULT_POLICIES, Policy
 
 
 def test_without_configuration_the_table_is_the_shared_defaults() -> None:

@@ -13,7 +13,7 @@ from nocturnal.ratelimit.domain.subjects import (
     override_subject,
     tier_key,
 )
-from nocturnal.shared.ratelimit import Tier
+from nocturnal.shared.ratelimit.policies import Tier
 
 
 def test_an_explicit_subject_wins_over_the_user_id() -> None:
@@ -58,7 +58,7 @@ def test_a_tier_change_lasts_its_ttl_and_reads_as_the_event_data() -> None:
         "subject": "2001:db8::/64",
         "tier": "strict",
         "reason": "abuse",
-        "until": "2026-11-30T23:15:07Z",
+        "until": "2026-11-30T23:15:07.000Z",
     }
 
 

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import aio_pika
 import pytest
+from polling import eventually
 from redis.asyncio import Redis
 
 from nocturnal.ratelimit.domain import abuse
 from nocturnal.ratelimit.domain.subjects import tier_key
 from nocturnal.shared.events import EventPublisher, ExchangeSpec, new_event
 from ratelimit.support import Client
-
-pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
@@ -36,15 +34,6 @@ async def login_event(
     await publisher.publish_confirmed(event)
 
 
-async def eventually(condition: Callable[[], Awaitable[bool]]) -> None:
-    """Wait up to 5 s for `condition` to hold (the consumer works asynchronously)."""
-    async with asyncio.timeout(5):
-        while True:
-            if await condition():
-                return
-            await asyncio.sleep(0.05)
-
-
 async def test_failed_logins_seen_as_events_make_the_email_strict_for_auth_checks(
     client: Client, auth_publisher: EventPublisher, redis: Redis, email_hash: str
 ) -> None:
@@ -56,7 +45,7 @@ async def test_failed_logins_seen_as_events_make_the_email_strict_for_auth_check
     async def strict() -> bool:
         return await redis.get(tier_key("auth", email_hash)) == "strict"
 
-    await eventually(strict)
+    await eventually(strict, "the e-mail to turn strict")
     resp = await client.post(
         "/v1/check", json={"policy": "auth", "ip": "192.0.2.5", "subject": email_hash}
     )
@@ -75,9 +64,9 @@ async def test_a_successful_login_event_clears_the_failure_count(
     async def cleared() -> bool:
         return await redis.exists(abuse.failures_key(email_hash)) == 0
 
-    await eventually(counted)
+    await eventually(counted, "the failed login to be counted")
     await login_event(auth_publisher, "user.login_succeeded", email_hash)
-    await eventually(cleared)
+    await eventually(cleared, "the failures to be forgotten")
 
 
 async def test_an_event_with_unusable_data_does_not_stop_the_consumer(
@@ -92,5 +81,5 @@ async def test_an_event_with_unusable_data_does_not_stop_the_consumer(
     async def counted() -> bool:
         return await redis.get(abuse.failures_key(email_hash)) == "1"
 
-    await eventually(counted)
+    await eventually(counted, "the failed login to be counted")
     assert (await client.get("/health/ready")).status == 200

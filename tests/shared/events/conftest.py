@@ -2,30 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
 import aio_pika
 import pytest
 from aio_pika.abc import AbstractRobustConnection
-from events_scratch import Eventually, Scratch, SeverableProxy, eventually
-from pymongo import AsyncMongoClient
-from pymongo.asynchronous.database import AsyncDatabase
-
-
-@pytest.fixture(name="eventually")
-def eventually_fixture() -> Eventually:
-    """``await eventually(check, "what")``: poll an async check, fail after a bounded wait."""
-    return eventually
-
-
-@pytest.fixture
-async def db(mongo_client: AsyncMongoClient[Any]) -> AsyncIterator[AsyncDatabase[Any]]:
-    """A database of its own for each test, dropped afterwards."""
-    name = f"test_events_{uuid.uuid4().hex[:12]}"
-    yield mongo_client[name]
-    await mongo_client.drop_database(name)
+from events_scratch import Scratch, SeverableProxy
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Test helpers for the events package: a scratch exchange with cleanup, bounded waiting."""
+"""Test helpers for the events package: a scratch exchange with cleanup, a severable proxy."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import contextlib
 import time
 import urllib.parse
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aio_pika
 import pytest
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
+from polling import WAIT_S
 
 from nocturnal.shared.events.catalogue import catalogue_queue_names
 from nocturnal.shared.events.topology import (
@@ -23,23 +23,6 @@ from nocturnal.shared.events.topology import (
     instance_queue,
     service_queue,
 )
-
-WAIT_S = 10.0
-"""Upper bound of every wait for something that should happen promptly."""
-
-
-Eventually = Callable[..., Awaitable[None]]
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], what: str, within: float = WAIT_S
-) -> None:
-    """Poll ``check`` until it is true; fail the test after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while not await check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {within}s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 class Scratch:

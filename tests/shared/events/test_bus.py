@@ -8,12 +8,17 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from events_scratch import WAIT_S, Scratch
+from events_scratch import Scratch
+from polling import WAIT_S
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from nocturnal.shared.events import CloudEvent, EventBus, parse, service_queue
+from nocturnal.shared.events import bus as bus_module
+from nocturnal.shared.events import consumer as consumer_module
+from nocturnal.shared.events.catalogue import catalogue_queue_names
+from nocturnal.shared.events.topology import QueueSpec, declare
 
 
 @pytest.fixture
@@ -138,3 +143,31 @@ async def test_events_route_to_a_catalogued_queue_before_its_consumer_ever_start
         await auth.publisher.publish_confirmed(auth.event("user.registered", {"user_id": "u1"}))
     waiting = await scratch.drain(f"{scratch.exchange.name}.api")
     assert [m.message_id for m in waiting] != []
+
+
+async def test_every_queue_is_declared_once_its_own_by_its_consumer(
+    amqp_url: str, scratch: Scratch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    declared: list[tuple[str, str]] = []
+
+    def recording(where: str) -> Any:
+        async def recorded(channel: Any, exchange: Any, *queues: QueueSpec) -> Any:
+            declared.extend((where, queue.name) for queue in queues)
+            return await declare(channel, exchange, *queues)
+
+        return recorded
+
+    monkeypatch.setattr(bus_module, "declare", recording("bus"))
+    monkeypatch.setattr(consumer_module, "declare", recording("consumer"))
+    ratelimit = EventBus(
+        amqp_url, service="ratelimit", instance="test-host", db=None, exchange=scratch.exchange
+    )
+    ratelimit.subscribe_direct({"user.login_failed": _ignore, "user.login_succeeded": _ignore})
+    async with ratelimit:
+        pass
+
+    names = [name for _, name in declared]
+    assert len(names) == len(set(names))
+    assert ("consumer", f"{scratch.exchange.name}.ratelimit") in declared
+    catalogued = set(catalogue_queue_names(scratch.exchange))
+    assert {name for where, name in declared if where == "bus"} <= catalogued

@@ -98,7 +98,7 @@ def test_parse_converts_time_to_utc() -> None:
     event = parse(json.dumps(valid_body(time="2026-11-30T12:00:00+02:00")).encode())
 
     assert event.time == datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
-    assert json.loads(event.to_json())["time"] == "2026-11-30T10:00:00Z"
+    assert json.loads(event.to_json())["time"] == "2026-11-30T10:00:00.000Z"
 
 
 def test_parse_ignores_unknown_extension_attributes() -> None:

@@ -1,42 +1,33 @@
-"""FileRepository against a real MongoDB (SecantusDB stand-in unless MONGO_URL is set)."""
+"""The MongoDB file repository against a real server (SecantusDB unless MONGO_URL is set)."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from nocturnal.shared.mongo import connect, in_transaction
-from nocturnal.upload.adapters.file_repository import FileRepository
-from nocturnal.upload.domain.files import FileKind, MediaType, StoredFile, new_file_id, object_key
-
-pytestmark = pytest.mark.integration
+from nocturnal.shared.ids import new_id
+from nocturnal.shared.mongo import in_transaction
+from nocturnal.shared.paging import PageRequest
+from nocturnal.upload.adapters.file_repository import MongoFileRepository
+from nocturnal.upload.domain.files import FileKind, MediaType, StoredFile, object_key
 
 T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def mongo(mongo_url: str) -> AsyncIterator[AsyncMongoClient[Any]]:
-    client = connect(mongo_url, app_name="upload-tests")
-    yield client
-    await client.close()
-
-
-@pytest.fixture
-async def repository(mongo: AsyncMongoClient[Any]) -> FileRepository:
-    repository = FileRepository(mongo[f"test_upload_{uuid.uuid4().hex[:12]}"])
+async def repository(db: AsyncDatabase[Any]) -> MongoFileRepository:
+    repository = MongoFileRepository(db)
     await repository.ensure_indexes()
     return repository
 
 
 def a_file(owner_id: str, created_at: datetime = T0, file_id: str | None = None) -> StoredFile:
-    file_id = file_id or new_file_id()
+    file_id = file_id or new_id()
     return StoredFile(
         id=file_id,
         owner_id=owner_id,
@@ -50,64 +41,69 @@ def a_file(owner_id: str, created_at: datetime = T0, file_id: str | None = None)
     )
 
 
-async def add(mongo: AsyncMongoClient[Any], repository: FileRepository, *files: StoredFile) -> None:
+async def add(db: AsyncDatabase[Any], *files: StoredFile) -> None:
     async def work(session: Any) -> None:
         for file in files:
-            await repository.add(file, session=session)
+            await MongoFileRepository(db, session).add(file)
 
-    await in_transaction(mongo, work)
+    await in_transaction(db.client, work)
 
 
-async def test_creating_indexes_again_is_harmless(repository: FileRepository) -> None:
+async def test_creating_indexes_again_keeps_the_same_indexes(
+    db: AsyncDatabase[Any], repository: MongoFileRepository
+) -> None:
+    before = await db["files"].index_information()
     await repository.ensure_indexes()
-    await repository.ensure_indexes()
+    assert await db["files"].index_information() == before
+    assert before["key_unique"]["unique"] is True
+    assert before["owner_newest_first"]["key"] == [("owner_id", 1), ("created_at", -1), ("_id", -1)]
 
 
 async def test_a_file_reads_back_equal_and_only_for_its_owner(
-    mongo: AsyncMongoClient[Any], repository: FileRepository
+    db: AsyncDatabase[Any], repository: MongoFileRepository
 ) -> None:
     file = a_file("alice")
-    await add(mongo, repository, file)
+    await add(db, file)
     assert await repository.get(file.id) == file
     assert await repository.get(file.id, owner_id="alice") == file
     assert await repository.get(file.id, owner_id="bob") is None
     assert await repository.get("missing") is None
 
 
-async def test_keys_are_unique(mongo: AsyncMongoClient[Any], repository: FileRepository) -> None:
+async def test_keys_are_unique(db: AsyncDatabase[Any], repository: MongoFileRepository) -> None:
     file = a_file("alice")
-    await add(mongo, repository, file)
-    clash = replace(file, id=new_file_id())
+    await add(db, file)
+    clash = replace(file, id=new_id())
     with pytest.raises(DuplicateKeyError):
-        await add(mongo, repository, clash)
+        await add(db, clash)
 
 
 async def test_pages_are_newest_first_with_ties_broken_by_id(
-    mongo: AsyncMongoClient[Any], repository: FileRepository
+    db: AsyncDatabase[Any], repository: MongoFileRepository
 ) -> None:
     tied = [a_file("alice", T0, file_id=f"{n:032x}") for n in range(3)]
     older = a_file("alice", T0 - timedelta(minutes=1))
     newer = a_file("alice", T0 + timedelta(minutes=1))
-    await add(mongo, repository, *tied, older, newer, a_file("bob", T0 + timedelta(hours=1)))
+    await add(db, *tied, older, newer, a_file("bob", T0 + timedelta(hours=1)))
     expected = [newer, *reversed(tied), older]
-    first = await repository.newest_first("alice", limit=2)
-    assert first == expected[:2]
-    last = first[-1]
-    rest = await repository.newest_first("alice", limit=10, after=(last.created_at, last.id))
-    assert rest == expected[2:]
+    first = await repository.newest_first("alice", PageRequest(2))
+    assert first.items == expected[:2]
+    assert first.next_key is not None
+    rest = await repository.newest_first("alice", PageRequest(10, first.next_key))
+    assert (rest.items, rest.next_key) == (expected[2:], None)
 
 
 async def test_remove_reports_whether_there_was_something_to_remove(
-    mongo: AsyncMongoClient[Any], repository: FileRepository
+    db: AsyncDatabase[Any], repository: MongoFileRepository
 ) -> None:
     file = a_file("alice")
-    await add(mongo, repository, file)
+    await add(db, file)
     results: list[bool] = []
 
     async def remove(session: Any) -> None:
-        results.append(await repository.remove(file.id, session=session))
+        results.append(await MongoFileRepository(db, session).remove(file.id))
 
-    await in_transaction(mongo, remove)
-    await in_transaction(mongo, remove)
+    await in_transaction(db.client, remove)
+    await in_transaction(db.client, remove)
     assert results == [True, False]
     assert await repository.get(file.id) is None

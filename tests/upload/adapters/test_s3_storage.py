@@ -12,8 +12,6 @@ import pytest
 
 from nocturnal.upload.adapters.s3_storage import MIN_PART_BYTES, S3Storage, open_s3_storage
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture
 def bucket() -> str:

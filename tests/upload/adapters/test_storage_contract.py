@@ -17,16 +17,21 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
+from nocturnal.shared.clock import utc_now
 from nocturnal.shared.config import ServiceSettings
 from nocturnal.shared.http.app import create_service_app
+from nocturnal.shared.http.errors import domain_error_middleware
+from nocturnal.shared.ids import new_id
 from nocturnal.upload.adapters.local_storage import INCOMING_DIR, LocalStorage
 from nocturnal.upload.adapters.s3_storage import MIN_PART_BYTES, open_s3_storage
-from nocturnal.upload.adapters.storage import ObjectNotFound, StorageBackend
-from nocturnal.upload.domain.files import FileKind, MediaType, new_file_id, now_ms, object_key
+from nocturnal.upload.domain.files import FileKind, MediaType, object_key
 from nocturnal.upload.domain.signing import UrlSigner
 from nocturnal.upload.handlers.downloads import download_file
-from nocturnal.upload.keys import STORAGE, URL_SIGNER
+from nocturnal.upload.handlers.errors import PROBLEMS
+from nocturnal.upload.keys import DOWNLOADS
+from nocturnal.upload.service_layer import Downloads, ObjectNotFound, StorageBackend
 
+# Integration: the s3 backend's server is requested at run time, where no mark can see it.
 pytestmark = pytest.mark.integration
 
 MiB = 1024 * 1024
@@ -48,8 +53,8 @@ async def _local_backend(tmp_path: Path, port: int) -> AsyncIterator[Backend]:
     storage = LocalStorage(root, signer, f"http://127.0.0.1:{port}")
     # The download route the gateway sends /api/files/ to, as the upload app serves it.
     app = create_service_app(ServiceSettings(NOCTURNAL_ENV="test"), service="upload")
-    app[STORAGE] = storage
-    app[URL_SIGNER] = signer
+    app.middlewares.append(domain_error_middleware(PROBLEMS))
+    app[DOWNLOADS] = Downloads(storage, signer)
     app.router.add_get("/api/files/{key:.+}", download_file)
 
     async def objects() -> set[str]:
@@ -103,7 +108,7 @@ async def backend(
 
 
 def a_key(media_type: MediaType = MediaType.PDF) -> str:
-    return object_key(FileKind.DOCUMENT, media_type, new_file_id(), now_ms())
+    return object_key(FileKind.DOCUMENT, media_type, new_id(), utc_now())
 
 
 async def chunked(data: bytes, size: int = 64 * 1024) -> AsyncIterator[bytes]:

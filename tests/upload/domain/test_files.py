@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from nocturnal.shared.ids import new_id
 from nocturnal.upload.domain.files import (
     KEY_PATTERN,
     FileKind,
@@ -20,7 +21,6 @@ from nocturnal.upload.domain.files import (
     content_disposition,
     detect_media_type,
     media_type_of_key,
-    new_file_id,
     object_key,
 )
 
@@ -97,7 +97,7 @@ async def test_meter_refuses_the_chunk_that_goes_one_byte_over_the_limit() -> No
 
 
 def test_object_keys_are_server_made_ascii_by_kind_and_day() -> None:
-    file_id = new_file_id()
+    file_id = new_id()
     on = datetime(2026, 11, 30, 23, 59, tzinfo=UTC)
     key = object_key(FileKind.PROFILE_PHOTO, MediaType.JPEG, file_id, on)
     assert key == f"profile-photos/2026-11-30/{file_id}.jpg"

@@ -16,8 +16,6 @@ from ..support import FileEvents, SettingsFactory
 from .actions import DOCUMENT, problem, upload, upload_png
 from .multipart_bodies import chunked, single
 
-pytestmark = pytest.mark.integration
-
 AppClientFactory = Callable[[web.Application], Awaitable[TestClient]]
 MiB = 1024 * 1024
 

@@ -13,8 +13,6 @@ from yarl import URL
 from .actions import DOCUMENT, problem, upload
 from .multipart_bodies import single
 
-pytestmark = pytest.mark.integration
-
 
 async def signed_path(
     client: TestClient, auth: dict[str, str], file_id: str, expires_in: int = 60

@@ -8,19 +8,18 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aio_pika
-import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from polling import eventually
+from token_issuer import KeyServer
 
 from nocturnal.shared.events import CloudEvent, new_event
 from nocturnal.shared.events.publisher import to_message
 from nocturnal.upload.app import create_app
 from nocturnal.upload.settings import UploadSettings
 
-from ..support import FileEvents, Issuer, TokenFactory
+from ..support import FileEvents, TokenFactory
 from .actions import stored_objects, upload_png
-
-pytestmark = pytest.mark.integration
 
 AppClientFactory = Callable[[web.Application], Awaitable[TestClient]]
 
@@ -32,15 +31,6 @@ async def publish(amqp_url: str, exchange: str, event: CloudEvent) -> None:
         channel = await connection.channel()
         target = await channel.get_exchange(exchange)
         await target.publish(to_message(event), routing_key=event.name)
-
-
-async def eventually(check: Callable[[], Awaitable[bool]]) -> None:
-    """Wait up to 10 s for `check` to hold."""
-    async with asyncio.timeout(10):
-        while True:
-            if await check():
-                return
-            await asyncio.sleep(0.05)
 
 
 async def test_a_deleted_users_files_are_erased_and_others_kept(
@@ -63,7 +53,7 @@ async def test_a_deleted_users_files_are_erased_and_others_kept(
         listing = await (await client.get("/api/uploads", headers=auth)).json()
         return bool(listing["items"] == [])
 
-    await eventually(erased)
+    await eventually(erased, "the files to be erased")
     assert [p.name for p in stored_objects(settings)] == [f"{kept['id']}.png"]
     assert (await client.get(f"/api/uploads/{kept['id']}", headers=other_auth)).status == 200
     for file in doomed:
@@ -99,7 +89,7 @@ async def test_tokens_issued_before_a_revocation_are_rejected(
         response: Any = await client.get("/api/uploads", headers=auth)
         return bool(response.status == 401)
 
-    await eventually(rejected)
+    await eventually(rejected, "the token to be rejected")
     await asyncio.sleep(1.1)
     fresh = {"Authorization": f"Bearer {token(user)}"}
     assert (await client.get("/api/uploads", headers=fresh)).status == 200
@@ -108,7 +98,7 @@ async def test_tokens_issued_before_a_revocation_are_rejected(
 async def test_revocations_in_force_at_start_are_loaded_from_auth(
     aiohttp_client: AppClientFactory,
     settings: UploadSettings,
-    issuer: Issuer,
+    issuer: KeyServer,
     auth: dict[str, str],
     user: str,
     file_events: FileEvents,

@@ -9,13 +9,12 @@ from urllib.parse import urlsplit
 
 import pytest
 from aiohttp.test_utils import TestClient
+from timestamps import is_rfc3339_millis
 
 from nocturnal.upload.settings import UploadSettings
 
 from ..support import FileEvents, TokenFactory
 from .actions import problem, stored_objects, upload_png
-
-pytestmark = pytest.mark.integration
 
 
 async def test_the_owner_reads_a_file_and_others_get_404(
@@ -85,6 +84,7 @@ async def test_a_signed_url_is_valid_for_the_requested_time(
         response = await client.get(f"/api/uploads/{created['id']}/url{query}", headers=auth)
         assert response.status == 200
         signed = await response.json()
+        assert is_rfc3339_millis(signed["expires_at"])
         expires_at = datetime.fromisoformat(signed["expires_at"]).timestamp()
         assert abs(expires_at - (time.time() + lifetime)) < 5
         assert signed["url"].startswith(f"{settings.public_base_url}/api/files/profile-photos/")

@@ -11,8 +11,6 @@ from aiohttp.test_utils import TestClient
 
 from .actions import problem, upload_png
 
-pytestmark = pytest.mark.integration
-
 
 def signed_url_path(file_id: str) -> str:
     return f"/v1/files/{file_id}/signed-url"

@@ -5,11 +5,13 @@ from __future__ import annotations
 import socket
 import sys
 from enum import StrEnum
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+
+from nocturnal.shared.problems import error_message
 
 PLACEHOLDER_SECRET_PREFIX = "dev-insecure-"
 
@@ -22,7 +24,10 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
-SETTINGS_CONFIG = SettingsConfigDict(extra="ignore", frozen=True, case_sensitive=False)
+# validate_default: defaults go through the validators too (a placeholder secret is a default).
+SETTINGS_CONFIG = SettingsConfigDict(
+    extra="ignore", frozen=True, case_sensitive=False, validate_default=True
+)
 
 
 class ServiceSettings(BaseSettings):
@@ -62,17 +67,30 @@ class ServiceSettings(BaseSettings):
             return self.log_format
         return "console" if self.env is Environment.DEVELOPMENT else "json"
 
-    @model_validator(mode="after")
-    def _refuse_placeholder_secrets(self) -> ServiceSettings:
-        if self.env is not Environment.PRODUCTION:
-            return self
-        for name in type(self).model_fields:
-            value = getattr(self, name)
-            if isinstance(value, SecretStr) and value.get_secret_value().startswith(
-                PLACEHOLDER_SECRET_PREFIX
-            ):
-                raise ValueError(f"{name.upper()} is a development placeholder; set a real secret")
-        return self
+    @field_validator("*", mode="after")
+    @classmethod
+    def _refuse_placeholder_secret(cls, value: Any, info: ValidationInfo) -> Any:
+        # A field validator, not a model one: it runs beside every other field's checks, so
+        # a placeholder is listed with all other problems instead of after they are fixed.
+        if (
+            isinstance(value, SecretStr)
+            and info.data.get("env") is Environment.PRODUCTION
+            and value.get_secret_value().startswith(PLACEHOLDER_SECRET_PREFIX)
+        ):
+            raise ValueError(
+                f"a development placeholder ({PLACEHOLDER_SECRET_PREFIX}...) is refused in"
+                " production; set a real secret"
+            )
+        return value
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        # Fields validate in declaration order; the placeholder check needs `env` first.
+        names = list(cls.model_fields)
+        for name, field in cls.model_fields.items():
+            if field.annotation is SecretStr and names.index(name) < names.index("env"):
+                raise TypeError(f"{cls.__name__}.{name} is a secret declared before env")
 
 
 class MongoSettings(BaseSettings):
@@ -101,12 +119,14 @@ SettingsT = TypeVar("SettingsT", bound=BaseSettings)
 def load_settings(cls: type[SettingsT]) -> SettingsT:
     """Read `cls` from the environment; on invalid config print every problem and exit(2).
 
-    Each problem is one line on stderr, e.g.
-    `invalid configuration (AuthSettings): SIGNING_KEY_SECRET is a development placeholder; ...`
-    or `invalid configuration (ApiSettings): PORT: Input should be a valid integer, ...`.
+    Every invalid variable is listed at once, placeholder secrets included, each named as
+    written: the environment variable, then any keys inside its JSON value. Each problem is one
+    line on stderr (a log collector keeps it whole), e.g.
+    `invalid configuration (AuthSettings): SIGNING_KEY_SECRET: a development placeholder ...`
+    or `invalid configuration (RatelimitSettings): RATELIMIT_POLICIES.auth.window_s: ...`.
 
     Raises:
-        SystemExit: with status 2 after printing the problems.
+        SystemExit: with status 2 after one line per problem (or the settings source's error).
     """
     prefix = f"invalid configuration ({cls.__name__}):"
     try:
@@ -115,12 +135,15 @@ def load_settings(cls: type[SettingsT]) -> SettingsT:
         print(f"{prefix} {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     except ValidationError as exc:
-        lines = [f"{prefix} {_problem(error)}" for error in exc.errors()]
+        lines = [f"{prefix} {_variable(error)}: {error_message(error)}" for error in exc.errors()]
         print("\n".join(lines), file=sys.stderr)
         raise SystemExit(2) from None
 
 
-def _problem(error: ErrorDetails) -> str:
-    message = error["msg"].removeprefix("Value error, ")
-    where = ".".join(str(part) for part in error["loc"]).upper()
-    return f"{where}: {message}" if where else message
+def _variable(error: ErrorDetails) -> str:
+    """The variable as the user wrote it: its name, then keys inside its JSON value as given
+    (`RATELIMIT_POLICIES.auth.window_s`)."""
+    if not error["loc"]:
+        return "(settings)"
+    name, *inside = error["loc"]
+    return ".".join([str(name).upper(), *map(str, inside)])

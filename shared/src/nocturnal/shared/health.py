@@ -9,6 +9,9 @@ from aiohttp import web
 
 Check = Callable[[], Awaitable[bool]]
 
+EVENT_BUS_CHECK = "rabbitmq"
+"""The readiness check of a service's event bus: connected, and every consumer attached."""
+
 
 class Readiness:
     """Named readiness checks plus a draining flag.

@@ -1,9 +1,10 @@
-"""MongoDB through PyMongo's asyncio API: client lifecycle, transactions, readiness."""
+"""MongoDB through PyMongo's asyncio API: client lifecycle, transactions and the unit of work,
+readiness."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from aiohttp import web
 from pymongo import AsyncMongoClient
@@ -13,11 +14,16 @@ from pymongo.errors import PyMongoError
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
+from nocturnal.shared.events.consumer import Handler
+from nocturnal.shared.events.envelope import CloudEvent
+from nocturnal.shared.events.outbox import Outbox
 from nocturnal.shared.health import READINESS
 from nocturnal.shared.http.app import CleanupContext
+from nocturnal.shared.unit_of_work import Transaction
 
 Document = dict[str, Any]
 T = TypeVar("T")
+R = TypeVar("R")
 MONGO_CLIENT = web.AppKey("mongo_client", AsyncMongoClient)
 MONGO_DB = web.AppKey("mongo_db", AsyncDatabase)
 
@@ -50,6 +56,86 @@ async def in_transaction(
             read_concern=ReadConcern("majority"),
             write_concern=WriteConcern("majority"),
         )
+
+
+class EventSink(Protocol):
+    """Where a unit of work's events go: the service's `EventBus` (its outbox and relay)."""
+
+    def event(self, name: str, data: dict[str, Any], *, subject: str | None = None) -> CloudEvent:
+        """A new CloudEvent of this service."""
+        ...
+
+    @property
+    def outbox(self) -> Outbox:
+        """The transactional outbox."""
+        ...
+
+    def notify(self) -> None:
+        """Wake the relay (after a commit)."""
+        ...
+
+
+class MongoUnitOfWork(Generic[R]):
+    """The `UnitOfWork` on MongoDB: one multi-document transaction per use case, its events
+    written to the transactional outbox inside it, the relay woken after the commit.
+
+    Args:
+        client: opens the sessions.
+        repositories: builds the service's repositories bound to a session (None: outside any
+            transaction, for reads).
+        events: the service's `EventBus` (read only inside `run`, so it may open later).
+    """
+
+    def __init__(
+        self,
+        client: AsyncMongoClient[Document],
+        repositories: Callable[[AsyncClientSession | None], R],
+        events: EventSink,
+    ) -> None:
+        self._client = client
+        self._bind = repositories
+        self._events = events
+        self.repositories = repositories(None)
+
+    async def run(self, work: Callable[[Transaction[R]], Awaitable[T]]) -> T:
+        """Run `work` in a transaction (majority reads and writes) with its events; retried as
+        `in_transaction` retries. The relay is woken after a commit that published events.
+
+        Raises:
+            Exception: whatever `work` raised (nothing was stored), or a `PyMongoError` that
+                was not transient.
+        """
+        published = False
+
+        async def attempt(session: AsyncClientSession) -> T:
+            nonlocal published
+            tx = Transaction(self._bind(session))
+            result = await work(tx)
+            await self._store(tx, session)
+            published = bool(tx.events)
+            return result
+
+        result = await in_transaction(self._client, attempt)
+        if published:
+            self._events.notify()
+        return result
+
+    def joining(self, handle: Callable[[CloudEvent, Transaction[R]], Awaitable[None]]) -> Handler:
+        """An inbox `Handler` running `handle` inside the consumer's transaction: the effect,
+        its events and the inbox entry commit together (the consumer commits and wakes the
+        relay)."""
+
+        async def handler(event: CloudEvent, session: AsyncClientSession) -> None:
+            tx = Transaction(self._bind(session))
+            await handle(event, tx)
+            await self._store(tx, session)
+
+        return handler
+
+    async def _store(self, tx: Transaction[R], session: AsyncClientSession) -> None:
+        for event in tx.events:
+            cloud_event = self._events.event(event.name, event.data, subject=event.subject)
+            await self._events.outbox.add(cloud_event, session=session)
 
 
 async def ping(client: AsyncMongoClient[Document]) -> bool:

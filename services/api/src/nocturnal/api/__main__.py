@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from nocturnal.api.app import SERVICE_NAME, create_app
+from nocturnal.api import SERVICE
+from nocturnal.api.app import create_app
 from nocturnal.api.settings import ApiSettings
 from nocturnal.shared.http.app import serve
 
 
 def main() -> None:
     """Console script `nocturnal-api`: read settings, configure logging, serve."""
-    serve(SERVICE_NAME, ApiSettings, create_app)
+    serve(SERVICE, ApiSettings, create_app)
 
 
 if __name__ == "__main__":

@@ -1,73 +1,85 @@
-"""The api application factory: routes, middlewares and every resource as a cleanup context."""
+"""The api's composition root: `create_app(settings)` wires adapters into the use cases, and
+every resource opens and closes as a cleanup context."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from nocturnal.api.adapters.applications import ApplicationRepository
-from nocturnal.api.adapters.duties import DutyRepository
-from nocturnal.api.adapters.notifications import NotificationRepository
-from nocturnal.api.adapters.outbox import BusOutbox
-from nocturnal.api.adapters.profiles import ProfileRepository
+from nocturnal.api import SERVICE
+from nocturnal.api.adapters.applications import MongoApplicationRepository
+from nocturnal.api.adapters.duties import MongoDutyRepository
+from nocturnal.api.adapters.notifications import MongoNotificationRepository
+from nocturnal.api.adapters.profiles import MongoProfileRepository
 from nocturnal.api.adapters.upload import UploadClient
+from nocturnal.api.handlers.errors import PROBLEMS
 from nocturnal.api.handlers.events import EventHandlers
-from nocturnal.api.handlers.middleware import domain_error_middleware, rate_limit_middleware
-from nocturnal.api.keys import MARKETPLACE, NOTIFICATIONS, PROFILES, UPLOAD_CLIENT
+from nocturnal.api.handlers.rate_limit import rate_limit_middleware
+from nocturnal.api.keys import MARKETPLACE, NOTIFICATIONS, PROFILES
 from nocturnal.api.routes import setup_routes
-from nocturnal.api.service_layer import Marketplace
+from nocturnal.api.service_layer.marketplace import Marketplace
+from nocturnal.api.service_layer.members import Notifications, Profiles
+from nocturnal.api.service_layer.ports import Repositories
 from nocturnal.api.settings import ApiSettings
-from nocturnal.shared.auth import (
-    TOKEN_VERIFIER,
-    RevocationFollower,
-    http_revocations,
-    token_verifier_context,
-)
+from nocturnal.shared.auth.requests import token_verifier_context
+from nocturnal.shared.auth.revocation import http_revocations
 from nocturnal.shared.events import EventBus
-from nocturnal.shared.health import READINESS
 from nocturnal.shared.http.app import CleanupContext, create_service_app
 from nocturnal.shared.http.client import HTTP_SESSION, http_session_context
-from nocturnal.shared.mongo import MONGO_DB, Document, mongo_context
-from nocturnal.shared.ratelimit import ratelimit_client_context
-
-SERVICE_NAME = "api"
+from nocturnal.shared.http.errors import domain_error_middleware
+from nocturnal.shared.http.events import serving_events
+from nocturnal.shared.mongo import MONGO_DB, Document, MongoUnitOfWork, mongo_context
+from nocturnal.shared.ratelimit.requests import ratelimit_client_context
 
 
 async def create_indexes(db: AsyncDatabase[Document]) -> None:
     """The api collections' indexes (idempotent); the event bus adds outbox and inbox ones."""
-    await DutyRepository(db).ensure_indexes()
-    await ApplicationRepository(db).ensure_indexes()
-    await NotificationRepository(db).ensure_indexes()
+    await MongoDutyRepository(db).ensure_indexes()
+    await MongoApplicationRepository(db).ensure_indexes()
+    await MongoNotificationRepository(db).ensure_indexes()
+
+
+def mongo_repositories(
+    db: AsyncDatabase[Document],
+) -> Callable[[AsyncClientSession | None], Repositories]:
+    """The api's repositories on `db`, bound to a session (or to none)."""
+
+    def bind(session: AsyncClientSession | None) -> Repositories:
+        return Repositories(
+            duties=MongoDutyRepository(db, session),
+            applications=MongoApplicationRepository(db, session),
+            profiles=MongoProfileRepository(db, session),
+            notifications=MongoNotificationRepository(db, session),
+        )
+
+    return bind
 
 
 def events_context(settings: ApiSettings) -> CleanupContext:
-    """Repositories, the marketplace and the event bus (outbox relay and consumers).
+    """The use cases on their unit of work, and the event bus (outbox relay and consumers).
 
-    Needs `app[MONGO_DB]`, `app[HTTP_SESSION]` and `app[TOKEN_VERIFIER]`.
+    Needs `app[MONGO_DB]`, `app[HTTP_SESSION]` and the token verifier.
     """
 
     async def context(app: web.Application) -> AsyncIterator[None]:
         db = app[MONGO_DB]
-        bus = EventBus.for_service(settings, service=SERVICE_NAME, db=db)
-        marketplace = Marketplace(db, DutyRepository(db), ApplicationRepository(db), BusOutbox(bus))
-        profiles, notifications = ProfileRepository(db), NotificationRepository(db)
-        bus.subscribe(EventHandlers(profiles, marketplace, notifications).table())
-        revocations = RevocationFollower(
-            app[TOKEN_VERIFIER].revocations, http_revocations(app[HTTP_SESSION], settings.auth_url)
+        bus = EventBus.for_service(settings, service=SERVICE, db=db)
+        uow = MongoUnitOfWork(db.client, mongo_repositories(db), bus)
+        photos = UploadClient(
+            app[HTTP_SESSION], settings.upload_url, expires_in_s=settings.photo_url_ttl_s
         )
-        revocations.subscribe(bus)
-        async with bus:
+        marketplace = Marketplace(uow)
+        profiles, notifications = Profiles(uow, photos), Notifications(uow)
+        handlers = EventHandlers(marketplace, profiles, notifications).table()
+        bus.subscribe({name: uow.joining(handler) for name, handler in handlers.items()})
+        revocations = http_revocations(app[HTTP_SESSION], settings.auth_url)
+        async with serving_events(app, bus, revocations=revocations):
             app[MARKETPLACE] = marketplace
             app[PROFILES] = profiles
             app[NOTIFICATIONS] = notifications
-            app[UPLOAD_CLIENT] = UploadClient(
-                app[HTTP_SESSION], settings.upload_url, expires_in_s=settings.photo_url_ttl_s
-            )
-            app[READINESS].add("event-consumers", bus.ready)
-            # Subscribed first, loaded second: a revocation in between is seen at least once.
-            await revocations.load()
             yield
 
     return context
@@ -75,15 +87,15 @@ def events_context(settings: ApiSettings) -> CleanupContext:
 
 def create_app(settings: ApiSettings) -> web.Application:
     """The api service: profiles, duties, applications and notifications (DESIGN §1)."""
-    app = create_service_app(settings, service=SERVICE_NAME)
-    app.middlewares.extend([rate_limit_middleware, domain_error_middleware])
+    app = create_service_app(settings, service=SERVICE)
+    app.middlewares.extend([rate_limit_middleware, domain_error_middleware(PROBLEMS)])
     app.cleanup_ctx.extend(
         [
             http_session_context(settings.peer_timeout_s),
             mongo_context(
                 settings.mongo_url,
                 settings.mongo_database,
-                app_name=f"nocturnal-{SERVICE_NAME}",
+                app_name=f"nocturnal-{SERVICE}",
                 setup=create_indexes,
             ),
             token_verifier_context(settings.auth_url),

@@ -1,15 +1,12 @@
-"""Typed application keys of the api service's resources."""
+"""Typed application keys of the api service: its use cases, as the handlers reach them."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from nocturnal.api.adapters.notifications import NotificationRepository
-from nocturnal.api.adapters.profiles import ProfileRepository
-from nocturnal.api.adapters.upload import UploadClient
-from nocturnal.api.service_layer import Marketplace
+from nocturnal.api.service_layer.marketplace import Marketplace
+from nocturnal.api.service_layer.members import Notifications, Profiles
 
 MARKETPLACE = web.AppKey("marketplace", Marketplace)
-PROFILES = web.AppKey("profiles", ProfileRepository)
-NOTIFICATIONS = web.AppKey("notifications", NotificationRepository)
-UPLOAD_CLIENT = web.AppKey("upload_client", UploadClient)
+PROFILES = web.AppKey("profiles", Profiles)
+NOTIFICATIONS = web.AppKey("notifications", Notifications)

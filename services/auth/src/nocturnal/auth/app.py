@@ -1,39 +1,49 @@
-"""The auth service's composition root: `create_app(settings)`."""
+"""The auth service's composition root: `create_app(settings)` wires MongoDB, the signing keys,
+the password hasher and the event bus into the use cases; every resource is a cleanup context."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from aiohttp import web
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from nocturnal.auth import SERVICE
-from nocturnal.auth.adapters.accounts import ACCOUNTS, AccountStore
-from nocturnal.auth.adapters.passwords import PASSWORD_HASHER, PasswordHasher
-from nocturnal.auth.adapters.signing_keys import SIGNING_KEYS, SigningKeyStore
-from nocturnal.auth.domain.signing_keys import KeySealer
-from nocturnal.auth.routes import setup_routes
-from nocturnal.auth.settings import AUTH_SETTINGS, AuthSettings
-from nocturnal.shared.auth import (
-    TOKEN_VERIFIER,
-    JwksCache,
-    RevocationFollower,
-    RevocationList,
-    TokenVerifier,
+from nocturnal.auth.adapters.accounts import (
+    MongoRefreshTokenRepository,
+    MongoRevocationRepository,
+    MongoUserRepository,
 )
+from nocturnal.auth.adapters.accounts import ensure_indexes as create_account_indexes
+from nocturnal.auth.adapters.breached_passwords import breached_passwords
+from nocturnal.auth.adapters.passwords import Argon2Hasher
+from nocturnal.auth.adapters.signing_keys import SigningKeyStore
+from nocturnal.auth.domain.signing_keys import KeySealer
+from nocturnal.auth.handlers.errors import PROBLEMS
+from nocturnal.auth.keys import ACCOUNTS, PASSWORD_HASHER, SIGNING_KEYS, VERIFICATION
+from nocturnal.auth.routes import setup_routes
+from nocturnal.auth.service_layer import Accounts, Repositories, Verification
+from nocturnal.auth.settings import AuthSettings
+from nocturnal.shared.auth.jwks import JwksCache
+from nocturnal.shared.auth.requests import TOKEN_VERIFIER
+from nocturnal.shared.auth.revocation import RevocationList
+from nocturnal.shared.auth.verifier import TokenVerifier
 from nocturnal.shared.events import EventBus
-from nocturnal.shared.health import READINESS
 from nocturnal.shared.http.app import CleanupContext, create_service_app
 from nocturnal.shared.http.client import http_session_context
-from nocturnal.shared.mongo import MONGO_CLIENT, MONGO_DB, mongo_context
-from nocturnal.shared.ratelimit import ratelimit_client_context
+from nocturnal.shared.http.errors import domain_error_middleware
+from nocturnal.shared.http.events import serving_events
+from nocturnal.shared.mongo import MONGO_DB, MongoUnitOfWork, mongo_context
+from nocturnal.shared.ratelimit.requests import ratelimit_client_context
 
 
 def create_app(settings: AuthSettings) -> web.Application:
     """The auth application; resources open and close as cleanup contexts, in this order."""
     app = create_service_app(settings, service=SERVICE)
-    app[AUTH_SETTINGS] = settings
+    app.middlewares.append(domain_error_middleware(PROBLEMS))
     app.cleanup_ctx.extend(
         [
             mongo_context(
@@ -56,16 +66,27 @@ def create_app(settings: AuthSettings) -> web.Application:
 
 
 async def _create_indexes(db: AsyncDatabase[Any]) -> None:
-    await AccountStore.ensure_indexes(db)
+    await create_account_indexes(db)
     await SigningKeyStore.ensure_indexes(db)
 
 
-def _signing_keys_context(settings: AuthSettings) -> CleanupContext:
-    """The key store, with a signing key ready (created if none is active), and the verifier.
+def mongo_repositories(
+    db: AsyncDatabase[Any],
+) -> Callable[[AsyncClientSession | None], Repositories]:
+    """auth's repositories on `db`, bound to a session (or to none)."""
 
-    auth verifies its own access tokens with the shared `TokenVerifier`, fed straight from the
-    key store rather than over HTTP from itself.
-    """
+    def bind(session: AsyncClientSession | None) -> Repositories:
+        return Repositories(
+            users=MongoUserRepository(db, session),
+            refresh_tokens=MongoRefreshTokenRepository(db, session),
+            revocations=MongoRevocationRepository(db, session),
+        )
+
+    return bind
+
+
+def _signing_keys_context(settings: AuthSettings) -> CleanupContext:
+    """The key store, with a signing key ready (created if none is active), and the verifier."""
 
     async def context(app: web.Application) -> AsyncIterator[None]:
         sealer = KeySealer(settings.signing_key_secret.get_secret_value())
@@ -82,7 +103,7 @@ def _signing_keys_context(settings: AuthSettings) -> CleanupContext:
 
 def _password_hasher_context(settings: AuthSettings) -> CleanupContext:
     async def context(app: web.Application) -> AsyncIterator[None]:
-        hasher = PasswordHasher(
+        hasher = Argon2Hasher(
             memory_kib=settings.argon2_memory_kib,
             time_cost=settings.argon2_time_cost,
             parallelism=settings.argon2_parallelism,
@@ -99,22 +120,25 @@ def _password_hasher_context(settings: AuthSettings) -> CleanupContext:
 
 
 def _events_context(settings: AuthSettings) -> CleanupContext:
-    """The event bus (outbox relay; `auth.tokens_revoked` fan-out) and the account store."""
+    """The use cases on their unit of work, and the event bus (outbox relay;
+    `auth.tokens_revoked` fan-out)."""
 
     async def context(app: web.Application) -> AsyncIterator[None]:
-        bus = EventBus.for_service(settings, service=SERVICE, db=app[MONGO_DB])
-        revocations = RevocationFollower(
-            app[TOKEN_VERIFIER].revocations, lambda: app[ACCOUNTS].revocations_in_force()
-        )
-        revocations.subscribe(bus)
-        async with bus:
-            app[ACCOUNTS] = AccountStore(
-                app[MONGO_CLIENT], app[MONGO_DB], bus.outbox, on_commit=bus.notify
+        db = app[MONGO_DB]
+        bus = EventBus.for_service(settings, service=SERVICE, db=db)
+        uow = MongoUnitOfWork(db.client, mongo_repositories(db), bus)
+        verification = Verification(uow, app[SIGNING_KEYS])
+        # Loaded once per process, off the event loop: some 0.4 s of reading and folding.
+        blocklist = await asyncio.to_thread(breached_passwords)
+        async with serving_events(app, bus, revocations=verification.revocations):
+            app[ACCOUNTS] = Accounts(
+                uow,
+                app[PASSWORD_HASHER],
+                app[SIGNING_KEYS],
+                refresh_token_ttl_s=settings.refresh_token_ttl_s,
+                blocklist=blocklist,
             )
-            # Subscribed first, loaded second: a revocation in between is seen at least once.
-            await revocations.load()
-
-            app[READINESS].add("events", bus.ready)
+            app[VERIFICATION] = verification
             yield
 
     return context

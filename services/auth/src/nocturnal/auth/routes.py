@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from nocturnal.auth.handlers import accounts, keys
+from nocturnal.auth.handlers import accounts, verifiers
 
 
 def setup_routes(app: web.Application) -> None:
@@ -14,5 +14,5 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/api/auth/refresh", accounts.refresh, name="refresh")
     app.router.add_post("/api/auth/logout", accounts.logout, name="logout")
     app.router.add_get("/api/auth/me", accounts.me, name="me")
-    app.router.add_get("/.well-known/jwks.json", keys.jwks, name="jwks")
-    app.router.add_get("/v1/revocations", keys.revocations, name="revocations")
+    app.router.add_get("/.well-known/jwks.json", verifiers.jwks, name="jwks")
+    app.router.add_get("/v1/revocations", verifiers.revocations, name="revocations")

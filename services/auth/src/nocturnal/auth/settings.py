@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from aiohttp import web
 from pydantic import Field, SecretStr
 
 from nocturnal.shared.config import MongoSettings, PeerSettings, ServiceSettings
@@ -31,6 +30,3 @@ class AuthSettings(ServiceSettings, MongoSettings, PeerSettings):
     argon2_parallelism: int = Field(default=ARGON2_MIN_PARALLELISM, ge=ARGON2_MIN_PARALLELISM)
     password_hash_concurrency: int = Field(default=4, ge=1, le=64)
     password_hash_wait_s: float = Field(default=2.0, gt=0, le=30)
-
-
-AUTH_SETTINGS = web.AppKey("auth_settings", AuthSettings)

@@ -1,4 +1,5 @@
-"""The ratelimit application: composition root wiring Redis, the fallback and events."""
+"""The ratelimit service's composition root: `create_app(settings)` wires Redis, the live
+instance count and the event bus into the use cases; every resource is a cleanup context."""
 
 from __future__ import annotations
 
@@ -7,21 +8,23 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from redis.asyncio import Redis
 
 from nocturnal.ratelimit import SERVICE
+from nocturnal.ratelimit.adapters.announcer import BusAnnouncer
 from nocturnal.ratelimit.adapters.instances import LiveInstances
-from nocturnal.ratelimit.adapters.limiter import LIMITER, SlidingWindowLimiter
 from nocturnal.ratelimit.adapters.redis_store import RedisSlidingWindow, connect
-from nocturnal.ratelimit.adapters.tiers import TIER_OVERRIDES, TierOverrides
+from nocturnal.ratelimit.adapters.tiers import RedisTierStore
+from nocturnal.ratelimit.handlers.errors import PROBLEMS
 from nocturnal.ratelimit.handlers.events import login_handlers
+from nocturnal.ratelimit.keys import LIMITER, REDIS, TIERS
 from nocturnal.ratelimit.routes import setup_routes
+from nocturnal.ratelimit.service_layer import SlidingWindowLimiter, Tiers
 from nocturnal.ratelimit.settings import RatelimitSettings
 from nocturnal.shared.events import EventBus
 from nocturnal.shared.health import READINESS
 from nocturnal.shared.http.app import CleanupContext, create_service_app
-
-REDIS = web.AppKey("redis", Redis)
+from nocturnal.shared.http.errors import domain_error_middleware
+from nocturnal.shared.http.events import serving_events
 
 
 def redis_context(settings: RatelimitSettings) -> CleanupContext:
@@ -61,15 +64,10 @@ def events_context(settings: RatelimitSettings) -> CleanupContext:
 
     async def context(app: web.Application) -> AsyncIterator[None]:
         bus = EventBus.for_service(settings, service=SERVICE, db=None)
-        tiers = TierOverrides(app[REDIS], bus)
+        tiers = Tiers(RedisTierStore(app[REDIS]), BusAnnouncer(bus))
         bus.subscribe_direct(login_handlers(tiers))
-
-        async def consumer_attached() -> bool:
-            return bus.attached
-
-        async with bus:
-            app[TIER_OVERRIDES] = tiers
-            app[READINESS].add("rabbitmq", consumer_attached)
+        async with serving_events(app, bus):
+            app[TIERS] = tiers
             yield
 
     return context
@@ -78,6 +76,7 @@ def events_context(settings: RatelimitSettings) -> CleanupContext:
 def create_app(settings: RatelimitSettings) -> web.Application:
     """The ratelimit service application (internal: `/v1/check`, policies, tier overrides)."""
     app = create_service_app(settings, service=SERVICE)
+    app.middlewares.append(domain_error_middleware(PROBLEMS))
     app.cleanup_ctx.append(redis_context(settings))
     app.cleanup_ctx.append(events_context(settings))
     setup_routes(app)

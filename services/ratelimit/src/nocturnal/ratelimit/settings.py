@@ -10,7 +10,7 @@ from pydantic_settings import NoDecode
 
 from nocturnal.ratelimit.domain.policies import PolicyLimits, PolicyName, policy_table
 from nocturnal.shared.config import ServiceSettings
-from nocturnal.shared.ratelimit import Policy
+from nocturnal.shared.ratelimit.policies import Policy
 
 
 class RatelimitSettings(ServiceSettings):

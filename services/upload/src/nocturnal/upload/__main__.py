@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from nocturnal.shared.http.app import serve
-from nocturnal.upload.app import SERVICE, create_app
+from nocturnal.upload import SERVICE
+from nocturnal.upload.app import create_app
 from nocturnal.upload.settings import UploadSettings
 
 

@@ -1,42 +1,48 @@
-"""The upload service's composition root: `create_app(settings)`."""
+"""The upload service's composition root: `create_app(settings)` wires the storage backend,
+MongoDB and the event bus into the use cases; every resource is a cleanup context."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from aiohttp import web
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from nocturnal.shared.auth import (
-    TOKEN_VERIFIER,
-    RevocationFollower,
-    http_revocations,
-    token_verifier_context,
-)
+from nocturnal.shared.auth.requests import token_verifier_context
+from nocturnal.shared.auth.revocation import http_revocations
 from nocturnal.shared.events import EventBus
 from nocturnal.shared.health import READINESS
 from nocturnal.shared.http.app import CleanupContext, create_service_app
 from nocturnal.shared.http.client import HTTP_SESSION, http_session_context
-from nocturnal.shared.mongo import MONGO_CLIENT, MONGO_DB, mongo_context
-from nocturnal.shared.ratelimit import ratelimit_client_context
-from nocturnal.upload.adapters.file_repository import FileRepository
+from nocturnal.shared.http.errors import domain_error_middleware
+from nocturnal.shared.http.events import serving_events
+from nocturnal.shared.mongo import MONGO_DB, MongoUnitOfWork, mongo_context
+from nocturnal.shared.ratelimit.requests import ratelimit_client_context
+from nocturnal.upload import SERVICE
+from nocturnal.upload.adapters.file_repository import MongoFileRepository
 from nocturnal.upload.adapters.local_storage import LocalStorage
 from nocturnal.upload.adapters.s3_storage import open_s3_storage
-from nocturnal.upload.adapters.storage import StorageBackend
 from nocturnal.upload.domain.signing import UrlSigner
-from nocturnal.upload.handlers.events import erase_deleted_user
-from nocturnal.upload.keys import FILES, STORAGE, UPLOAD_SETTINGS, URL_SIGNER
+from nocturnal.upload.handlers.errors import PROBLEMS
+from nocturnal.upload.handlers.events import event_handlers
+from nocturnal.upload.keys import DOWNLOADS, FILES, STORAGE, UPLOAD_SETTINGS
 from nocturnal.upload.routes import setup_routes
-from nocturnal.upload.service_layer import FileService
+from nocturnal.upload.service_layer import Downloads, FileService, Repositories, StorageBackend
 from nocturnal.upload.settings import UploadSettings
-
-SERVICE = "upload"
 
 
 async def _create_indexes(db: AsyncDatabase[Any]) -> None:
-    await FileRepository(db).ensure_indexes()
+    await MongoFileRepository(db).ensure_indexes()
+
+
+def mongo_repositories(
+    db: AsyncDatabase[Any],
+) -> Callable[[AsyncClientSession | None], Repositories]:
+    """The upload service's repositories on `db`, bound to a session (or to none)."""
+    return lambda session: Repositories(files=MongoFileRepository(db, session))
 
 
 def _open_storage(
@@ -62,10 +68,11 @@ async def _open_local_storage(
     yield LocalStorage(settings.storage_local_dir, signer, settings.public_base_url)
 
 
-def _storage_context(settings: UploadSettings) -> CleanupContext:
+def _storage_context(settings: UploadSettings, signer: UrlSigner) -> CleanupContext:
     async def context(app: web.Application) -> AsyncIterator[None]:
-        async with _open_storage(settings, app[URL_SIGNER]) as storage:
+        async with _open_storage(settings, signer) as storage:
             app[STORAGE] = storage
+            app[DOWNLOADS] = Downloads(storage, signer)
             app[READINESS].add("storage", storage.ready)
             yield
 
@@ -74,18 +81,14 @@ def _storage_context(settings: UploadSettings) -> CleanupContext:
 
 def _events_context(settings: UploadSettings) -> CleanupContext:
     async def context(app: web.Application) -> AsyncIterator[None]:
-        bus = EventBus.for_service(settings, service=SERVICE, db=app[MONGO_DB])
-        files = FileService(FileRepository(app[MONGO_DB]), app[STORAGE], app[MONGO_CLIENT], bus)
-        revocations = RevocationFollower(
-            app[TOKEN_VERIFIER].revocations, http_revocations(app[HTTP_SESSION], settings.auth_url)
-        )
-        bus.subscribe({"user.deleted": erase_deleted_user(files)})
-        revocations.subscribe(bus)
-        async with bus:
+        db = app[MONGO_DB]
+        bus = EventBus.for_service(settings, service=SERVICE, db=db)
+        uow = MongoUnitOfWork(db.client, mongo_repositories(db), bus)
+        files = FileService(uow, app[STORAGE])
+        bus.subscribe({name: uow.joining(h) for name, h in event_handlers(files).items()})
+        revocations = http_revocations(app[HTTP_SESSION], settings.auth_url)
+        async with serving_events(app, bus, revocations=revocations):
             app[FILES] = files
-            app[READINESS].add("rabbitmq", bus.ready)
-            # Subscribed first, loaded second: a revocation in between is seen at least once.
-            await revocations.load()
             yield
 
     return context
@@ -94,8 +97,9 @@ def _events_context(settings: UploadSettings) -> CleanupContext:
 def create_app(settings: UploadSettings) -> web.Application:
     """The upload service application; resources open and close as cleanup contexts."""
     app = create_service_app(settings, service=SERVICE)
+    app.middlewares.append(domain_error_middleware(PROBLEMS))
     app[UPLOAD_SETTINGS] = settings
-    app[URL_SIGNER] = UrlSigner(settings.url_signing_secret.get_secret_value().encode())
+    signer = UrlSigner(settings.url_signing_secret.get_secret_value().encode())
     app.cleanup_ctx.extend(
         [
             http_session_context(settings.peer_timeout_s),
@@ -109,7 +113,7 @@ def create_app(settings: UploadSettings) -> web.Application:
                 app_name=SERVICE,
                 setup=_create_indexes,
             ),
-            _storage_context(settings),
+            _storage_context(settings, signer),
             _events_context(settings),
         ]
     )

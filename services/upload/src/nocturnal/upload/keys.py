@@ -1,15 +1,14 @@
-"""Typed keys of what the upload app holds (shared by the app factory and the handlers)."""
+"""Typed application keys of the upload service: its use cases and settings, as the handlers
+reach them."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from nocturnal.upload.adapters.storage import StorageBackend
-from nocturnal.upload.domain.signing import UrlSigner
-from nocturnal.upload.service_layer import FileService
+from nocturnal.upload.service_layer import Downloads, FileService, StorageBackend
 from nocturnal.upload.settings import UploadSettings
 
 UPLOAD_SETTINGS = web.AppKey("upload_settings", UploadSettings)
-URL_SIGNER = web.AppKey("url_signer", UrlSigner)
 STORAGE = web.AppKey("storage", StorageBackend)
 FILES = web.AppKey("files", FileService)
+DOWNLOADS = web.AppKey("downloads", Downloads)

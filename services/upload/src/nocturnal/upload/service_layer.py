@@ -1,61 +1,138 @@
-"""Use cases on files: upload, read, list, sign, delete, erase; the I/O orchestration around the domain."""
+"""Use cases on files: upload, read, list, sign, delete, erase, download; and what they need of
+the world (ports): the file repository and the object storage."""
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Protocol
 
-from pymongo import AsyncMongoClient
-from pymongo.asynchronous.client_session import AsyncClientSession
-
-from nocturnal.shared.events import CloudEvent, EventBus
+from nocturnal.shared.clock import Clock, utc_now
+from nocturnal.shared.ids import IdFactory, new_id
 from nocturnal.shared.logging import get_logger
-from nocturnal.shared.mongo import in_transaction
-from nocturnal.upload.adapters.file_repository import FileRepository
-from nocturnal.upload.adapters.storage import StorageBackend
+from nocturnal.shared.paging import Page, PageRequest
+from nocturnal.shared.unit_of_work import Transaction, UnitOfWork
 from nocturnal.upload.domain.files import (
+    FILE_DELETED,
+    FILE_UPLOADED,
     SNIFF_BYTES,
     EmptyFile,
     FileKind,
+    FileNotFound,
+    MediaType,
     Meter,
     StoredFile,
     clean_filename,
     detect_media_type,
-    new_file_id,
-    now_ms,
+    media_type_of_key,
     object_key,
 )
+from nocturnal.upload.domain.signing import BadSignature, UrlSigner
 
 log = get_logger("files")
 
 
-class FileNotFound(Exception):
-    """No such file, or not the caller's."""
+class ObjectNotFound(Exception):
+    """No object is stored under the key."""
+
+
+class StorageBackend(Protocol):
+    """Object storage for file bytes, addressed by server-made keys.
+
+    Contract (tests/upload/adapters/test_storage_contract.py holds every backend to it):
+    bytes are streamed, never held whole; a `put` that fails for any reason, including the
+    source raising or the task being cancelled, leaves no object and no partial upload;
+    deleting a missing key succeeds.
+    """
+
+    name: str
+
+    async def put(self, key: str, chunks: AsyncIterable[bytes], *, content_type: str) -> None:
+        """Store the bytes of `chunks` under `key` (replacing any object there)."""
+        ...
+
+    def read(self, key: str) -> AsyncGenerator[bytes, None]:
+        """The object's bytes in chunks.
+
+        Raises:
+            ObjectNotFound: on the first iteration, when nothing is stored under `key`.
+        """
+        ...
+
+    async def delete(self, key: str) -> None:
+        """Remove the object; a missing key is not an error."""
+        ...
+
+    async def signed_url(self, key: str, *, expires: int, filename: str, content_type: str) -> str:
+        """A URL anyone may GET the object with until `expires` (Unix seconds).
+
+        The download answers with `content_type` and an attachment `Content-Disposition`
+        naming `filename`.
+        """
+        ...
+
+    async def ready(self) -> bool:
+        """True when the store is reachable and usable (readiness)."""
+        ...
+
+
+class FileRepository(Protocol):
+    """File metadata; listing is newest first."""
+
+    async def add(self, file: StoredFile) -> None:
+        """Insert `file`."""
+        ...
+
+    async def get(self, file_id: str, *, owner_id: str | None = None) -> StoredFile | None:
+        """The file with `file_id` (only if owned by `owner_id`, when given), or None."""
+        ...
+
+    async def newest_first(self, owner_id: str, request: PageRequest) -> Page[StoredFile]:
+        """A page of the owner's files, newest first. Raises InvalidCursor."""
+        ...
+
+    async def owned_by(self, owner_id: str) -> list[StoredFile]:
+        """All of the owner's files."""
+        ...
+
+    async def remove(self, file_id: str) -> bool:
+        """Delete the file's metadata; False if it was gone."""
+        ...
+
+
+@dataclass(frozen=True)
+class Repositories:
+    """The upload service's repositories, bound to one transaction (or to none, for reads)."""
+
+    files: FileRepository
+
+
+Tx = Transaction[Repositories]
 
 
 class FileService:
-    """Files of users: bytes in a `StorageBackend`, metadata in MongoDB, events via the outbox.
+    """Files of users: bytes in a `StorageBackend`, metadata and events in one unit of work.
 
     Ordering keeps storage and metadata consistent: an upload stores the object first and then
-    commits metadata + `file.uploaded` in one transaction (deleting the object when that fails);
-    a delete removes the object first (idempotent) and then commits metadata removal +
-    `file.deleted`, so a failed delete can simply be retried and never strands bytes.
+    commits metadata + `file.uploaded` (deleting the object when that fails); a delete removes
+    the object first (idempotent) and then commits metadata removal + `file.deleted`, so a
+    failed delete can simply be retried and never strands bytes.
     """
 
     def __init__(
         self,
-        repository: FileRepository,
+        uow: UnitOfWork[Repositories],
         storage: StorageBackend,
-        client: AsyncMongoClient[Any],
-        bus: EventBus,
+        *,
+        clock: Clock = utc_now,
+        ids: IdFactory = new_id,
     ) -> None:
-        self._repository = repository
+        self._uow = uow
         self._storage = storage
-        self._client = client
-        self._bus = bus
+        self._clock = clock
+        self._ids = ids
 
     async def upload(
         self, owner_id: str, kind: FileKind, filename: str | None, chunks: AsyncIterator[bytes]
@@ -70,7 +147,7 @@ class FileService:
         if not head:
             raise EmptyFile("the file is empty")
         media_type = detect_media_type(kind, head[:SNIFF_BYTES])
-        file_id, created_at = new_file_id(), now_ms()
+        file_id, created_at = self._ids(), self._clock()
         key = object_key(kind, media_type, file_id, created_at)
         meter = Meter(kind.max_bytes)
         await self._storage.put(key, meter.measure(chunks), content_type=media_type.value)
@@ -88,16 +165,15 @@ class FileService:
             created_at=created_at,
         )
 
-        async def record(session: AsyncClientSession) -> None:
-            await self._repository.add(file, session=session)
-            await self._bus.outbox.add(self._event("file.uploaded", file), session=session)
+        async def record(tx: Tx) -> None:
+            await tx.repositories.files.add(file)
+            tx.publish(file.event(FILE_UPLOADED))
 
         try:
-            await in_transaction(self._client, record)
+            await self._uow.run(record)
         except BaseException:
             await asyncio.shield(self._storage.delete(key))
             raise
-        self._bus.notify()
         log.info(
             "file uploaded",
             file_id=file.id,
@@ -113,45 +189,37 @@ class FileService:
         Raises:
             FileNotFound: missing, or owned by someone else.
         """
-        file = await self._repository.get(file_id, owner_id=owner_id)
+        file = await self._uow.repositories.files.get(file_id, owner_id=owner_id)
         if file is None:
             raise FileNotFound(file_id)
         return file
 
-    async def any_file(self, file_id: str) -> StoredFile:
-        """Any user's file (for trusted internal callers).
+    async def newest_first(self, owner_id: str, request: PageRequest) -> Page[StoredFile]:
+        """A page of the owner's files, newest first. Raises InvalidCursor."""
+        return await self._uow.repositories.files.newest_first(owner_id, request)
+
+    async def signed_url(self, file_id: str, owner_id: str, expires_in: int) -> SignedUrl:
+        """A download URL of the owner's file, valid for `expires_in` seconds, named after the
+        original file name.
+
+        Raises:
+            FileNotFound: missing, or owned by someone else.
+        """
+        file = await self.get(file_id, owner_id)
+        return await self._sign(file, expires_in, file.original_filename)
+
+    async def shared_url(self, file_id: str, expires_in: int) -> SignedUrl:
+        """A download URL of any user's file for other members (a profile photo shown to
+        everyone), for trusted internal callers. It names the download after the server-made
+        key, so the uploader's file name is not disclosed.
 
         Raises:
             FileNotFound: missing.
         """
-        file = await self._repository.get(file_id)
+        file = await self._uow.repositories.files.get(file_id)
         if file is None:
             raise FileNotFound(file_id)
-        return file
-
-    async def newest_first(
-        self, owner_id: str, *, limit: int, after: tuple[datetime, str] | None
-    ) -> list[StoredFile]:
-        """Up to `limit` of the owner's files, newest first, after the `(created_at, id)` given."""
-        return await self._repository.newest_first(owner_id, limit=limit, after=after)
-
-    async def signed_url(
-        self, file: StoredFile, expires_in: int, *, for_owner: bool = True
-    ) -> tuple[str, datetime]:
-        """A download URL valid for `expires_in` seconds, and when it expires.
-
-        The owner's link names the download after the original file name; a link made for
-        others (a profile photo shown to every member) uses the server-made key name, so the
-        uploader's file name is not disclosed.
-        """
-        expires = int(time.time()) + expires_in
-        url = await self._storage.signed_url(
-            file.key,
-            expires=expires,
-            filename=file.original_filename if for_owner else file.key.rsplit("/", 1)[-1],
-            content_type=file.content_type.value,
-        )
-        return url, datetime.fromtimestamp(expires, UTC)
+        return await self._sign(file, expires_in, file.key.rsplit("/", 1)[-1])
 
     async def delete(self, file_id: str, owner_id: str) -> None:
         """Delete the owner's file (object, metadata) and announce `file.deleted`.
@@ -162,34 +230,87 @@ class FileService:
         file = await self.get(file_id, owner_id)
         await self._storage.delete(file.key)
 
-        async def forget(session: AsyncClientSession) -> None:
-            if not await self._forget(file, session):
+        async def forget(tx: Tx) -> None:
+            if not await self._forget(tx, file):
                 raise FileNotFound(file_id)
 
-        await in_transaction(self._client, forget)
-        self._bus.notify()
+        await self._uow.run(forget)
         log.info("file deleted", file_id=file.id)
 
-    async def erase_owner(self, owner_id: str, session: AsyncClientSession) -> int:
-        """Delete every file of `owner_id` inside the caller's transaction; how many were erased.
+    async def erase_owner(self, tx: Tx, owner_id: str) -> int:
+        """`user.deleted`: delete every file of `owner_id` inside `tx`; how many were erased.
 
         Idempotent: run again (e.g. on redelivery) it erases what is left.
         """
-        files = await self._repository.owned_by(owner_id, session=session)
+        files = await tx.repositories.files.owned_by(owner_id)
         for file in files:
             await self._storage.delete(file.key)
-            await self._forget(file, session)
+            await self._forget(tx, file)
         log.info("erased files of deleted user", owner_id=owner_id, files=len(files))
         return len(files)
 
-    async def _forget(self, file: StoredFile, session: AsyncClientSession) -> bool:
-        if not await self._repository.remove(file.id, session=session):
+    async def _sign(self, file: StoredFile, expires_in: int, filename: str) -> SignedUrl:
+        expires = int(self._clock().timestamp()) + expires_in
+        url = await self._storage.signed_url(
+            file.key, expires=expires, filename=filename, content_type=file.content_type.value
+        )
+        return SignedUrl(url, datetime.fromtimestamp(expires, UTC))
+
+    async def _forget(self, tx: Tx, file: StoredFile) -> bool:
+        if not await tx.repositories.files.remove(file.id):
             return False
-        await self._bus.outbox.add(self._event("file.deleted", file), session=session)
+        tx.publish(file.event(FILE_DELETED))
         return True
 
-    def _event(self, name: str, file: StoredFile) -> CloudEvent:
-        return self._bus.event(name, file.event_data(), subject=file.id)
+
+@dataclass(frozen=True)
+class SignedUrl:
+    """A download URL and when it stops working."""
+
+    url: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Download:
+    """An object ready to stream: its media type, its first chunk, and the rest."""
+
+    media_type: MediaType
+    first: bytes
+    rest: AsyncGenerator[bytes, None]
+
+
+class Downloads:
+    """Downloads through signed links (the `local` backend's `/api/files/` route): no
+    database lookup, the link itself is the authorisation."""
+
+    def __init__(self, storage: StorageBackend, signer: UrlSigner, *, clock: Clock = utc_now):
+        self._storage = storage
+        self._signer = signer
+        self._clock = clock
+
+    async def open(self, key: str, *, expires: int, filename: str, signature: str) -> Download:
+        """The object under `key`, if the link `(key, expires, filename, signature)` is ours and
+        unexpired. The caller must close `rest` (e.g. `contextlib.aclosing`).
+
+        Raises:
+            BadSignature: not our signature, or expired.
+            FileNotFound: not a key of ours, or nothing stored under it.
+        """
+        now = int(self._clock().timestamp())
+        if not self._signer.verify(key, expires, filename, signature, now=now):
+            raise BadSignature(key)
+        try:
+            media_type = media_type_of_key(key)
+        except ValueError:
+            raise FileNotFound(key) from None
+        chunks = self._storage.read(key)
+        try:
+            first = await anext(chunks, b"")
+        except ObjectNotFound:
+            await chunks.aclose()
+            raise FileNotFound(key) from None
+        return Download(media_type, first, chunks)
 
 
 async def _peek(chunks: AsyncIterator[bytes], size: int) -> tuple[bytes, AsyncIterator[bytes]]:

@@ -61,8 +61,9 @@ class EventBus:
             ...   # bus.outbox.add(bus.event(...), session=s); after commit bus.notify()
 
     Entering connects (robust, fail fast), declares the exchange and the whole event catalogue
-    (every service's queue, so events route before their consumers first start), creates the outbox/inbox
-    indexes, opens the publisher, starts the outbox relay and the consumers. Leaving drains in
+    (every service's queue, so events route before their consumers first start; a queue this
+    process consumes is declared by its consumer alone), creates the outbox/inbox indexes,
+    opens the publisher, starts the consumers, then the outbox relay. Leaving drains in
     the order of a graceful shutdown: consumers stop and finish in-flight messages, the outbox
     is flushed, the relay stops, the connection closes. Without ``db`` there is no outbox
     (publish with ``bus.publisher.publish_confirmed``) and no inbox (use :meth:`subscribe_direct`).
@@ -202,11 +203,6 @@ class EventBus:
         return self._require_relay().outbox
 
     @property
-    def relay(self) -> OutboxRelay:
-        """The outbox relay. Raises RuntimeError when the bus is not open or has no database."""
-        return self._require_relay()
-
-    @property
     def attached(self) -> bool:
         """Readiness: the bus is open and every consumer is attached.
 
@@ -219,7 +215,7 @@ class EventBus:
         return all(consumer.attached for consumer in self.consumers)
 
     async def ready(self) -> bool:
-        """`attached`, as a readiness check (`app[READINESS].add("rabbitmq", bus.ready)`)."""
+        """`attached`, as a readiness check (`app[READINESS].add(EVENT_BUS_CHECK, bus.ready)`)."""
         return self.attached
 
     def event(self, name: str, data: dict[str, Any], *, subject: str | None = None) -> CloudEvent:
@@ -254,12 +250,12 @@ class EventBus:
             client_properties={"connection_name": f"{self.service}/{self.instance}"},
         )
         self._connection = connection
+        # A queue this process consumes is declared once, by its consumer (on the robust
+        # channel that redeclares it after a reconnect); the rest of the catalogue here.
+        consumed = {queue.name for queue, _, _ in self._pending}
+        catalogue = catalogue_queues(self.exchange, delivery_limit=self._delivery_limit)
         async with connection.channel(publisher_confirms=False) as channel:
-            await declare(
-                channel,
-                self.exchange,
-                *catalogue_queues(self.exchange, delivery_limit=self._delivery_limit),
-            )
+            await declare(channel, self.exchange, *(q for q in catalogue if q.name not in consumed))
         self._publisher = EventPublisher(
             connection, self.exchange, confirm_timeout=self._confirm_timeout
         )
@@ -268,7 +264,13 @@ class EventBus:
             await Inbox(self._db).ensure_indexes()
             self._relay = OutboxRelay(self._db, self._publisher)
             await self._relay.ensure_indexes()
+        await self._start_consumers(connection)
+        # After the consumers: the relay's first events then route to this service's queue too.
+        if self._relay is not None:
             await self._relay.start()
+        _log.info("event_bus_open", service=self.service, consumers=len(self.consumers))
+
+    async def _start_consumers(self, connection: AbstractRobustConnection) -> None:
         for queue, processor, on_reattach in self._pending:
             consumer = EventConsumer(
                 connection,
@@ -281,7 +283,6 @@ class EventBus:
             )
             self.consumers.append(consumer)
             await consumer.start()
-        _log.info("event_bus_open", service=self.service, consumers=len(self.consumers))
 
     async def _close(self) -> None:
         loop = asyncio.get_running_loop()

@@ -333,11 +333,6 @@ class EventConsumer:
         consumers = getattr(self._underlay, "consumers", {})
         return bool(self._consumer_tag in consumers)
 
-    @property
-    def in_flight(self) -> int:
-        """Deliveries being handled right now."""
-        return self._in_flight
-
     async def start(self) -> None:
         """Open a channel, set the prefetch, declare the topology and start consuming.
 

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final, Literal
 
 import structlog
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_serializer,
+    field_validator,
+)
+
+from nocturnal.shared.clock import rfc3339, to_millis, utc_now
 
 __all__ = [
     "CLOUDEVENTS_CONTENT_TYPE",
@@ -59,14 +69,15 @@ class CloudEvent(BaseModel):
     Follows CloudEvents 1.0.2 (core attributes) and its JSON Event Format. Shape on the wire::
 
         {"specversion": "1.0", "id": "<uuid4>", "source": "/services/<service>",
-         "type": "nocturnal.<event name>.v1", "time": "<RFC 3339, UTC, 'Z'>",
+         "type": "nocturnal.<event name>.v1", "time": "<RFC 3339, UTC, ms, 'Z'>",
          "subject": "<optional>", "datacontenttype": "application/json", "data": {...},
          "traceparent": "<optional W3C trace context>", "requestid": "<optional>"}
 
     ``traceparent`` (the Distributed Tracing extension) and ``requestid`` are extension
     attributes; absent optional attributes are omitted, never ``null``. Unknown extension
     attributes on input are ignored. Instances are immutable. ``time`` is always converted
-    to UTC.
+    to UTC at millisecond precision and written like every other time of the platform
+    (``2026-11-30T22:00:05.123Z``, see :mod:`nocturnal.shared.clock`).
     """
 
     model_config = ConfigDict(frozen=True, extra="ignore")
@@ -75,7 +86,7 @@ class CloudEvent(BaseModel):
     id: str = Field(default_factory=lambda: str(uuid.uuid4()), min_length=1, max_length=128)
     source: str = Field(pattern=rf"^/services/{_SERVICE_PATTERN}$")
     type: str = Field(pattern=rf"^nocturnal\.{EVENT_NAME_PATTERN}\.v1$")
-    time: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
+    time: AwareDatetime = Field(default_factory=utc_now)
     subject: str | None = None
     datacontenttype: Literal["application/json"] = "application/json"
     data: dict[str, Any]
@@ -84,8 +95,12 @@ class CloudEvent(BaseModel):
 
     @field_validator("time")
     @classmethod
-    def _to_utc(cls, value: datetime) -> datetime:
-        return value.astimezone(UTC)
+    def _to_utc_millis(cls, value: datetime) -> datetime:
+        return to_millis(value)
+
+    @field_serializer("time", when_used="json")
+    def _rfc3339(self, value: datetime) -> str:
+        return rfc3339(value)
 
     @property
     def name(self) -> str:
@@ -107,7 +122,7 @@ def new_event(
 ) -> CloudEvent:
     """Create an event of ``name`` produced by ``service``, stamped with the current context.
 
-    ``id`` is a fresh UUID4, ``time`` is now (UTC). ``requestid`` and ``traceparent`` come from the
+    ``id`` is a fresh UUID4, ``time`` is now (UTC, milliseconds). ``requestid`` and ``traceparent`` come from the
     structlog contextvars ``request_id`` and ``traceparent`` bound by the HTTP middleware (or by
     the consumer while handling an event), so the chain of causes can be followed across services.
     ``data`` must be JSON-serializable (checked when the event is serialized or stored).

@@ -97,10 +97,6 @@ class Outbox:
         }
         await self.collection.insert_one(entry, session=session)
 
-    async def pending_count(self) -> int:
-        """Number of entries not yet confirmed by the broker (for metrics and tests)."""
-        return await self.collection.count_documents({"sent_at": None})
-
 
 class OutboxRelay:
     """Background task that publishes pending outbox entries and marks them sent.

@@ -8,6 +8,7 @@ import json
 import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
@@ -18,6 +19,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 from pydantic_core import to_jsonable_python
 
+from nocturnal.shared.clock import rfc3339
 from nocturnal.shared.config import ServiceSettings, load_settings
 from nocturnal.shared.health import READINESS, Readiness, live_handler, ready_handler
 from nocturnal.shared.http.context import (
@@ -35,17 +37,31 @@ SERVICE = web.AppKey("service", str)
 REQUEST_ID = web.RequestKey("request_id", str)
 RESPONSE_HEADERS = web.RequestKey("response_headers", dict[str, str])
 
+# aiohttp answers what its HTTP parser refuses with a plain-text 400, past every middleware.
+# Its limits sit above the gateway's (request line and header line 8 KiB, at most about 1,000
+# header fields, 32 KiB in all; beyond them the gateway answers 414 or 431 problems), so no
+# size the gateway passes on meets that 400 here.
+HTTP_PARSER_LIMITS = {"max_line_size": 16 * 1024, "max_field_size": 16 * 1024, "max_headers": 2048}
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
-dumps = partial(json.dumps, default=to_jsonable_python, separators=(",", ":"))
+
+
+def _jsonable(value: Any) -> Any:
+    # Every time in every response reads the same: RFC 3339, UTC, milliseconds.
+    return rfc3339(value) if isinstance(value, datetime) else to_jsonable_python(value)
+
+
+dumps = partial(json.dumps, default=_jsonable, separators=(",", ":"))
 log = get_logger("http")
 
 
 def json_response(
     data: Any, *, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:
-    """JSON response; datetimes become RFC 3339 strings, pydantic models their JSON form."""
+    """JSON response; datetimes become RFC 3339 strings with milliseconds
+    (`2026-11-30T22:00:05.123Z`), pydantic models their JSON form."""
     return web.json_response(data, status=status, headers=headers, dumps=dumps)
 
 
@@ -70,11 +86,10 @@ def problem_response(request: web.Request, problem: Problem) -> web.Response:
 
 
 def _problem_from_http_exception(exc: web.HTTPException) -> Problem:
+    # Raised by aiohttp itself (unknown path, wrong method, body over client_max_size): its
+    # texts give way to the table's standard wording, which the gateway answers too.
     headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
-    detail = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else None
-    if isinstance(exc, web.HTTPRequestEntityTooLarge):
-        detail = "the request body is too large"
-    return Problem(exc.status, detail, headers=headers)
+    return Problem(exc.status, headers=headers)
 
 
 @web.middleware
@@ -133,14 +148,12 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
             raise
         return problem_response(request, _problem_from_http_exception(exc))
     except (HttpProcessingError, RequestPayloadError):  # undecodable body (coding, framing)
-        return problem_response(
-            request, Problem(400, "the request body could not be decoded", slug="bad-body")
-        )
+        return problem_response(request, Problem(400, "the request body could not be decoded"))
     except (asyncio.CancelledError, ConnectionResetError):
         raise
     except Exception:
         log.exception("unhandled error")
-        return problem_response(request, Problem(500, "an unexpected error occurred"))
+        return problem_response(request, Problem(500))
 
 
 @web.middleware
@@ -155,7 +168,7 @@ async def identity_body_middleware(request: web.Request, handler: Handler) -> we
         for coding in field.split(",")
     }
     if codings - {"", "identity"}:
-        raise Problem(415, "request bodies must not be content-coded", slug="content-coding")
+        raise Problem(415)  # the gateway's wording: the table's standard detail
     return await handler(request)
 
 
@@ -191,6 +204,7 @@ def create_service_app(settings: ServiceSettings, *, service: str) -> web.Applic
     app = web.Application(
         middlewares=[context_middleware, problem_middleware, identity_body_middleware],
         client_max_size=settings.max_json_body_bytes,
+        handler_args=HTTP_PARSER_LIMITS,
     )
     app[SETTINGS] = settings
     app[SERVICE] = service

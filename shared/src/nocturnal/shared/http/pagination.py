@@ -1,31 +1,21 @@
-"""Cursor pagination (`?limit=1..100&cursor=`), responses `{items, next_cursor}` (DESIGN §1)."""
+"""Cursor pagination over HTTP (DESIGN §1): `?limit=1..100&cursor=` in, `{items, next_cursor}` out."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from aiohttp import web
 
 from nocturnal.shared.http.request import query_int
+from nocturnal.shared.paging import DEFAULT_LIMIT, MAX_LIMIT, Page, PageRequest
 from nocturnal.shared.problems import validation_problem
 
 T = TypeVar("T")
-DEFAULT_LIMIT = 20
-MAX_LIMIT = 100
 MAX_CURSOR_CHARS = 512
-
-
-@dataclass(frozen=True)
-class PageRequest:
-    """`limit` (1-100) and the decoded cursor: the sort key of the last item seen, or None."""
-
-    limit: int
-    after: list[Any] | None
 
 
 def encode_cursor(sort_key: list[Any]) -> str:
@@ -60,20 +50,9 @@ def page_request(request: web.Request) -> PageRequest:
     return PageRequest(limit=limit, after=decode_cursor(cursor) if cursor else None)
 
 
-def page(
-    fetched: Sequence[T],
-    limit: int,
-    sort_key: Callable[[T], list[Any]],
-    render: Callable[[T], Any] = lambda item: item,
-) -> dict[str, Any]:
-    """`{items, next_cursor}` from up to `limit + 1` fetched items (one more = another page).
-
-    `sort_key(item) -> list` gives the cursor key of an item, `render(item)` its JSON form;
-    `next_cursor` is None on the last page.
-    """
-    shown = fetched[:limit]
-    more = len(fetched) > limit and bool(shown)
+def render_page(page: Page[T], render: Callable[[T], Any]) -> dict[str, Any]:
+    """`{items, next_cursor}`: each item as `render(item)`; `next_cursor` None on the last page."""
     return {
-        "items": [render(item) for item in shown],
-        "next_cursor": encode_cursor(sort_key(shown[-1])) if more else None,
+        "items": [render(item) for item in page.items],
+        "next_cursor": encode_cursor(page.next_key) if page.next_key is not None else None,
     }

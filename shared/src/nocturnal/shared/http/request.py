@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from nocturnal.shared.problems import Problem, validation_problem
+from nocturnal.shared.problems import Problem, error_message, validation_problem
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -56,7 +56,7 @@ class RequestModel(BaseModel):
 
 def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
     return [
-        {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "message": err["msg"]}
+        {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "message": error_message(err)}
         for err in exc.errors(include_url=False)
     ]
 
@@ -73,25 +73,23 @@ async def read_json(
             (with `errors: [{field, message}]`).
     """
     if request.content_type != "application/json" and not request.content_type.endswith("+json"):
-        raise Problem(415, "the request body must be application/json", slug="unsupported-media")
+        raise Problem(415, "the request body must be application/json")
     if request.content_length is not None and request.content_length > max_bytes:
-        raise Problem(413, f"the JSON body is limited to {max_bytes} bytes", slug="too-large")
+        raise Problem(413)
     try:
         async with asyncio.timeout(timeout_s):
             body = await _read_at_most(request, max_bytes + 1)
     except TimeoutError:
-        raise Problem(408, "the request body did not arrive in time", slug="timeout") from None
+        raise Problem(408) from None
     if len(body) > max_bytes:
-        raise Problem(413, f"the JSON body is limited to {max_bytes} bytes", slug="too-large")
+        raise Problem(413)
     if not body.strip():
-        raise Problem(400, "the request body is empty", slug="empty-body")
+        raise Problem(400, "the request body is empty")
     try:
         return model.model_validate_json(body)
     except ValidationError as exc:
         if any(err["type"] == "json_invalid" for err in exc.errors()):
-            raise Problem(
-                400, "the request body is not valid JSON", slug="malformed-json"
-            ) from None
+            raise Problem(400, "the request body is not valid JSON") from None
         raise validation_problem(_field_errors(exc)) from None
 
 
@@ -105,12 +103,13 @@ async def _read_at_most(request: web.Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def parse_model(model: type[ModelT], data: Any, *, detail: str = "invalid request") -> ModelT:
-    """Validate already-decoded data (e.g. query parameters) against `model`; 400 on failure."""
+def parse_model(model: type[ModelT], data: Any) -> ModelT:
+    """Validate already-decoded data (e.g. query parameters) against `model`; 400 on failure
+    (the same problem as an invalid body: `validation_problem`)."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise validation_problem(_field_errors(exc), detail) from None
+        raise validation_problem(_field_errors(exc)) from None
 
 
 def query_int(request: web.Request, name: str, *, default: int, low: int, high: int) -> int:

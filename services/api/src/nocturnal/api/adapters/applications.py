@@ -2,38 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from nocturnal.api.domain.applications import Application, ApplicationStatus
-from nocturnal.api.domain.errors import StateConflict
-from nocturnal.api.domain.timestamps import rfc3339
-from nocturnal.shared.keyset import after_key, time_id_key
+from nocturnal.api.domain.applications import AlreadyApplied, Application, ApplicationStatus
+from nocturnal.shared.keyset import CREATED_NEWEST_FIRST, CREATED_OLDEST_FIRST
 from nocturnal.shared.mongo import Document
+from nocturnal.shared.paging import Page, PageRequest
 
 COLLECTION = "applications"
 LIVE_STATUSES = (ApplicationStatus.PENDING.value, ApplicationStatus.ACCEPTED.value)
-_ORDER = ("created_at", "_id")
 
 
-class AlreadyApplied(StateConflict):
-    """The applicant already has an application to this duty."""
+class MongoApplicationRepository:
+    """The `applications` collection (an `ApplicationRepository`), read and written in
+    `session`'s transaction when one is given."""
 
-
-def sort_key(application: Application) -> list[str]:
-    """The cursor key of an application: [created_at, id]."""
-    return [rfc3339(application.created_at), application.id]
-
-
-class ApplicationRepository:
-    """The `applications` collection."""
-
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(
+        self, db: AsyncDatabase[Document], session: AsyncClientSession | None = None
+    ) -> None:
         self._applications = db[COLLECTION]
+        self._session = session
 
     async def ensure_indexes(self) -> None:
         """One application per (duty, applicant); listings per duty and per applicant."""
@@ -51,27 +42,23 @@ class ApplicationRepository:
             name="by_applicant_newest_first",
         )
 
-    async def get(
-        self, application_id: str, *, session: AsyncClientSession | None = None
-    ) -> Application | None:
+    async def get(self, application_id: str) -> Application | None:
         """The application, or None."""
-        doc = await self._applications.find_one({"_id": application_id}, session=session)
+        doc = await self._applications.find_one({"_id": application_id}, session=self._session)
         return _application(doc) if doc else None
 
-    async def insert(self, application: Application, *, session: AsyncClientSession) -> None:
+    async def insert(self, application: Application) -> None:
         """Store a new application.
 
         Raises:
             AlreadyApplied: the unique index holds one for this duty and applicant.
         """
         try:
-            await self._applications.insert_one(_document(application), session=session)
+            await self._applications.insert_one(_document(application), session=self._session)
         except DuplicateKeyError:
             raise AlreadyApplied("you have already applied to this duty") from None
 
-    async def move(
-        self, application: Application, *, expected: ApplicationStatus, session: AsyncClientSession
-    ) -> bool:
+    async def move(self, application: Application, *, expected: ApplicationStatus) -> bool:
         """Store `application`'s status if the stored one is still `expected`."""
         result = await self._applications.update_one(
             {"_id": application.id, "status": expected.value},
@@ -81,62 +68,57 @@ class ApplicationRepository:
                     "updated_at": application.updated_at,
                 }
             },
-            session=session,
+            session=self._session,
         )
         return result.matched_count == 1
 
-    async def live_applicants(self, duty_id: str, *, session: AsyncClientSession) -> list[str]:
+    async def live_applicants(self, duty_id: str) -> list[str]:
         """Applicants whose application to the duty is PENDING or ACCEPTED."""
         cursor = self._applications.find(
             {"duty_id": duty_id, "status": {"$in": LIVE_STATUSES}},
             {"applicant_id": 1},
-            session=session,
+            session=self._session,
         )
         return [doc["applicant_id"] async for doc in cursor]
 
-    async def of_applicant(
-        self, applicant_id: str, *, session: AsyncClientSession
-    ) -> list[Application]:
+    async def of_applicant(self, applicant_id: str) -> list[Application]:
         """Every application of the applicant."""
-        cursor = self._applications.find({"applicant_id": applicant_id}, session=session)
+        cursor = self._applications.find({"applicant_id": applicant_id}, session=self._session)
         return [_application(doc) async for doc in cursor]
 
-    async def delete_of_applicant(self, applicant_id: str, *, session: AsyncClientSession) -> None:
+    async def delete_of_applicant(self, applicant_id: str) -> None:
         """Erase every application of the applicant."""
-        await self._applications.delete_many({"applicant_id": applicant_id}, session=session)
+        await self._applications.delete_many({"applicant_id": applicant_id}, session=self._session)
 
-    async def page_for_duty(
-        self, duty_id: str, *, limit: int, after: list[Any] | None
-    ) -> list[Application]:
-        """Up to `limit + 1` applications to the duty, oldest first, after the cursor key.
+    async def page_for_duty(self, duty_id: str, request: PageRequest) -> Page[Application]:
+        """A page of the applications to the duty, oldest first.
 
         Raises:
-            InvalidCursor: `after` is not a key of this listing.
+            InvalidCursor: the cursor is not a key of this listing.
         """
-        return await self._page({"duty_id": duty_id}, limit, after, descending=False)
+        return await CREATED_OLDEST_FIRST.page(
+            self._applications,
+            {"duty_id": duty_id},
+            request,
+            _application,
+            session=self._session,
+        )
 
     async def page_for_applicant(
-        self, applicant_id: str, *, limit: int, after: list[Any] | None
-    ) -> list[Application]:
-        """Up to `limit + 1` applications of the applicant, newest first, after the cursor key.
+        self, applicant_id: str, request: PageRequest
+    ) -> Page[Application]:
+        """A page of the applicant's applications, newest first.
 
         Raises:
-            InvalidCursor: `after` is not a key of this listing.
+            InvalidCursor: the cursor is not a key of this listing.
         """
-        return await self._page({"applicant_id": applicant_id}, limit, after, descending=True)
-
-    async def _page(
-        self, criteria: Document, limit: int, after: list[Any] | None, *, descending: bool
-    ) -> list[Application]:
-        if after is not None:
-            criteria = {**criteria, **after_key(_ORDER, time_id_key(after), descending=descending)}
-        direction = DESCENDING if descending else ASCENDING
-        cursor = (
-            self._applications.find(criteria)
-            .sort([(field, direction) for field in _ORDER])
-            .limit(limit + 1)
+        return await CREATED_NEWEST_FIRST.page(
+            self._applications,
+            {"applicant_id": applicant_id},
+            request,
+            _application,
+            session=self._session,
         )
-        return [_application(doc) async for doc in cursor]
 
 
 def _document(application: Application) -> Document:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Any
 
 from bson import Decimal128
 from pymongo import ASCENDING, ReturnDocument
@@ -15,41 +13,31 @@ from pymongo.asynchronous.database import AsyncDatabase
 from nocturnal.api.domain.duties import (
     Duty,
     DutyDetails,
+    DutyQuery,
     DutyStatus,
     Requirements,
     Urgency,
 )
 from nocturnal.api.domain.pay import Pay
-from nocturnal.shared.keyset import after_key, string_key
+from nocturnal.shared.keyset import Keyset
 from nocturnal.shared.mongo import Document
+from nocturnal.shared.paging import Page, PageRequest
 
 COLLECTION = "duties"
 # Soonest first: the wall-clock date and start time (ISO strings sort chronologically), then id.
 SORT_FIELDS = ("date", "start_time", "_id")
+SOONEST_FIRST = Keyset(SORT_FIELDS)
 
 
-@dataclass(frozen=True)
-class DutyQuery:
-    """Filters of the duty listing; None means any. Text filters match case-insensitively."""
+class MongoDutyRepository:
+    """The `duties` collection (a `DutyRepository`), read and written in `session`'s
+    transaction when one is given."""
 
-    specialty: str | None = None
-    status: DutyStatus | None = None
-    urgency: Urgency | None = None
-    location: str | None = None
-    date_from: date | None = None
-    date_to: date | None = None
-
-
-def sort_key(duty: Duty) -> list[str]:
-    """The cursor key of a duty in the listing order."""
-    return [duty.details.date.isoformat(), _hhmm(duty.details.start_time), duty.id]
-
-
-class DutyRepository:
-    """The `duties` collection."""
-
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(
+        self, db: AsyncDatabase[Document], session: AsyncClientSession | None = None
+    ) -> None:
         self._duties = db[COLLECTION]
+        self._session = session
 
     async def ensure_indexes(self) -> None:
         """Indexes for the listing (with and without a status filter) and per poster."""
@@ -62,16 +50,16 @@ class DutyRepository:
         )
         await self._duties.create_index("posted_by", name="by_poster")
 
-    async def get(self, duty_id: str, *, session: AsyncClientSession | None = None) -> Duty | None:
+    async def get(self, duty_id: str) -> Duty | None:
         """The duty, or None."""
-        doc = await self._duties.find_one({"_id": duty_id}, session=session)
+        doc = await self._duties.find_one({"_id": duty_id}, session=self._session)
         return _duty(doc) if doc else None
 
-    async def insert(self, duty: Duty, *, session: AsyncClientSession) -> None:
+    async def insert(self, duty: Duty) -> None:
         """Store a new duty."""
-        await self._duties.insert_one(_document(duty), session=session)
+        await self._duties.insert_one(_document(duty), session=self._session)
 
-    async def replace(self, duty: Duty, *, expected: Duty, session: AsyncClientSession) -> bool:
+    async def replace(self, duty: Duty, *, expected: Duty) -> bool:
         """Store `duty` if the stored one still has `expected`'s status and filled count."""
         result = await self._duties.replace_one(
             {
@@ -80,13 +68,11 @@ class DutyRepository:
                 "positions_filled": expected.positions_filled,
             },
             _document(duty),
-            session=session,
+            session=self._session,
         )
         return result.matched_count == 1
 
-    async def take_position(
-        self, duty: Duty, now: datetime, *, session: AsyncClientSession
-    ) -> Duty | None:
+    async def take_position(self, duty: Duty, now: datetime) -> Duty | None:
         """Take one position, atomically, if the duty is still OPEN with a position free; it
         becomes FILLED when full. None when no position could be taken."""
         needed = duty.details.positions_needed
@@ -99,25 +85,18 @@ class DutyRepository:
             },
             +1,
             now,
-            session,
         )
 
-    async def free_position(
-        self, duty_id: str, now: datetime, *, session: AsyncClientSession
-    ) -> Duty | None:
+    async def free_position(self, duty_id: str, now: datetime) -> Duty | None:
         """Release one taken position; a FILLED duty reopens. None when none was taken."""
-        return await self._count_position(
-            {"_id": duty_id, "positions_filled": {"$gt": 0}}, -1, now, session
-        )
+        return await self._count_position({"_id": duty_id, "positions_filled": {"$gt": 0}}, -1, now)
 
-    async def _count_position(
-        self, criteria: Document, step: int, now: datetime, session: AsyncClientSession
-    ) -> Duty | None:
+    async def _count_position(self, criteria: Document, step: int, now: datetime) -> Duty | None:
         doc = await self._duties.find_one_and_update(
             criteria,
             {"$inc": {"positions_filled": step}, "$set": {"updated_at": now}},
             return_document=ReturnDocument.AFTER,
-            session=session,
+            session=self._session,
         )
         if doc is None:
             return None
@@ -125,33 +104,29 @@ class DutyRepository:
         settled = counted.with_settled_status()
         if settled.status is not counted.status:
             await self._duties.update_one(
-                {"_id": settled.id}, {"$set": {"status": settled.status.value}}, session=session
+                {"_id": settled.id},
+                {"$set": {"status": settled.status.value}},
+                session=self._session,
             )
         return settled
 
-    async def live_of_poster(self, poster_id: str, *, session: AsyncClientSession) -> list[Duty]:
+    async def live_of_poster(self, poster_id: str) -> list[Duty]:
         """The poster's duties that are not CANCELLED."""
         cursor = self._duties.find(
             {"posted_by": poster_id, "status": {"$ne": DutyStatus.CANCELLED.value}},
-            session=session,
+            session=self._session,
         )
         return [_duty(doc) async for doc in cursor]
 
-    async def page(self, query: DutyQuery, *, limit: int, after: list[Any] | None) -> list[Duty]:
-        """Up to `limit + 1` duties matching `query`, soonest first, after the cursor key.
+    async def page(self, query: DutyQuery, request: PageRequest) -> Page[Duty]:
+        """A page of the duties matching `query`, soonest first.
 
         Raises:
-            InvalidCursor: `after` is not a key of this listing.
+            InvalidCursor: the cursor is not a key of this listing.
         """
-        criteria = _criteria(query)
-        if after is not None:
-            criteria.update(after_key(SORT_FIELDS, string_key(after, 3), descending=False))
-        cursor = (
-            self._duties.find(criteria)
-            .sort([(field, ASCENDING) for field in SORT_FIELDS])
-            .limit(limit + 1)
+        return await SOONEST_FIRST.page(
+            self._duties, _criteria(query), request, _duty, session=self._session
         )
-        return [_duty(doc) async for doc in cursor]
 
 
 def _criteria(query: DutyQuery) -> Document:

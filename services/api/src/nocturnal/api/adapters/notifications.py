@@ -3,31 +3,28 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from nocturnal.api.domain.notifications import Notification
-from nocturnal.api.domain.timestamps import rfc3339
-from nocturnal.shared.keyset import after_key, time_id_key
+from nocturnal.shared.keyset import CREATED_NEWEST_FIRST
 from nocturnal.shared.mongo import Document
+from nocturnal.shared.paging import Page, PageRequest
 
 COLLECTION = "notifications"
-_ORDER = ("created_at", "_id")
 
 
-def sort_key(notification: Notification) -> list[str]:
-    """The cursor key of a notification: [created_at, id]."""
-    return [rfc3339(notification.created_at), notification.id]
+class MongoNotificationRepository:
+    """The `notifications` collection (a `NotificationRepository`), read and written in
+    `session`'s transaction when one is given."""
 
-
-class NotificationRepository:
-    """The `notifications` collection."""
-
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(
+        self, db: AsyncDatabase[Document], session: AsyncClientSession | None = None
+    ) -> None:
         self._notifications = db[COLLECTION]
+        self._session = session
 
     async def ensure_indexes(self) -> None:
         """The per-user listing, newest first."""
@@ -36,14 +33,14 @@ class NotificationRepository:
             name="by_user_newest_first",
         )
 
-    async def add(self, notifications: list[Notification], *, session: AsyncClientSession) -> None:
+    async def add(self, notifications: list[Notification]) -> None:
         """Store notifications; one already stored (same id) is left as it is."""
         for notification in notifications:
             await self._notifications.update_one(
                 {"_id": notification.id},
                 {"$setOnInsert": _document(notification)},
                 upsert=True,
-                session=session,
+                session=self._session,
             )
 
     async def mark_read(
@@ -54,31 +51,30 @@ class NotificationRepository:
         await self._notifications.update_one(
             {"_id": notification_id, "user_id": user_id, "read_at": None},
             {"$set": {"read_at": now}},
+            session=self._session,
         )
-        doc = await self._notifications.find_one({"_id": notification_id, "user_id": user_id})
+        doc = await self._notifications.find_one(
+            {"_id": notification_id, "user_id": user_id}, session=self._session
+        )
         return _notification(doc) if doc else None
 
-    async def erase_of(self, user_id: str, *, session: AsyncClientSession) -> None:
+    async def erase_of(self, user_id: str) -> None:
         """Delete every notification of the user."""
-        await self._notifications.delete_many({"user_id": user_id}, session=session)
+        await self._notifications.delete_many({"user_id": user_id}, session=self._session)
 
-    async def page(
-        self, user_id: str, *, limit: int, after: list[Any] | None
-    ) -> list[Notification]:
-        """Up to `limit + 1` of the user's notifications, newest first, after the cursor key.
+    async def page(self, user_id: str, request: PageRequest) -> Page[Notification]:
+        """A page of the user's notifications, newest first.
 
         Raises:
-            InvalidCursor: `after` is not a key of this listing.
+            InvalidCursor: the cursor is not a key of this listing.
         """
-        criteria: Document = {"user_id": user_id}
-        if after is not None:
-            criteria.update(after_key(_ORDER, time_id_key(after), descending=True))
-        cursor = (
-            self._notifications.find(criteria)
-            .sort([(field, DESCENDING) for field in _ORDER])
-            .limit(limit + 1)
+        return await CREATED_NEWEST_FIRST.page(
+            self._notifications,
+            {"user_id": user_id},
+            request,
+            _notification,
+            session=self._session,
         )
-        return [_notification(doc) async for doc in cursor]
 
 
 def _document(notification: Notification) -> Document:

@@ -18,15 +18,19 @@ COLLECTION = "profiles"
 _REGISTERED = {"role": {"$exists": True}}
 
 
-class ProfileRepository:
-    """The `profiles` collection."""
+class MongoProfileRepository:
+    """The `profiles` collection (a `ProfileRepository`), read and written in `session`'s
+    transaction when one is given."""
 
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(
+        self, db: AsyncDatabase[Document], session: AsyncClientSession | None = None
+    ) -> None:
         self._profiles = db[COLLECTION]
+        self._session = session
 
     async def get(self, user_id: str) -> Profile | None:
         """The registered user's profile, or None."""
-        doc = await self._profiles.find_one({"_id": user_id, **_REGISTERED})
+        doc = await self._profiles.find_one({"_id": user_id, **_REGISTERED}, session=self._session)
         return _profile(doc) if doc else None
 
     async def update(self, user_id: str, changes: dict[str, Any], now: datetime) -> Profile | None:
@@ -35,50 +39,47 @@ class ProfileRepository:
             {"_id": user_id, **_REGISTERED},
             {"$set": {**changes, "updated_at": now}},
             return_document=ReturnDocument.AFTER,
+            session=self._session,
         )
         return _profile(doc) if doc else None
 
-    async def register(
-        self, user_id: str, *, name: str, role: str, at: datetime, session: AsyncClientSession
-    ) -> None:
+    async def register(self, user_id: str, *, name: str, role: str, at: datetime) -> None:
         """Create the profile of a newly registered user; an existing profile is kept."""
-        existing = await self._profiles.find_one({"_id": user_id, **_REGISTERED}, session=session)
+        existing = await self._profiles.find_one(
+            {"_id": user_id, **_REGISTERED}, session=self._session
+        )
         if existing is not None:
             return
         await self._profiles.update_one(
             {"_id": user_id},
             {"$set": {"name": name, "role": role, "registered_at": at, "updated_at": at}},
             upsert=True,
-            session=session,
+            session=self._session,
         )
 
-    async def set_photo(
-        self, owner_id: str, file_id: str, at: datetime, *, session: AsyncClientSession
-    ) -> None:
+    async def set_photo(self, owner_id: str, file_id: str, at: datetime) -> None:
         """Make `file_id` the owner's photo unless a later upload already is."""
-        doc = await self._profiles.find_one({"_id": owner_id}, session=session)
+        doc = await self._profiles.find_one({"_id": owner_id}, session=self._session)
         if doc is not None and doc.get("photo_uploaded_at") and doc["photo_uploaded_at"] >= at:
             return
         await self._profiles.update_one(
             {"_id": owner_id},
             {"$set": {"photo_file_id": file_id, "photo_uploaded_at": at}},
             upsert=True,
-            session=session,
+            session=self._session,
         )
 
-    async def clear_photo(
-        self, owner_id: str, file_id: str, *, session: AsyncClientSession
-    ) -> None:
+    async def clear_photo(self, owner_id: str, file_id: str) -> None:
         """Forget the owner's photo if it is `file_id`."""
         await self._profiles.update_one(
             {"_id": owner_id, "photo_file_id": file_id},
             {"$set": {"photo_file_id": None}},
-            session=session,
+            session=self._session,
         )
 
-    async def erase(self, user_id: str, *, session: AsyncClientSession) -> None:
+    async def erase(self, user_id: str) -> None:
         """Delete the user's profile."""
-        await self._profiles.delete_one({"_id": user_id}, session=session)
+        await self._profiles.delete_one({"_id": user_id}, session=self._session)
 
 
 def _profile(doc: Document) -> Profile:

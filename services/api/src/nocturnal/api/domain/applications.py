@@ -10,7 +10,7 @@ from typing import Any
 
 from nocturnal.api.domain.duties import Duty
 from nocturnal.api.domain.errors import StateConflict
-from nocturnal.api.domain.timestamps import rfc3339
+from nocturnal.shared.clock import rfc3339
 
 APPLICANT_ROLES = ("doctor", "nurse")
 MAX_COVER_LETTER_CHARS = 5000
@@ -35,6 +35,10 @@ _MOVES: dict[ApplicationStatus, frozenset[ApplicationStatus]] = {
 
 class InvalidTransition(StateConflict):
     """The application cannot move from its status to the requested one."""
+
+
+class AlreadyApplied(StateConflict):
+    """The applicant already has an application to this duty (one per duty, ever)."""
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 from nocturnal.api.domain.errors import InvalidValue, StateConflict
 from nocturnal.api.domain.pay import Pay, compute_pay
-from nocturnal.api.domain.timestamps import rfc3339
+from nocturnal.shared.clock import rfc3339
 
 POSTER_ROLE = "hospital_admin"
 MAX_POSITIONS = 50
@@ -41,6 +41,22 @@ class DutyNotOpen(StateConflict):
 
 class DutyFull(StateConflict):
     """Every position of the duty is taken."""
+
+
+class DutyChanged(StateConflict):
+    """The duty changed between reading and writing it."""
+
+
+@dataclass(frozen=True)
+class DutyQuery:
+    """Filters of the duty listing; None means any. Text filters match case-insensitively."""
+
+    specialty: str | None = None
+    status: DutyStatus | None = None
+    urgency: Urgency | None = None
+    location: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
 
 
 @dataclass(frozen=True)

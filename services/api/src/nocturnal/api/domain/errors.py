@@ -18,3 +18,11 @@ class InvalidValue(DomainError):
 
 class StateConflict(DomainError):
     """The change does not fit the resource's current state (HTTP 409)."""
+
+
+class NotFound(DomainError):
+    """No such resource, or none the caller may see (HTTP 404)."""
+
+
+class NotPoster(DomainError):
+    """The duty exists, but the caller is not the admin who posted it (HTTP 403)."""

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 from nocturnal.api.domain.applications import Application
 from nocturnal.api.domain.duties import Duty
+from nocturnal.shared.unit_of_work import DomainEvent
 
 
 class EventName(StrEnum):
@@ -27,18 +26,9 @@ class EventName(StrEnum):
     APPLICATION_WITHDRAWN = "application.withdrawn"
 
 
-@dataclass(frozen=True)
-class DomainEvent:
-    """An event to publish: name, CloudEvents `subject` and `data`."""
-
-    name: EventName
-    subject: str
-    data: dict[str, Any]
-
-
 def duty_event(name: EventName, duty: Duty) -> DomainEvent:
     """`duty.*` with the duty as the API shows it."""
-    return DomainEvent(name, f"duties/{duty.id}", duty.to_json())
+    return DomainEvent(name, duty.to_json(), subject=f"duties/{duty.id}")
 
 
 def application_event(name: EventName, application: Application, duty: Duty) -> DomainEvent:
@@ -48,4 +38,4 @@ def application_event(name: EventName, application: Application, duty: Duty) -> 
         "duty_title": duty.details.title,
         "posted_by": duty.posted_by,
     }
-    return DomainEvent(name, f"applications/{application.id}", data)
+    return DomainEvent(name, data, subject=f"applications/{application.id}")

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from nocturnal.api.domain.events import EventName
-from nocturnal.api.domain.timestamps import rfc3339
+from nocturnal.shared.clock import rfc3339
 
 # Duty events that concern the people who applied (PENDING or ACCEPTED) rather than the poster.
 APPLICANT_DUTY_EVENTS = frozenset({EventName.DUTY_UPDATED, EventName.DUTY_CANCELLED})

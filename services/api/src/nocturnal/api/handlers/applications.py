@@ -7,7 +7,6 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import StringConstraints
 
-from nocturnal.api.adapters.applications import sort_key
 from nocturnal.api.domain.applications import (
     APPLICANT_ROLES,
     MAX_COVER_LETTER_CHARS,
@@ -15,9 +14,9 @@ from nocturnal.api.domain.applications import (
 )
 from nocturnal.api.domain.duties import POSTER_ROLE
 from nocturnal.api.keys import MARKETPLACE
-from nocturnal.shared.auth import authenticate, require_role
+from nocturnal.shared.auth.requests import authenticate, require_role
 from nocturnal.shared.http.app import SETTINGS, json_response
-from nocturnal.shared.http.pagination import page, page_request
+from nocturnal.shared.http.pagination import page_request, render_page
 from nocturnal.shared.http.request import RequestModel, read_json
 
 
@@ -44,19 +43,17 @@ async def list_for_duty(request: web.Request) -> web.Response:
     principal = await require_role(request, POSTER_ROLE)
     paging = page_request(request)
     applications = await request.app[MARKETPLACE].applications_for_duty(
-        request.match_info["duty_id"], principal.user_id, limit=paging.limit, after=paging.after
+        request.match_info["duty_id"], principal.user_id, paging
     )
-    return json_response(page(applications, paging.limit, sort_key, render=Application.to_json))
+    return json_response(render_page(applications, Application.to_json))
 
 
 async def list_mine(request: web.Request) -> web.Response:
     """GET /api/applications/me: the caller's applications, newest first."""
     principal = await authenticate(request)
     paging = page_request(request)
-    applications = await request.app[MARKETPLACE].applications_of(
-        principal.user_id, limit=paging.limit, after=paging.after
-    )
-    return json_response(page(applications, paging.limit, sort_key, render=Application.to_json))
+    applications = await request.app[MARKETPLACE].applications_of(principal.user_id, paging)
+    return json_response(render_page(applications, Application.to_json))
 
 
 async def accept(request: web.Request) -> web.Response:

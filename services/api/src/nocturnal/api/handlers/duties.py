@@ -8,12 +8,12 @@ from typing import Annotated, Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from nocturnal.api.adapters.duties import DutyQuery, sort_key
 from nocturnal.api.domain.duties import (
     MAX_POSITIONS,
     POSTER_ROLE,
     Duty,
     DutyDetails,
+    DutyQuery,
     DutyStatus,
     Requirements,
     Urgency,
@@ -21,9 +21,9 @@ from nocturnal.api.domain.duties import (
 from nocturnal.api.domain.profiles import MAX_EXPERIENCE_YEARS, MAX_SKILLS
 from nocturnal.api.handlers.fields import Amount, ClockTime, IsoDate, Label, Skill
 from nocturnal.api.keys import MARKETPLACE
-from nocturnal.shared.auth import authenticate, require_role
+from nocturnal.shared.auth.requests import authenticate, require_role
 from nocturnal.shared.http.app import SETTINGS, json_response
-from nocturnal.shared.http.pagination import page, page_request
+from nocturnal.shared.http.pagination import page_request, render_page
 from nocturnal.shared.http.request import RequestModel, parse_model, read_json
 
 Specialty = Annotated[str, StringConstraints(min_length=1, max_length=100)]
@@ -133,12 +133,10 @@ async def post_duty(request: web.Request) -> web.Response:
 async def list_duties(request: web.Request) -> web.Response:
     """GET /api/duties: filtered, soonest first, cursor pages."""
     await authenticate(request)
-    query = parse_model(DutyListQuery, dict(request.query), detail="invalid query parameters")
+    query = parse_model(DutyListQuery, dict(request.query))
     paging = page_request(request)
-    duties = await request.app[MARKETPLACE].list_duties(
-        query.to_query(), limit=paging.limit, after=paging.after
-    )
-    return json_response(page(duties, paging.limit, sort_key, render=Duty.to_json))
+    duties = await request.app[MARKETPLACE].list_duties(query.to_query(), paging)
+    return json_response(render_page(duties, Duty.to_json))
 
 
 async def get_duty(request: web.Request) -> web.Response:

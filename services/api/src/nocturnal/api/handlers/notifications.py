@@ -4,32 +4,24 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from nocturnal.api.adapters.notifications import sort_key
 from nocturnal.api.domain.notifications import Notification
-from nocturnal.api.domain.timestamps import utc_now
 from nocturnal.api.keys import NOTIFICATIONS
-from nocturnal.shared.auth import authenticate
+from nocturnal.shared.auth.requests import authenticate
 from nocturnal.shared.http.app import json_response
-from nocturnal.shared.http.pagination import page, page_request
-from nocturnal.shared.problems import not_found
+from nocturnal.shared.http.pagination import page_request, render_page
 
 
 async def list_notifications(request: web.Request) -> web.Response:
     """GET /api/notifications: the caller's notifications, newest first."""
     principal = await authenticate(request)
-    paging = page_request(request)
-    notifications = await request.app[NOTIFICATIONS].page(
-        principal.user_id, limit=paging.limit, after=paging.after
-    )
-    return json_response(page(notifications, paging.limit, sort_key, render=Notification.to_json))
+    notifications = await request.app[NOTIFICATIONS].page(principal.user_id, page_request(request))
+    return json_response(render_page(notifications, Notification.to_json))
 
 
 async def mark_read(request: web.Request) -> web.Response:
     """POST /api/notifications/{notification_id}/read: 200 with the notification, read."""
     principal = await authenticate(request)
     notification = await request.app[NOTIFICATIONS].mark_read(
-        request.match_info["notification_id"], principal.user_id, utc_now()
+        request.match_info["notification_id"], principal.user_id
     )
-    if notification is None:
-        raise not_found("no such notification")
     return json_response(notification.to_json())

@@ -16,13 +16,11 @@ from nocturnal.api.domain.profiles import (
     MAX_SPECIALTY_CHARS,
     Profile,
 )
-from nocturnal.api.domain.timestamps import utc_now
 from nocturnal.api.handlers.fields import Skill
-from nocturnal.api.keys import PROFILES, UPLOAD_CLIENT
-from nocturnal.shared.auth import authenticate
+from nocturnal.api.keys import PROFILES
+from nocturnal.shared.auth.requests import authenticate
 from nocturnal.shared.http.app import SETTINGS, json_response
 from nocturnal.shared.http.request import RequestModel, read_json
-from nocturnal.shared.problems import not_found
 
 # Fields that may be absent from a PATCH but not set to null.
 REQUIRED_FIELDS = frozenset({"name", "skills"})
@@ -56,24 +54,15 @@ class ProfilePatch(RequestModel):
         return self.model_dump(include=self.model_fields_set)
 
 
-async def _render(request: web.Request, profile: Profile) -> web.Response:
-    photo_url = None
-    if profile.photo_file_id:
-        photo_url = await request.app[UPLOAD_CLIENT].signed_url(profile.photo_file_id)
+def _render(shown: tuple[Profile, str | None]) -> web.Response:
+    profile, photo_url = shown
     return json_response(profile.to_json(photo_url))
-
-
-async def _profile(request: web.Request, user_id: str) -> Profile:
-    profile = await request.app[PROFILES].get(user_id)
-    if profile is None:
-        raise not_found("no profile for this user (yet)")
-    return profile
 
 
 async def get_me(request: web.Request) -> web.Response:
     """GET /api/profiles/me: the caller's profile."""
     principal = await authenticate(request)
-    return await _render(request, await _profile(request, principal.user_id))
+    return _render(await request.app[PROFILES].profile(principal.user_id))
 
 
 async def patch_me(request: web.Request) -> web.Response:
@@ -82,15 +71,10 @@ async def patch_me(request: web.Request) -> web.Response:
     patch = await read_json(
         request, ProfilePatch, max_bytes=request.app[SETTINGS].max_json_body_bytes
     )
-    if not patch.model_fields_set:
-        return await get_me(request)
-    profile = await request.app[PROFILES].update(principal.user_id, patch.changes(), utc_now())
-    if profile is None:
-        raise not_found("no profile for this user (yet)")
-    return await _render(request, profile)
+    return _render(await request.app[PROFILES].edit(principal.user_id, patch.changes()))
 
 
 async def get_profile(request: web.Request) -> web.Response:
     """GET /api/profiles/{user_id}: anyone's public profile."""
     await authenticate(request)
-    return await _render(request, await _profile(request, request.match_info["user_id"]))
+    return _render(await request.app[PROFILES].profile(request.match_info["user_id"]))

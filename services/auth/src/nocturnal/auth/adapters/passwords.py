@@ -9,17 +9,15 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import argon2
-from aiohttp import web
+
+from nocturnal.auth.service_layer import HasherBusy
 
 T = TypeVar("T")
 
 
-class HasherBusy(Exception):
-    """Every hashing slot stayed taken for longer than the allowed wait."""
-
-
-class PasswordHasher:
-    """argon2id hashing and verification in a thread pool of `concurrency` workers.
+class Argon2Hasher:
+    """The `PasswordHasher`: argon2id hashing and verification in a thread pool of
+    `concurrency` workers.
 
     A caller waits at most `wait_s` seconds for a free slot, then gets `HasherBusy`, so a
     burst of logins sheds load instead of queueing without bound (memory: `memory_kib` per
@@ -88,6 +86,3 @@ class PasswordHasher:
         # Free the slot when the thread is done, not when a cancelled caller stops waiting.
         job.add_done_callback(lambda _: loop.call_soon_threadsafe(self._slots.release))
         return await asyncio.wrap_future(job)
-
-
-PASSWORD_HASHER = web.AppKey("password_hasher", PasswordHasher)

@@ -6,7 +6,6 @@ import asyncio
 from datetime import datetime
 from typing import Any
 
-from aiohttp import web
 from bson import Binary
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pymongo import DESCENDING
@@ -14,23 +13,34 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from nocturnal.auth.domain.signing_keys import KeySealer, PublicSigningKey, SigningKey
-from nocturnal.auth.domain.users import utc_now
+from nocturnal.shared.clock import Clock, utc_now
+from nocturnal.shared.ids import IdFactory, new_id
 
 COLLECTION = "signing_keys"
 
 
 class SigningKeyStore:
-    """Ed25519 keys in generations: the newest signs until its `sign_until`, then the next one.
+    """The `SigningKeys`: Ed25519 keys in generations: the newest signs until its `sign_until`, then the next one.
 
     Record: `{_id: kid, generation, public_key, sealed_private_key, created_at, sign_until,
     verify_until}`. `generation` is unique, so instances that start (or rotate) at the same
     time race on one insert: the loser gets a duplicate-key error and reads the winner's key.
     """
 
-    def __init__(self, db: AsyncDatabase[Any], sealer: KeySealer, *, lifetime_s: int) -> None:
+    def __init__(
+        self,
+        db: AsyncDatabase[Any],
+        sealer: KeySealer,
+        *,
+        lifetime_s: int,
+        clock: Clock = utc_now,
+        ids: IdFactory = new_id,
+    ) -> None:
         self._collection = db[COLLECTION]
         self._sealer = sealer
         self._lifetime_s = lifetime_s
+        self._clock = clock
+        self._ids = ids
         self._current: SigningKey | None = None
         self._lock = asyncio.Lock()
 
@@ -46,17 +56,17 @@ class SigningKeyStore:
             KeySealingError: the stored key was sealed with another `SIGNING_KEY_SECRET`.
         """
         key = self._current
-        if key is not None and key.signs_at(utc_now()):
+        if key is not None and key.signs_at(self._clock()):
             return key
         async with self._lock:
-            now = utc_now()
+            now = self._clock()
             if self._current is None or not self._current.signs_at(now):
                 self._current = await self._newest_or_next(now)
             return self._current
 
     async def published(self) -> list[PublicSigningKey]:
         """Every key whose tokens may still be valid, newest first (the JWKS)."""
-        cursor = self._collection.find({"verify_until": {"$gt": utc_now()}}).sort(
+        cursor = self._collection.find({"verify_until": {"$gt": self._clock()}}).sort(
             "generation", DESCENDING
         )
         return [_public(doc) async for doc in cursor]
@@ -71,7 +81,7 @@ class SigningKeyStore:
             if newest is not None and newest["sign_until"] > now:
                 return self._signing_key(newest)
             generation = newest["generation"] + 1 if newest else 1
-            key = SigningKey.generate(generation, now=now, lifetime_s=self._lifetime_s)
+            key = SigningKey.generate(self._ids(), generation, now=now, lifetime_s=self._lifetime_s)
             try:
                 await self._collection.insert_one(self._document(key))
             except DuplicateKeyError:
@@ -102,6 +112,3 @@ class SigningKeyStore:
 def _public(doc: dict[str, Any]) -> PublicSigningKey:
     public_key = Ed25519PublicKey.from_public_bytes(bytes(doc["public_key"]))
     return PublicSigningKey(doc["_id"], public_key)
-
-
-SIGNING_KEYS = web.AppKey("signing_keys", SigningKeyStore)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from nocturnal.auth.domain.users import User
+from nocturnal.shared.unit_of_work import DomainEvent
 
 USER_REGISTERED = "user.registered"
 LOGIN_SUCCEEDED = "user.login_succeeded"
@@ -16,20 +17,32 @@ REASON_UNKNOWN_EMAIL = "unknown_email"
 REASON_WRONG_PASSWORD = "wrong_password"
 
 
-def user_registered(user: User) -> dict[str, Any]:
-    """`user.registered` data: `{user_id, email, name, role}` (api creates the profile)."""
-    return {"user_id": user.id, "email": user.email, "name": user.name, "role": user.role.value}
+def user_registered(user: User) -> DomainEvent:
+    """`user.registered` `{user_id, email, name, role}` (api creates the profile)."""
+    data = {"user_id": user.id, "email": user.email, "name": user.name, "role": user.role.value}
+    return DomainEvent(USER_REGISTERED, data, subject=user.id)
 
 
-def login_attempt(user_id: str | None, email_hash: str, ip: str, reason: str) -> dict[str, Any]:
-    """`user.login_succeeded` / `user.login_failed` data: `{user_id, email_hash, ip, reason}`.
+def login_succeeded(user_id: str, email_hash: str, ip: str) -> DomainEvent:
+    """`user.login_succeeded` `{user_id, email_hash, ip, reason: password}`."""
+    data = _login_attempt(user_id, email_hash, ip, REASON_PASSWORD)
+    return DomainEvent(LOGIN_SUCCEEDED, data, subject=user_id)
 
-    `email_hash` is the rate-limit subject of the address, so ratelimit can tighten that
-    subject's tier; `user_id` is None when no account has the address.
-    """
+
+def login_failed(user_id: str | None, email_hash: str, ip: str) -> DomainEvent:
+    """`user.login_failed` `{user_id, email_hash, ip, reason}`: `unknown_email` when no account
+    has the address (`user_id` None), else `wrong_password`."""
+    reason = REASON_UNKNOWN_EMAIL if user_id is None else REASON_WRONG_PASSWORD
+    return DomainEvent(LOGIN_FAILED, _login_attempt(user_id, email_hash, ip, reason))
+
+
+def tokens_revoked(user_id: str, not_before: int) -> DomainEvent:
+    """`auth.tokens_revoked` `{user_id, not_before}`: reject `user_id`'s access tokens issued
+    before `not_before` (epoch seconds)."""
+    data = {"user_id": user_id, "not_before": not_before}
+    return DomainEvent(TOKENS_REVOKED, data, subject=user_id)
+
+
+def _login_attempt(user_id: str | None, email_hash: str, ip: str, reason: str) -> dict[str, Any]:
+    # email_hash is the rate-limit subject of the address, so ratelimit can tighten it.
     return {"user_id": user_id, "email_hash": email_hash, "ip": ip, "reason": reason}
-
-
-def tokens_revoked(user_id: str, not_before: int) -> dict[str, Any]:
-    """`auth.tokens_revoked` data: reject `user_id`'s access tokens issued before `not_before`."""
-    return {"user_id": user_id, "not_before": not_before}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import os
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from nocturnal.shared.auth import ACCESS_TOKEN_TTL_S, ALGORITHM, MAX_LEEWAY_S, TOKEN_TYPE
+from nocturnal.shared.auth.claims import ALGORITHM, TOKEN_HORIZON_S, TOKEN_TYPE
 
 _NONCE_BYTES = 12
 _SEALING_INFO = b"nocturnal-auth signing-key sealing v1"
@@ -57,10 +56,11 @@ class SigningKey:
     sign_until: datetime
 
     @classmethod
-    def generate(cls, generation: int, *, now: datetime, lifetime_s: int) -> SigningKey:
-        """A fresh key of `generation` that signs for `lifetime_s` seconds from `now`."""
+    def generate(cls, kid: str, generation: int, *, now: datetime, lifetime_s: int) -> SigningKey:
+        """A fresh key pair `kid` of `generation` that signs for `lifetime_s` seconds from `now`
+        (the private key is drawn here: a secret, not an input)."""
         return cls(
-            kid=uuid.uuid4().hex,
+            kid=kid,
             generation=generation,
             private_key=Ed25519PrivateKey.generate(),
             created_at=now,
@@ -70,7 +70,7 @@ class SigningKey:
     @property
     def verify_until(self) -> datetime:
         """When the last token this key may sign has expired."""
-        return self.sign_until + timedelta(seconds=ACCESS_TOKEN_TTL_S + MAX_LEEWAY_S)
+        return self.sign_until + timedelta(seconds=TOKEN_HORIZON_S)
 
     def signs_at(self, now: datetime) -> bool:
         """True while this key is the one to sign with."""

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from nocturnal.shared.auth import ACCESS_TOKEN_TTL_S, AUDIENCE, ISSUER
+from nocturnal.shared.auth.claims import ACCESS_TOKEN_TTL_S, AUDIENCE, ISSUER
 
 TOKEN_TYPE_BEARER = "Bearer"
 
 
-def access_token_claims(user_id: str, role: str, now: datetime) -> dict[str, Any]:
-    """The claims of a fresh access token for `user_id`, valid for 15 minutes from `now`."""
+class InvalidRefreshToken(Exception):
+    """Unknown, used, revoked or expired refresh token (one answer for all)."""
+
+
+def access_token_claims(user_id: str, role: str, now: datetime, token_id: str) -> dict[str, Any]:
+    """The claims of access token `token_id` (`jti`) for `user_id`, valid for 15 minutes from
+    `now`."""
     issued_at = int(now.timestamp())
     return {
         "iss": ISSUER,
@@ -26,7 +30,7 @@ def access_token_claims(user_id: str, role: str, now: datetime) -> dict[str, Any
         "iat": issued_at,
         "nbf": issued_at,
         "exp": issued_at + ACCESS_TOKEN_TTL_S,
-        "jti": uuid.uuid4().hex,
+        "jti": token_id,
     }
 
 
@@ -62,16 +66,14 @@ class RefreshToken:
 
     @classmethod
     def issue(
-        cls, user_id: str, *, now: datetime, ttl_s: int, family_id: str | None = None
+        cls, user_id: str, *, family_id: str, now: datetime, ttl_s: int
     ) -> tuple[str, RefreshToken]:
-        """A new token (the opaque value for the client, the record to store).
-
-        Starts a new family unless `family_id` is given (a rotation).
-        """
+        """A new token of family `family_id` (the opaque value for the client, the record to
+        store). The value is 256 random bits: a secret, drawn here rather than passed in."""
         value = secrets.token_urlsafe(32)
         record = cls(
             id=refresh_token_id(value),
-            family_id=family_id or uuid.uuid4().hex,
+            family_id=family_id,
             user_id=user_id,
             created_at=now,
             expires_at=now + timedelta(seconds=ttl_s),

@@ -2,11 +2,35 @@
 
 from __future__ import annotations
 
-import uuid
+from collections.abc import Container
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+from nocturnal.auth.domain.emails import InvalidEmail, check_email
+from nocturnal.auth.domain.passwords import WeakPassword, check_password
+from nocturnal.shared.clock import rfc3339
+
+
+class EmailTaken(Exception):
+    """Another account already has this canonical e-mail address."""
+
+
+class InvalidRegistration(ValueError):
+    """The registration breaks the rules; `errors` holds `{field, message}` for each field."""
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
+
+
+class InvalidCredentials(Exception):
+    """Unknown e-mail address or wrong password (one answer for both)."""
+
+
+class AccountGone(Exception):
+    """The account of a still-valid token no longer exists."""
 
 
 class Role(StrEnum):
@@ -15,17 +39,6 @@ class Role(StrEnum):
     DOCTOR = "doctor"
     NURSE = "nurse"
     HOSPITAL_ADMIN = "hospital_admin"
-
-
-def utc_now() -> datetime:
-    """Now in UTC at millisecond precision (what MongoDB stores), so values round-trip exactly."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
-def rfc3339(moment: datetime) -> str:
-    """`moment` as an RFC 3339 UTC string with milliseconds, e.g. 2026-11-30T04:53:59.877Z."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -42,17 +55,25 @@ class User:
 
     @classmethod
     def new(
-        cls, *, email: str, email_canonical: str, name: str, role: Role, password_hash: str
+        cls,
+        user_id: str,
+        *,
+        email: str,
+        email_canonical: str,
+        name: str,
+        role: Role,
+        password_hash: str,
+        now: datetime,
     ) -> User:
-        """A new account with a fresh id, created now."""
+        """A new account `user_id`, created `now`."""
         return cls(
-            id=uuid.uuid4().hex,
+            id=user_id,
             email=email,
             email_canonical=email_canonical,
             name=name,
             role=role,
             password_hash=password_hash,
-            created_at=utc_now(),
+            created_at=now,
         )
 
     def public(self) -> dict[str, Any]:
@@ -64,3 +85,26 @@ class User:
             "role": self.role.value,
             "created_at": rfc3339(self.created_at),
         }
+
+
+def check_registration(email: str, password: str, name: str, *, blocklist: Container[str]) -> None:
+    """Check a new account's e-mail address and (already normalised) password together.
+
+    The password must not be on `blocklist` (breached passwords in `blocklist_form`) nor
+    simply the address, its local part or the name.
+
+    Raises:
+        InvalidRegistration: with an error for each field that breaks a rule.
+    """
+    errors: list[dict[str, str]] = []
+    try:
+        check_email(email)
+    except InvalidEmail as exc:
+        errors.append({"field": "email", "message": str(exc)})
+    local_part = email.rpartition("@")[0]
+    try:
+        check_password(password, blocklist=blocklist, context=(email, local_part, name))
+    except WeakPassword as exc:
+        errors.append({"field": "password", "message": str(exc)})
+    if errors:
+        raise InvalidRegistration(errors)

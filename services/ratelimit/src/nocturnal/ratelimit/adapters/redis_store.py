@@ -10,13 +10,10 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from nocturnal.shared.ratelimit import Decision, Policy, Tier
+from nocturnal.ratelimit.service_layer import StoreUnavailable
+from nocturnal.shared.ratelimit.policies import Decision, Policy, Tier
 
 SCRIPT = files(__package__).joinpath("sliding_window.lua").read_text()
-
-
-class StoreUnavailable(Exception):
-    """Redis did not answer in time, refused the connection or failed the command."""
 
 
 def connect(url: str, *, timeout_s: float, max_connections: int = 32) -> Redis:
@@ -41,7 +38,7 @@ def connect(url: str, *, timeout_s: float, max_connections: int = 32) -> Redis:
 
 
 class RedisSlidingWindow:
-    """Sliding-window logs in Redis sorted sets (one member per unit, scored by Redis's clock).
+    """The `CounterStore`: sliding-window logs in Redis sorted sets (one member per unit, scored by Redis's clock).
 
     Never more than the limit in any span of the window; a denied check writes nothing; every
     written key gets a TTL equal to the time its newest unit still counts.

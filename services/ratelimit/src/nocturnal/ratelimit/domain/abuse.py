@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from nocturnal.ratelimit.domain.subjects import TierChange
-from nocturnal.shared.ratelimit import Tier
+from nocturnal.shared.ratelimit.policies import Tier
 
 POLICY = "auth"
 FAILURES_BEFORE_STRICT = 5

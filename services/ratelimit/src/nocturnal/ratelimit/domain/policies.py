@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from nocturnal.shared.ratelimit import DEFAULT_POLICIES, Policy
+from nocturnal.shared.ratelimit.policies import DEFAULT_POLICIES, Policy
 
 MAX_WINDOW_S = 7 * 24 * 60 * 60
 # The Redis log keeps one member per unit, so the limit bounds the memory of one counter.

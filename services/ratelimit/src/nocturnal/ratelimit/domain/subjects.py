@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from nocturnal.shared.ratelimit import Tier, ip_group, limit_key
+from nocturnal.shared.clock import rfc3339
+from nocturnal.shared.ratelimit.policies import Tier, ip_group, limit_key
 
 SUBJECT_PATTERN = r"^[A-Za-z0-9._:@+=-]{1,128}$"
 TIER_KEY_PREFIX = "rate-limit-tier"
@@ -90,5 +91,5 @@ class TierChange:
             "subject": self.subject,
             "tier": self.tier.value,
             "reason": self.reason,
-            "until": self.until.isoformat().replace("+00:00", "Z"),
+            "until": rfc3339(self.until),
         }

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from nocturnal.ratelimit.adapters.tiers import TierOverrides
 from nocturnal.ratelimit.domain.subjects import SUBJECT_PATTERN
+from nocturnal.ratelimit.service_layer import Tiers
 from nocturnal.shared.events import CloudEvent, DirectHandler
 
 
@@ -17,14 +17,13 @@ class LoginAttempt(BaseModel):
     email_hash: str = Field(pattern=SUBJECT_PATTERN)
 
 
-def login_handlers(tiers: TierOverrides) -> dict[str, DirectHandler]:
+def login_handlers(tiers: Tiers) -> dict[str, DirectHandler]:
     """Handlers of auth's login events (idempotent: safe without an inbox)."""
 
     async def failed(event: CloudEvent) -> None:
-        attempt = LoginAttempt.model_validate(event.data)
-        await tiers.record_failed_login(attempt.email_hash, event.id)
+        await tiers.failed_login(LoginAttempt.model_validate(event.data).email_hash, event.id)
 
     async def succeeded(event: CloudEvent) -> None:
-        await tiers.record_login(LoginAttempt.model_validate(event.data).email_hash)
+        await tiers.login(LoginAttempt.model_validate(event.data).email_hash)
 
     return {"user.login_failed": failed, "user.login_succeeded": succeeded}

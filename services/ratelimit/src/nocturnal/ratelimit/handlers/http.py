@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from datetime import UTC, datetime
 
 from aiohttp import web
 from pydantic import Field, field_validator
 
-from nocturnal.ratelimit.adapters.limiter import LIMITER
-from nocturnal.ratelimit.adapters.redis_store import StoreUnavailable
-from nocturnal.ratelimit.adapters.tiers import TIER_OVERRIDES
-from nocturnal.ratelimit.domain.subjects import MAX_TIER_TTL_S, SUBJECT_PATTERN, Subject, TierChange
+from nocturnal.ratelimit.domain.subjects import MAX_TIER_TTL_S, SUBJECT_PATTERN
+from nocturnal.ratelimit.keys import LIMITER, TIERS
 from nocturnal.shared.http.app import SETTINGS, json_response
 from nocturnal.shared.http.request import RequestModel, read_json
-from nocturnal.shared.logging import get_logger
-from nocturnal.shared.problems import Problem, not_found, validation_problem
-from nocturnal.shared.ratelimit import Policy, Tier
-
-log = get_logger("ratelimit")
+from nocturnal.shared.problems import validation_problem
+from nocturnal.shared.ratelimit.policies import Tier
 
 
 class CheckRequest(RequestModel):
@@ -49,33 +43,19 @@ class TierRequest(RequestModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
-def _policy(request: web.Request, name: str) -> Policy:
-    policy = request.app[LIMITER].policies.get(name)
-    if policy is None:
-        raise not_found(f"no rate-limit policy {name!r}")
-    return policy
-
-
 async def check(request: web.Request) -> web.Response:
     """Count a request against a policy and say whether it is allowed."""
     body = await read_json(
         request, CheckRequest, max_bytes=request.app[SETTINGS].max_json_body_bytes
     )
-    policy = _policy(request, body.policy)
-    if body.cost > policy.normal:
-        raise validation_problem(
-            [{"field": "cost", "message": f"must be at most the limit {policy.normal}"}]
-        )
-    subject = Subject.of(body.ip, user_id=body.user_id, subject=body.subject)
-    decision = await request.app[LIMITER].check(policy, subject, body.cost)
-    if not decision.allowed:
-        log.info(
-            "rate limited",
-            policy=policy.name,
-            key=subject.counter_key(policy.name),
-            tier=decision.tier.value,
-            caller_request_id=body.request_id,
-        )
+    decision = await request.app[LIMITER].check(
+        body.policy,
+        body.ip,
+        user_id=body.user_id,
+        subject=body.subject,
+        cost=body.cost,
+        request_id=body.request_id,
+    )
     return json_response(decision)
 
 
@@ -91,30 +71,16 @@ async def list_policies(request: web.Request) -> web.Response:
 
 async def set_tier(request: web.Request) -> web.Response:
     """Put a subject on the strict (or normal) tier of a policy for a bounded time."""
-    policy = _policy(request, request.match_info["policy"])
-    raw_subject = request.match_info["subject"]
-    if not re.fullmatch(SUBJECT_PATTERN, raw_subject):
+    policy = request.app[LIMITER].policy(request.match_info["policy"])
+    subject = request.match_info["subject"]
+    if not re.fullmatch(SUBJECT_PATTERN, subject):
         raise validation_problem(
             [{"field": "subject", "message": "must be 1-128 of A-Z a-z 0-9 . _ : @ + = -"}]
         )
     body = await read_json(
         request, TierRequest, max_bytes=request.app[SETTINGS].max_json_body_bytes
     )
-    change = TierChange.starting(
-        datetime.now(UTC),
-        policy=policy.name,
-        subject=raw_subject,
-        tier=body.tier,
-        ttl_s=body.ttl_s,
-        reason=body.reason,
+    change = await request.app[TIERS].override(
+        policy, subject, body.tier, ttl_s=body.ttl_s, reason=body.reason
     )
-    try:
-        await request.app[TIER_OVERRIDES].apply(change)
-    except StoreUnavailable:
-        raise Problem(
-            503,
-            "the rate-limit store is unavailable",
-            slug="store-unavailable",
-            headers={"Retry-After": "1"},
-        ) from None
     return json_response(change.to_json())

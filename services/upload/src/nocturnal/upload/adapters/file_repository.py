@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
@@ -10,24 +9,24 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from nocturnal.shared.keyset import after_key
+from nocturnal.shared.keyset import CREATED_NEWEST_FIRST
+from nocturnal.shared.paging import Page, PageRequest
 from nocturnal.upload.domain.files import FileKind, MediaType, StoredFile
 
 FILES_COLLECTION = "files"
 
 
-_ORDER = ("created_at", "_id")
-
-
-class FileRepository:
-    """Stores `StoredFile`s; document `_id` is the file id.
+class MongoFileRepository:
+    """Stores `StoredFile`s (a `FileRepository`), in `session`'s transaction when one is
+    given; document `_id` is the file id.
 
     Shape: `{_id, owner_id, kind, key, content_type, size, sha256, original_filename,
     created_at}`. Listing is newest first by `(created_at, _id)`.
     """
 
-    def __init__(self, db: AsyncDatabase[Any]) -> None:
+    def __init__(self, db: AsyncDatabase[Any], session: AsyncClientSession | None = None) -> None:
         self._files: AsyncCollection[Any] = db[FILES_COLLECTION]
+        self._session = session
 
     async def ensure_indexes(self) -> None:
         """Create the indexes (idempotent): the owner's listing order and unique keys."""
@@ -37,36 +36,36 @@ class FileRepository:
         )
         await self._files.create_index("key", unique=True, name="key_unique")
 
-    async def add(self, file: StoredFile, *, session: AsyncClientSession) -> None:
-        """Insert `file` inside the caller's transaction."""
-        await self._files.insert_one(_document(file), session=session)
+    async def add(self, file: StoredFile) -> None:
+        """Insert `file`."""
+        await self._files.insert_one(_document(file), session=self._session)
 
     async def get(self, file_id: str, *, owner_id: str | None = None) -> StoredFile | None:
         """The file with `file_id` (only if owned by `owner_id`, when given), or None."""
         query: dict[str, Any] = {"_id": file_id}
         if owner_id is not None:
             query["owner_id"] = owner_id
-        document = await self._files.find_one(query)
+        document = await self._files.find_one(query, session=self._session)
         return None if document is None else _file(document)
 
-    async def newest_first(
-        self, owner_id: str, *, limit: int, after: tuple[datetime, str] | None = None
-    ) -> list[StoredFile]:
-        """Up to `limit` of the owner's files, newest first, after the `(created_at, id)` given."""
-        query: dict[str, Any] = {"owner_id": owner_id}
-        if after is not None:
-            query.update(after_key(_ORDER, after, descending=True))
-        cursor = self._files.find(query).sort([(field, DESCENDING) for field in _ORDER])
-        return [_file(document) async for document in cursor.limit(limit)]
+    async def newest_first(self, owner_id: str, request: PageRequest) -> Page[StoredFile]:
+        """A page of the owner's files, newest first.
 
-    async def owned_by(self, owner_id: str, *, session: AsyncClientSession) -> list[StoredFile]:
-        """All of the owner's files, read inside the caller's transaction."""
-        cursor = self._files.find({"owner_id": owner_id}, session=session)
+        Raises:
+            InvalidCursor: the cursor is not a key of this listing.
+        """
+        return await CREATED_NEWEST_FIRST.page(
+            self._files, {"owner_id": owner_id}, request, _file, session=self._session
+        )
+
+    async def owned_by(self, owner_id: str) -> list[StoredFile]:
+        """All of the owner's files."""
+        cursor = self._files.find({"owner_id": owner_id}, session=self._session)
         return [_file(document) async for document in cursor]
 
-    async def remove(self, file_id: str, *, session: AsyncClientSession) -> bool:
-        """Delete the file's metadata inside the caller's transaction; False if it was gone."""
-        result = await self._files.delete_one({"_id": file_id}, session=session)
+    async def remove(self, file_id: str) -> bool:
+        """Delete the file's metadata; False if it was gone."""
+        result = await self._files.delete_one({"_id": file_id}, session=self._session)
         return result.deleted_count == 1
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import quote, urlencode
 
-from nocturnal.upload.adapters.storage import ObjectNotFound
 from nocturnal.upload.domain.files import KEY_PATTERN
 from nocturnal.upload.domain.signing import UrlSigner
+from nocturnal.upload.service_layer import ObjectNotFound
 
 READ_CHUNK_BYTES = 256 * 1024
 INCOMING_DIR = ".incoming"

@@ -13,8 +13,8 @@ from aiobotocore.config import AioConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from nocturnal.shared.logging import get_logger
-from nocturnal.upload.adapters.storage import ObjectNotFound
 from nocturnal.upload.domain.files import MiB, content_disposition
+from nocturnal.upload.service_layer import ObjectNotFound
 
 PART_BYTES = 8 * MiB
 """Multipart part size: S3 needs >= 5 MiB for every part but the last; one part is buffered."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-import uuid
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,6 +14,11 @@ from urllib.parse import quote
 
 import puremagic
 
+from nocturnal.shared.clock import rfc3339
+from nocturnal.shared.unit_of_work import DomainEvent
+
+FILE_UPLOADED = "file.uploaded"
+FILE_DELETED = "file.deleted"
 MiB = 1024 * 1024
 SNIFF_BYTES = 4096
 """How many leading bytes the media type is decided from (every accepted signature fits)."""
@@ -30,11 +34,19 @@ class EmptyFile(UploadRejected):
 
 
 class FileTooLarge(UploadRejected):
-    """The file is longer than its kind allows."""
+    """The file is longer than its kind allows (`max_bytes`)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        super().__init__(f"the file is larger than {max_bytes} bytes")
 
 
 class UnsupportedMediaType(UploadRejected):
     """The file's magic bytes are not one of the types its kind accepts."""
+
+
+class FileNotFound(Exception):
+    """No such file, or not the caller's."""
 
 
 class MediaType(StrEnum):
@@ -139,7 +151,7 @@ class Meter:
         async for chunk in chunks:
             self.size += len(chunk)
             if self.size > self.max_bytes:
-                raise FileTooLarge(f"the file is larger than {self.max_bytes} bytes")
+                raise FileTooLarge(self.max_bytes)
             self._hash.update(chunk)
             yield chunk
 
@@ -192,17 +204,6 @@ def content_disposition(filename: str) -> str:
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{encoded}"
 
 
-def new_file_id() -> str:
-    """A new file id (uuid4 hex)."""
-    return uuid.uuid4().hex
-
-
-def now_ms() -> datetime:
-    """The current UTC time at millisecond precision (what MongoDB stores)."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
 @dataclass(frozen=True)
 class StoredFile:
     """A stored file's metadata; the bytes live in storage under `key`."""
@@ -226,12 +227,13 @@ class StoredFile:
             "size": self.size,
             "sha256": self.sha256,
             "original_filename": self.original_filename,
-            "created_at": self.created_at,
+            "created_at": rfc3339(self.created_at),
         }
 
-    def event_data(self) -> dict[str, Any]:
-        """Data of `file.uploaded` / `file.deleted`: `{file_id, owner_id, kind, content_type, size, sha256}`."""
-        return {
+    def event(self, name: str) -> DomainEvent:
+        """`file.uploaded` / `file.deleted` about this file (subject: its id), with data
+        `{file_id, owner_id, kind, content_type, size, sha256}`."""
+        data = {
             "file_id": self.id,
             "owner_id": self.owner_id,
             "kind": self.kind.value,
@@ -239,3 +241,4 @@ class StoredFile:
             "size": self.size,
             "sha256": self.sha256,
         }
+        return DomainEvent(name, data, subject=self.id)

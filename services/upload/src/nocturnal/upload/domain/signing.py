@@ -8,6 +8,10 @@ import hmac
 import json
 
 
+class BadSignature(Exception):
+    """A download link whose signature is not ours, or whose time is up."""
+
+
 class UrlSigner:
     """Signs and checks `(key, expires, filename)` with HMAC-SHA256 (RFC 2104), base64url.
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
-from pymongo.asynchronous.client_session import AsyncClientSession
+from collections.abc import Awaitable, Callable
 
-from nocturnal.shared.events import CloudEvent, Handler
-from nocturnal.upload.service_layer import FileService
+from pydantic import BaseModel, ConfigDict
+
+from nocturnal.shared.events import CloudEvent
+from nocturnal.shared.unit_of_work import Transaction
+from nocturnal.upload.service_layer import FileService, Repositories
+
+EventHandler = Callable[[CloudEvent, Transaction[Repositories]], Awaitable[None]]
 
 
 class UserDeleted(BaseModel):
@@ -17,11 +21,10 @@ class UserDeleted(BaseModel):
     user_id: str
 
 
-def erase_deleted_user(files: FileService) -> Handler:
-    """Handler of `user.deleted`: delete every file of the user (idempotent)."""
+def event_handlers(files: FileService) -> dict[str, EventHandler]:
+    """Event name → handler, for the service's durable queue (inbox: each event once)."""
 
-    async def handle(event: CloudEvent, session: AsyncClientSession) -> None:
-        data = UserDeleted.model_validate(event.data)
-        await files.erase_owner(data.user_id, session)
+    async def user_deleted(event: CloudEvent, tx: Transaction[Repositories]) -> None:
+        await files.erase_owner(tx, UserDeleted.model_validate(event.data).user_id)
 
-    return handle
+    return {"user.deleted": user_deleted}

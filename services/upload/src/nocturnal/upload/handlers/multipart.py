@@ -41,7 +41,7 @@ class _GuardedStream:
             async with asyncio.timeout(self._idle_timeout_s):
                 data = await read
         except TimeoutError:
-            raise Problem(408, "the upload stalled", slug="upload-stalled") from None
+            raise Problem(408, "the upload stalled") from None
         self._consumed += len(data)
         if self._consumed > self._max_bytes:
             raise too_large(self._file_limit)
@@ -67,7 +67,7 @@ _MALFORMED = (ValueError, HttpProcessingError)
 
 
 def _bad_request(detail: str) -> Problem:
-    return Problem(400, detail, slug="invalid-upload")
+    return Problem(400, detail)
 
 
 def _malformed() -> Problem:
@@ -76,7 +76,7 @@ def _malformed() -> Problem:
 
 def too_large(max_bytes: int) -> Problem:
     """413 for an upload over `max_bytes`."""
-    return Problem(413, f"the file is limited to {max_bytes} bytes", slug="too-large")
+    return Problem(413, f"the file is limited to {max_bytes} bytes")
 
 
 class FilePart:
@@ -119,7 +119,7 @@ async def file_part(
             later raises 413 past the limit plus multipart overhead, 408 when it stalls.
     """
     if request.content_type != "multipart/form-data":
-        raise Problem(415, "the upload must be multipart/form-data", slug="unsupported-media")
+        raise Problem(415, "the upload must be multipart/form-data")
     max_request_bytes = max_file_bytes + MULTIPART_OVERHEAD_BYTES
     if request.content_length is not None and request.content_length > max_request_bytes:
         raise too_large(max_file_bytes)

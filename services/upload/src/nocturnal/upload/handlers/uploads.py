@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from aiohttp import web
 
-from nocturnal.shared.auth import authenticate
+from nocturnal.shared.auth.requests import authenticate
 from nocturnal.shared.http.app import json_response
-from nocturnal.shared.http.pagination import page, page_request
+from nocturnal.shared.http.pagination import page_request, render_page
 from nocturnal.shared.http.request import client_ip, query_int
-from nocturnal.shared.keyset import InvalidCursor, time_id_key
-from nocturnal.shared.problems import Problem, not_found, validation_problem
-from nocturnal.shared.ratelimit import enforce
+from nocturnal.shared.problems import validation_problem
+from nocturnal.shared.ratelimit.requests import enforce
 from nocturnal.upload.domain.files import (
-    EmptyFile,
     FileKind,
-    FileTooLarge,
     StoredFile,
-    UnsupportedMediaType,
-    UploadRejected,
 )
-from nocturnal.upload.handlers.multipart import file_part, too_large
+from nocturnal.upload.handlers.multipart import file_part
 from nocturnal.upload.keys import FILES, UPLOAD_SETTINGS
-from nocturnal.upload.service_layer import FileNotFound
 
 DEFAULT_URL_TTL_S = 3600
 MAX_URL_TTL_S = 7 * 24 * 3600
@@ -37,15 +29,6 @@ def _kind(request: web.Request) -> FileKind:
         raise validation_problem([{"field": "kind", "message": f"must be {kinds}"}]) from None
 
 
-def _rejected(exc: UploadRejected, kind: FileKind) -> Problem:
-    if isinstance(exc, FileTooLarge):
-        return too_large(kind.max_bytes)
-    if isinstance(exc, UnsupportedMediaType):
-        return Problem(415, str(exc), slug="unsupported-media")
-    assert isinstance(exc, EmptyFile)
-    return Problem(400, str(exc), slug="empty-file")
-
-
 async def create_upload(request: web.Request) -> web.Response:
     """Upload one file (`multipart/form-data`, part `file`) as `?kind=profile-photo|document`."""
     principal = await authenticate(request)
@@ -53,55 +36,22 @@ async def create_upload(request: web.Request) -> web.Response:
     settings = request.app[UPLOAD_SETTINGS]
     ip = client_ip(request, settings.client_ip_header)
     await enforce(request, "upload", ip, user_id=principal.user_id)
-    try:
-        part = await file_part(
-            request, kind.max_bytes, idle_timeout_s=settings.upload_idle_timeout_s
-        )
-        file = await request.app[FILES].upload(
-            principal.user_id, kind, part.filename, part.chunks()
-        )
-    except UploadRejected as exc:
-        raise _rejected(exc, kind) from None
+    part = await file_part(request, kind.max_bytes, idle_timeout_s=settings.upload_idle_timeout_s)
+    file = await request.app[FILES].upload(principal.user_id, kind, part.filename, part.chunks())
     return json_response(file.public(), status=201)
 
 
 async def list_uploads(request: web.Request) -> web.Response:
     """The caller's files, newest first, in cursor pages."""
     principal = await authenticate(request)
-    wanted = page_request(request)
-    after = _after(wanted.after)
-    files = await request.app[FILES].newest_first(
-        principal.user_id, limit=wanted.limit + 1, after=after
-    )
-    return json_response(page([file.public() for file in files], wanted.limit, _sort_key))
-
-
-def _sort_key(item: dict[str, object]) -> list[object]:
-    created_at = item["created_at"]
-    assert isinstance(created_at, datetime)
-    return [created_at.isoformat(), item["id"]]
-
-
-def _after(cursor: list[object] | None) -> tuple[datetime, str] | None:
-    if cursor is None:
-        return None
-    try:
-        return time_id_key(cursor)
-    except InvalidCursor:
-        raise validation_problem([{"field": "cursor", "message": "invalid cursor"}]) from None
-
-
-async def _owned(request: web.Request) -> StoredFile:
-    principal = await authenticate(request)
-    try:
-        return await request.app[FILES].get(request.match_info["file_id"], principal.user_id)
-    except FileNotFound:
-        raise not_found("no such file") from None
+    files = await request.app[FILES].newest_first(principal.user_id, page_request(request))
+    return json_response(render_page(files, StoredFile.public))
 
 
 async def get_upload(request: web.Request) -> web.Response:
     """One of the caller's files (404 for anyone else's)."""
-    file = await _owned(request)
+    principal = await authenticate(request)
+    file = await request.app[FILES].get(request.match_info["file_id"], principal.user_id)
     return json_response(file.public())
 
 
@@ -110,16 +60,15 @@ async def get_upload_url(request: web.Request) -> web.Response:
     expires_in = query_int(
         request, "expires_in", default=DEFAULT_URL_TTL_S, low=1, high=MAX_URL_TTL_S
     )
-    file = await _owned(request)
-    url, expires_at = await request.app[FILES].signed_url(file, expires_in)
-    return json_response({"url": url, "expires_at": expires_at})
+    principal = await authenticate(request)
+    signed = await request.app[FILES].signed_url(
+        request.match_info["file_id"], principal.user_id, expires_in
+    )
+    return json_response({"url": signed.url, "expires_at": signed.expires_at})
 
 
 async def delete_upload(request: web.Request) -> web.Response:
     """Delete one of the caller's files (object and metadata)."""
     principal = await authenticate(request)
-    try:
-        await request.app[FILES].delete(request.match_info["file_id"], principal.user_id)
-    except FileNotFound:
-        raise not_found("no such file") from None
+    await request.app[FILES].delete(request.match_info["file_id"], principal.user_id)
     return web.Response(status=204)

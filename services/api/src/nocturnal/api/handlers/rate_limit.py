@@ -1,0 +1,37 @@
+"""The api's rate limit: every `/api/` request but `/api/health` counts against the `api` policy."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from nocturnal.shared.auth.requests import authenticate
+from nocturnal.shared.http.app import SETTINGS, Handler
+from nocturnal.shared.http.request import client_ip
+from nocturnal.shared.problems import Problem
+from nocturnal.shared.ratelimit.requests import enforce
+
+API_PREFIX = "/api/"
+UNLIMITED_PATHS = frozenset({"/api/health"})
+
+
+@web.middleware
+async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Count every `/api/` request but `/api/health` against the `api` policy (429 when over).
+
+    A caller with a valid token is counted as (ip, user); anyone else as (ip, anonymous) —
+    a bad token is counted before its 401, so guessing tokens is limited too.
+    """
+    if not request.path.startswith(API_PREFIX) or request.path in UNLIMITED_PATHS:
+        return await handler(request)
+    ip = client_ip(request, request.app[SETTINGS].client_ip_header)
+    user_id: str | None = None
+    rejected: Problem | None = None
+    if "Authorization" in request.headers:
+        try:
+            user_id = (await authenticate(request)).user_id
+        except Problem as problem:
+            rejected = problem
+    await enforce(request, "api", ip, user_id=user_id)
+    if rejected is not None:
+        raise rejected
+    return await handler(request)

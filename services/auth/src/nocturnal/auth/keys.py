@@ -1,0 +1,12 @@
+"""Typed application keys of the auth service: its use cases, as the handlers reach them."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from nocturnal.auth.service_layer import Accounts, PasswordHasher, SigningKeys, Verification
+
+ACCOUNTS = web.AppKey("accounts", Accounts)
+VERIFICATION = web.AppKey("verification", Verification)
+SIGNING_KEYS = web.AppKey("signing_keys", SigningKeys)
+PASSWORD_HASHER = web.AppKey("password_hasher", PasswordHasher)

@@ -1,0 +1,208 @@
+"""The ratelimit service's use cases (checks, tier overrides, adaptive tiers from login events)
+and their ports: the counter store, the tier store, the instance count, the announcer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+from nocturnal.ratelimit import SERVICE
+from nocturnal.ratelimit.domain import abuse
+from nocturnal.ratelimit.domain.subjects import Subject, TierChange
+from nocturnal.shared.clock import Clock, utc_now
+from nocturnal.shared.logging import get_logger
+from nocturnal.shared.metrics import RATELIMIT_DEGRADED
+from nocturnal.shared.ratelimit.policies import Decision, Policy, Tier
+from nocturnal.shared.ratelimit.sliding_window import SlidingWindowLog, decide_locally
+from nocturnal.shared.unit_of_work import DomainEvent
+
+# Component names as the logs have always carried them.
+log = get_logger("limiter")
+denials_log = get_logger("ratelimit")
+tiers_log = get_logger("tiers")
+
+
+class StoreUnavailable(Exception):
+    """Redis did not answer in time, refused the connection or failed the command."""
+
+
+class UnknownPolicy(LookupError):
+    """No policy of that name is configured."""
+
+
+class CostAboveLimit(ValueError):
+    """A check asked for more units than the policy's normal limit could ever allow."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"must be at most the limit {limit}")
+
+
+class CounterStore(Protocol):
+    """The shared sliding-window counters (Redis): decided and counted in one atomic step."""
+
+    async def hit(self, policy: Policy, counter_key: str, tier_key: str, cost: int) -> Decision:
+        """Count `cost` units on `counter_key` if they fit the tier's limit. Raises
+        StoreUnavailable."""
+        ...
+
+
+class InstanceCount(Protocol):
+    """How many ratelimit instances are live (degraded mode shares the limit among them)."""
+
+    @property
+    def count(self) -> int:
+        """At least 1."""
+        ...
+
+
+class TierStore(Protocol):
+    """Tier overrides with their TTL, and the failed-login counts behind the adaptive tier."""
+
+    async def put(self, change: TierChange) -> None:
+        """Store the override for its TTL, replacing any earlier one. Raises StoreUnavailable."""
+        ...
+
+    async def count_failed_login(self, subject: str, event_id: str) -> bool:
+        """Count a failed login of `subject` once per event id; True when that made the subject
+        strict (see `domain.abuse`). Raises StoreUnavailable."""
+        ...
+
+    async def forget_failed_logins(self, subject: str) -> None:
+        """Forget the subject's failed logins. Raises StoreUnavailable."""
+        ...
+
+
+class Announcer(Protocol):
+    """Publishes an event straight to the broker (no database, hence no outbox); a failure is
+    logged, not raised."""
+
+    async def announce(self, event: DomainEvent) -> None:
+        """Publish `event`, confirmed."""
+        ...
+
+
+class SlidingWindowLimiter:
+    """Decides checks of the configured `policies`.
+
+    On the shared store (atomic, shared by every instance) whenever it answers in time.
+    Otherwise the decision comes from a per-process `SlidingWindowLog` allowing
+    `ceil(limit / live instances)`, with `degraded: true`. Every check tries the store first (no
+    sticky state), so the limiter is back on it with the first check after it returns. Degraded
+    decisions use the normal tier (overrides live in the store).
+    """
+
+    def __init__(
+        self, policies: Mapping[str, Policy], store: CounterStore, instances: InstanceCount
+    ) -> None:
+        self.policies = policies
+        self._store = store
+        self._instances = instances
+        self._fallback = SlidingWindowLog()
+
+    def policy(self, name: str) -> Policy:
+        """The policy called `name`. Raises UnknownPolicy."""
+        policy = self.policies.get(name)
+        if policy is None:
+            raise UnknownPolicy(f"no rate-limit policy {name!r}")
+        return policy
+
+    async def check(
+        self,
+        policy_name: str,
+        ip: str,
+        *,
+        user_id: str | None = None,
+        subject: str | None = None,
+        cost: int = 1,
+        request_id: str | None = None,
+    ) -> Decision:
+        """Count `cost` units of the policy for the client `(ip, subject or user_id)` if they
+        fit; the decision. A denial is logged with the caller's `request_id`.
+
+        Raises:
+            UnknownPolicy: no such policy.
+            CostAboveLimit: `cost` is above the policy's normal limit.
+        """
+        policy = self.policy(policy_name)
+        if cost > policy.normal:
+            raise CostAboveLimit(policy.normal)
+        client = Subject.of(ip, user_id=user_id, subject=subject)
+        decision = await self._decide(policy, client, cost)
+        if not decision.allowed:
+            denials_log.info(
+                "rate limited",
+                policy=policy.name,
+                key=client.counter_key(policy.name),
+                tier=decision.tier.value,
+                caller_request_id=request_id,
+            )
+        return decision
+
+    async def _decide(self, policy: Policy, subject: Subject, cost: int) -> Decision:
+        key = subject.counter_key(policy.name)
+        try:
+            return await self._store.hit(policy, key, subject.tier_key(policy.name), cost)
+        except StoreUnavailable as exc:
+            log.warning("redis unavailable, deciding locally", policy=policy.name, error=str(exc))
+        RATELIMIT_DEGRADED.labels(SERVICE, policy.name).inc()
+        return decide_locally(self._fallback, policy, key, cost=cost, share=self._instances.count)
+
+
+class Tiers:
+    """Puts subjects on a tier for a bounded time: by an operator, or after failed logins.
+
+    A change takes effect in the store first, then is announced (`ratelimit.tier_changed`);
+    a failed announcement is logged while the change stays in effect.
+    """
+
+    def __init__(self, store: TierStore, announcer: Announcer, *, clock: Clock = utc_now):
+        self._store = store
+        self._announcer = announcer
+        self._clock = clock
+
+    async def override(
+        self, policy: Policy, subject: str, tier: Tier, *, ttl_s: int, reason: str
+    ) -> TierChange:
+        """Put `subject` (an IP address stands for its group) on `tier` of `policy` for
+        `ttl_s` seconds.
+
+        Raises:
+            StoreUnavailable: nothing changed and nothing was announced.
+        """
+        change = TierChange.starting(
+            self._clock(),
+            policy=policy.name,
+            subject=subject,
+            tier=tier,
+            ttl_s=ttl_s,
+            reason=reason,
+        )
+        await self._store.put(change)
+        await self._announce(change)
+        return change
+
+    async def failed_login(self, subject: str, event_id: str) -> None:
+        """`user.login_failed`: count it once per event; strict at the threshold.
+
+        Raises:
+            StoreUnavailable: the event is then retried.
+        """
+        if await self._store.count_failed_login(subject, event_id):
+            await self._announce(abuse.strict_after_failures(self._clock(), subject))
+
+    async def login(self, subject: str) -> None:
+        """`user.login_succeeded`: forget the subject's failed logins (its tier stays until the
+        override ends).
+
+        Raises:
+            StoreUnavailable: the event is then retried.
+        """
+        await self._store.forget_failed_logins(subject)
+
+    async def _announce(self, change: TierChange) -> None:
+        data = change.to_json()
+        tiers_log.info("tier changed", **data)
+        await self._announcer.announce(
+            DomainEvent("ratelimit.tier_changed", data, subject=change.subject)
+        )

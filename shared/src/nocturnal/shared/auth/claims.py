@@ -1,0 +1,30 @@
+"""The access-token profile every service shares (RFC 9068, DESIGN §2): constants and the
+verified principal. Pure: no I/O library is imported here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ISSUER = "nocturnal-auth"
+AUDIENCE = "nocturnal"
+ALGORITHM = "EdDSA"
+TOKEN_TYPE = "at+jwt"
+ACCESS_TOKEN_TTL_S = 15 * 60
+REQUIRED_CLAIMS = ["iss", "aud", "sub", "role", "iat", "nbf", "exp", "jti"]
+MAX_LEEWAY_S = 60
+TOKEN_HORIZON_S = ACCESS_TOKEN_TTL_S + MAX_LEEWAY_S
+"""Seconds a token (or a key, or a revocation epoch) can matter after it was issued."""
+
+
+class InvalidToken(Exception):
+    """The presented access token is not acceptable; `str(exc)` says why (for logs only)."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The verified caller: `user_id` (sub), `role`, token id (`jti`) and `issued_at` (epoch s)."""
+
+    user_id: str
+    role: str
+    token_id: str
+    issued_at: int

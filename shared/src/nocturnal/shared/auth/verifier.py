@@ -1,0 +1,80 @@
+"""The one access-token verifier (DESIGN §2): a locked policy over the JWKS cache and the
+revocation epochs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jwt
+
+from nocturnal.shared.auth.claims import (
+    ALGORITHM,
+    AUDIENCE,
+    ISSUER,
+    MAX_LEEWAY_S,
+    REQUIRED_CLAIMS,
+    TOKEN_TYPE,
+    InvalidToken,
+    Principal,
+)
+from nocturnal.shared.auth.jwks import JwksCache
+from nocturnal.shared.auth.revocation import RevocationList
+
+
+class TokenVerifier:
+    """The one access-token verifier (locked policy, DESIGN §2).
+
+    Accepts only `alg=EdDSA`, `typ=at+jwt`, a known `kid`, `iss=nocturnal-auth`,
+    `aud=nocturnal`, all of iss/aud/sub/role/iat/nbf/exp/jti present, `leeway_s` <= 60 s of
+    clock skew, and a token not revoked by the user's revocation epoch.
+    """
+
+    def __init__(self, jwks: JwksCache, revocations: RevocationList, *, leeway_s: int = 30) -> None:
+        if not 0 <= leeway_s <= MAX_LEEWAY_S:
+            raise ValueError(f"leeway must be 0..{MAX_LEEWAY_S} s")
+        self.jwks = jwks
+        self.revocations = revocations
+        self._leeway_s = leeway_s
+
+    async def verify(self, token: str) -> Principal:
+        """Verify `token` and return its principal.
+
+        Raises:
+            InvalidToken: malformed, wrong algorithm/type, unknown key, bad signature, expired,
+                not yet valid, wrong issuer/audience, missing claims, or revoked.
+        """
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(f"malformed token: {exc}") from None
+        kid = header.get("kid")
+        if header.get("alg") != ALGORITHM or header.get("typ") != TOKEN_TYPE:
+            raise InvalidToken("wrong token algorithm or type")
+        if not isinstance(kid, str):
+            raise InvalidToken("token has no key id")
+        key = await self.jwks.get(kid)
+        if key is None:
+            raise InvalidToken(f"unknown key id {kid!r}")
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                audience=AUDIENCE,
+                issuer=ISSUER,
+                leeway=self._leeway_s,
+                options={"require": REQUIRED_CLAIMS},
+            )
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(str(exc)) from None
+        principal = _principal(claims)
+        if self.revocations.is_revoked(principal.user_id, principal.issued_at):
+            raise InvalidToken("token revoked")
+        return principal
+
+
+def _principal(claims: dict[str, Any]) -> Principal:
+    sub, role, jti, iat = claims["sub"], claims["role"], claims["jti"], claims["iat"]
+    if not all(isinstance(v, str) and v for v in (sub, role, jti)) or not isinstance(iat, int):
+        raise InvalidToken("claims have the wrong types")
+    return Principal(user_id=sub, role=role, token_id=jti, issued_at=iat)

@@ -1,0 +1,83 @@
+"""Limit policies, tiers, the keys a check counts against, and a check's decision. Pure: no I/O
+library is imported here."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from pydantic import BaseModel
+
+KEY_PREFIX = "rate-limit"
+
+
+class Tier(StrEnum):
+    """`strict` is the same counter with the lower limit, for subjects seen abusing."""
+
+    NORMAL = "normal"
+    STRICT = "strict"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A limit: at most `normal` (or `strict`) units in any `window_s`-second span."""
+
+    name: str
+    window_s: int
+    normal: int
+    strict: int
+
+    def limit(self, tier: Tier) -> int:
+        """The unit limit of `tier`."""
+        return self.strict if tier is Tier.STRICT else self.normal
+
+
+DEFAULT_POLICIES: Mapping[str, Policy] = {
+    "auth": Policy("auth", window_s=15 * 60, normal=5, strict=3),
+    "api": Policy("api", window_s=10 * 60, normal=100, strict=50),
+    "upload": Policy("upload", window_s=60 * 60, normal=10, strict=5),
+}
+
+
+def ip_group(ip: str) -> str:
+    """The address a limit counts against: IPv4 as is, IPv6 grouped by its /64 network."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network(f"{address}/64", strict=False))
+    return str(address)
+
+
+def subject_hash(value: str) -> str:
+    """A short stable hash (SHA-256, 16 hex chars) naming a subject without storing it."""
+    return hashlib.sha256(value.encode()).hexdigest()[:16]
+
+
+def limit_key(policy: str, ip: str, subject: str | None) -> str:
+    """Redis key `rate-limit:{policy}:{ip group}-{subject or "anon"}` (DESIGN §1)."""
+    return f"{KEY_PREFIX}:{policy}:{ip_group(ip)}-{subject or 'anon'}"
+
+
+class Decision(BaseModel):
+    """Outcome of one check (the ratelimit service's `/v1/check` response).
+
+    Units are request units; `reset_s` is seconds until the window frees all used units,
+    `retry_after_s` seconds until a denied request could pass (0 when allowed).
+    """
+
+    allowed: bool
+    policy: str
+    tier: Tier
+    limit: int
+    remaining: int
+    reset_s: int
+    retry_after_s: int
+    window_s: int
+    degraded: bool = False

@@ -1,0 +1,73 @@
+"""Enforcing a policy on an aiohttp request: the check, the IETF RateLimit header fields, 429."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from nocturnal.shared.http.app import REQUEST_ID, SERVICE, CleanupContext, add_response_headers
+from nocturnal.shared.http.client import HTTP_SESSION
+from nocturnal.shared.problems import Problem
+from nocturnal.shared.ratelimit.client import RateLimitClient
+from nocturnal.shared.ratelimit.policies import Decision
+
+
+def ratelimit_headers(decision: Decision) -> dict[str, str]:
+    """IETF `RateLimit-Policy` and `RateLimit` fields (draft-ietf-httpapi-ratelimit-headers).
+
+    `t` is when the quota is available again: on a denial the time until the request would
+    fit (equal to `Retry-After`, DESIGN §1), otherwise the time until the window is clear.
+    """
+    name = decision.policy
+    reset = decision.reset_s if decision.allowed else max(decision.retry_after_s, 1)
+    return {
+        "RateLimit-Policy": f'"{name}";q={decision.limit};w={decision.window_s}',
+        "RateLimit": f'"{name}";r={decision.remaining};t={reset}',
+    }
+
+
+RATELIMIT_CLIENT = web.AppKey("ratelimit_client", RateLimitClient)
+
+
+async def enforce(
+    request: web.Request,
+    policy: str,
+    ip: str,
+    *,
+    user_id: str | None = None,
+    subject: str | None = None,
+) -> Decision:
+    """Check `policy` for this request; add the RateLimit headers to its response.
+
+    Raises:
+        Problem: 429 with `Retry-After` (seconds) when the limit is reached.
+    """
+    decision = await request.app[RATELIMIT_CLIENT].check(
+        policy, ip, user_id=user_id, subject=subject, request_id=request.get(REQUEST_ID)
+    )
+    headers = ratelimit_headers(decision)
+    add_response_headers(request, headers)
+    if not decision.allowed:
+        retry = str(max(decision.retry_after_s, 1))
+        raise Problem(
+            429,
+            f"rate limit of the {policy} policy reached; retry in {retry} s",
+            headers={"Retry-After": retry},
+        )
+    return decision
+
+
+def ratelimit_client_context(base_url: str, *, timeout_s: float) -> CleanupContext:
+    """aiohttp cleanup context storing a `RateLimitClient` at `app[RATELIMIT_CLIENT]`.
+
+    Needs `app[HTTP_SESSION]` (register `http_session_context` first).
+    """
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        app[RATELIMIT_CLIENT] = RateLimitClient(
+            app[HTTP_SESSION], base_url, service=app[SERVICE], timeout_s=timeout_s
+        )
+        yield
+
+    return context

@@ -1,0 +1,64 @@
+"""Domain and use-case errors answered as problems through one table per service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from nocturnal.shared.config import ServiceSettings
+from nocturnal.shared.http.app import create_service_app
+from nocturnal.shared.http.errors import domain_error_middleware
+from nocturnal.shared.paging import InvalidCursor
+from nocturnal.shared.problems import conflict, not_found
+
+
+class Missing(Exception):
+    pass
+
+
+class Taken(Exception):
+    pass
+
+
+class AlreadyTaken(Taken):
+    pass
+
+
+def raising(error: Exception) -> Any:
+    async def handler(_: web.Request) -> web.Response:
+        raise error
+
+    return handler
+
+
+async def test_errors_in_the_table_become_their_problems_and_others_stay_500(
+    aiohttp_client: Any,
+) -> None:
+    app = create_service_app(ServiceSettings(), service="test")
+    app.middlewares.append(
+        domain_error_middleware(
+            {Missing: lambda e: not_found(f"no {e}"), Taken: lambda e: conflict("taken")}
+        )
+    )
+    for path, error in [
+        ("/missing", Missing("duty")),
+        ("/subclass", AlreadyTaken()),
+        ("/cursor", InvalidCursor("bad")),
+        ("/bug", KeyError("x")),
+    ]:
+        app.router.add_get(path, raising(error))
+    client: TestClient = await aiohttp_client(app)
+
+    missing = await client.get("/missing")
+    assert (missing.status, (await missing.json())["detail"]) == (404, "no duty")
+    assert (await client.get("/subclass")).status == 409
+    cursor = await (await client.get("/cursor")).json()
+    assert (cursor["status"], cursor["errors"]) == (
+        400,
+        [{"field": "cursor", "message": "invalid cursor"}],
+    )
+    bug = await client.get("/bug")
+    assert bug.status == 500
+    assert bug.headers["Content-Type"].startswith("application/problem+json")
