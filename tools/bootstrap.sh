@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs what `make run` and CI need beyond Python packages: uv, nginx, node with the AsyncAPI
-# parser (tools/asyncapi) (--servers: Redis, RabbitMQ; --bench: what `make bench` needs besides,
-# wrk and the servers).
+# Installs what `make run` and CI need beyond Python packages: uv, nginx, docker-compose (the
+# offline compose.yaml validation of tests/deploy; no Docker engine needed), node with the
+# AsyncAPI parser (tools/asyncapi); with --servers, Redis and RabbitMQ; with --bench, what
+# `make bench` needs besides (wrk and the servers).
 set -euo pipefail
 
 apt_install() {
@@ -40,6 +41,7 @@ missing=()
 has nginx || missing+=(nginx)
 has node || missing+=(nodejs)
 has npm || missing+=(npm)
+has docker-compose || missing+=(docker-compose)
 if $servers; then
     has redis-server || missing+=(redis-server)
     has rabbitmq-server || missing+=(rabbitmq-server)
