@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from nocturnal.shared.clock import rfc3339
+from nocturnal.shared.event_payloads import TierChangedData
 from nocturnal.shared.ratelimit.policies import Tier, ip_group, limit_key
 
 SUBJECT_PATTERN = r"^[A-Za-z0-9._:@+=-]{1,128}$"
@@ -86,10 +87,10 @@ class TierChange:
 
     def to_json(self) -> dict[str, Any]:
         """The `ratelimit.tier_changed` event data and API response (RFC 3339 `until`)."""
-        return {
-            "policy": self.policy,
-            "subject": self.subject,
-            "tier": self.tier.value,
-            "reason": self.reason,
-            "until": rfc3339(self.until),
-        }
+        return TierChangedData(
+            policy=self.policy,
+            subject=self.subject,
+            tier=self.tier.value,
+            reason=self.reason,
+            until=rfc3339(self.until),
+        ).to_data()
