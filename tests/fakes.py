@@ -45,6 +45,25 @@ class FakeUnitOfWork(Generic[R]):
         return [event.name for event in self.published]
 
 
+class FakeErasureLedger:
+    """An erasure ledger (`nocturnal.shared.erasure`'s port) in a dict: `erased` maps the
+    erased users to when; `claims` lists the users claimed, in order."""
+
+    def __init__(self) -> None:
+        self.erased: dict[str, datetime] = {}
+        self.claims: list[str] = []
+
+    async def claim(self, user_id: str) -> bool:
+        self.claims.append(user_id)
+        return user_id not in self.erased
+
+    async def is_erased(self, user_id: str) -> bool:
+        return user_id in self.erased
+
+    async def mark_erased(self, user_id: str, now: datetime) -> None:
+        self.erased.setdefault(user_id, now)
+
+
 class Clock:
     """A clock that moves only when told to (`advance`)."""
 

@@ -6,7 +6,7 @@ import dataclasses
 from datetime import datetime
 from typing import Any
 
-from fakes import Clock, FakeUnitOfWork, Ids, page_of
+from fakes import Clock, FakeErasureLedger, FakeUnitOfWork, Ids, page_of
 
 from nocturnal.api.domain.applications import AlreadyApplied, Application, ApplicationStatus
 from nocturnal.api.domain.duties import Duty, DutyQuery, DutyStatus
@@ -228,8 +228,11 @@ class FakeApi:
     def __init__(self) -> None:
         self.duties, self.applications = FakeDuties(), FakeApplications()
         self.profiles, self.notifications = FakeProfiles(), FakeNotifications()
+        self.erasures = FakeErasureLedger()
         self.uow = FakeUnitOfWork(
-            Repositories(self.duties, self.applications, self.profiles, self.notifications)
+            Repositories(
+                self.duties, self.applications, self.profiles, self.notifications, self.erasures
+            )
         )
         self.clock, self.photos = Clock(), FakePhotoLinks()
         self.marketplace = Marketplace(self.uow, clock=self.clock, ids=Ids())

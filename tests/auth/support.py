@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
+
+from nocturnal.shared.auth.claims import AUDIENCE, ISSUER
 
 PASSWORD = "correct horse battery stable"
 
@@ -57,3 +60,20 @@ async def problem(resp: ClientResponse, status: int) -> dict[str, Any]:
     body: dict[str, Any] = await resp.json(content_type=None)
     assert body["status"] == status
     return body
+
+
+def claims(user_id: str, **changes: Any) -> dict[str, Any]:
+    """Valid access-token claims of `user_id`, issued now, with `changes` (None drops a claim)."""
+    now = int(time.time())
+    values = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": user_id,
+        "role": "doctor",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 900,
+        "jti": uuid.uuid4().hex,
+    }
+    values.update(changes)
+    return {name: value for name, value in values.items() if value is not None}

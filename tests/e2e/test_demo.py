@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from e2e.support import duty_body
 
 from tools.demo import (
     ENVELOPES,
@@ -132,37 +133,18 @@ async def test_bad_registration_is_a_400_problem_and_creates_no_user(
     assert created["user"]["role"] == "nurse"
 
 
-def _duty(title: str, day: date, **changes: Any) -> dict[str, Any]:
-    duty = {
-        "title": title,
-        "hospital_name": "St Mary's General Hospital",
-        "department": "Intensive Care Unit",
-        "specialty": "Critical Care",
-        "description": "Night cover for the ICU.",
-        "date": day.isoformat(),
-        "start_time": "22:00",
-        "end_time": "06:00",
-        "hourly_rate": 95.0,
-        "positions_needed": 1,
-        "urgency": "URGENT",
-        "location": "London",
-        "requirements": {"minimum_experience": 2, "required_skills": ["ALS"]},
-    }
-    return {**duty, **changes}
-
-
 BAD_DUTIES: dict[str, Callable[[str, date], bytes]] = {
-    "malformed JSON": lambda t, d: _cut_in_half(json.dumps(_duty(t, d)).encode()),
-    "unknown field": lambda t, d: json.dumps(_duty(t, d, bonus=100)).encode(),
+    "malformed JSON": lambda t, d: _cut_in_half(json.dumps(duty_body(t, d)).encode()),
+    "unknown field": lambda t, d: json.dumps(duty_body(t, d, bonus=100)).encode(),
     "unknown nested field": lambda t, d: json.dumps(
-        _duty(t, d, requirements={"minimum_experience": 2, "required_skills": [], "x": 1})
+        duty_body(t, d, requirements={"minimum_experience": 2, "required_skills": [], "x": 1})
     ).encode(),
-    "hourly_rate is text": lambda t, d: json.dumps(_duty(t, d, hourly_rate="lots")).encode(),
-    "hourly_rate is a boolean": lambda t, d: json.dumps(_duty(t, d, hourly_rate=True)).encode(),
+    "hourly_rate is text": lambda t, d: json.dumps(duty_body(t, d, hourly_rate="lots")).encode(),
+    "hourly_rate is a boolean": lambda t, d: json.dumps(duty_body(t, d, hourly_rate=True)).encode(),
     "positions_needed is text": lambda t, d: json.dumps(
-        _duty(t, d, positions_needed="two")
+        duty_body(t, d, positions_needed="two")
     ).encode(),
-    "requirements is a list": lambda t, d: json.dumps(_duty(t, d, requirements=[])).encode(),
+    "requirements is a list": lambda t, d: json.dumps(duty_body(t, d, requirements=[])).encode(),
     "empty body": lambda t, d: b"",
 }
 
@@ -183,7 +165,7 @@ async def test_bad_duty_is_a_400_problem_and_posts_nothing(
     assert_problem(reply, 400)
     assert await _count_titled(gateway, token, title, day) == 0
     # The control: the same query does see the duty once it is validly posted.
-    await gateway.expect("POST", "/api/duties", 201, token=token, json_body=_duty(title, day))
+    await gateway.expect("POST", "/api/duties", 201, token=token, json_body=duty_body(title, day))
     assert await _count_titled(gateway, token, title, day) == 1
 
 

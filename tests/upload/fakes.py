@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import AsyncGenerator, AsyncIterable
 
-from fakes import Clock, FakeUnitOfWork, page_of
+from fakes import Clock, FakeErasureLedger, FakeUnitOfWork, page_of
 
 from nocturnal.shared.clock import rfc3339
 from nocturnal.shared.paging import Page, PageRequest
@@ -75,7 +75,8 @@ class FakeUpload:
 
     def __init__(self) -> None:
         self.files, self.storage = FakeFiles(), FakeStorage()
-        self.uow = FakeUnitOfWork(Repositories(self.files))
+        self.erasures = FakeErasureLedger()
+        self.uow = FakeUnitOfWork(Repositories(self.files, self.erasures))
         self.clock = Clock()
         self.signer = UrlSigner(b"s" * 32)
         numbers = itertools.count(1)

@@ -14,6 +14,7 @@ from nocturnal.upload.domain.files import (
     FileKind,
     FileNotFound,
     FileTooLarge,
+    OwnerErased,
     UnsupportedMediaType,
 )
 from nocturnal.upload.domain.signing import BadSignature
@@ -120,6 +121,30 @@ async def test_erasing_an_owner_removes_their_files_only_and_again_nothing(
     assert list(upload.files.stored) == [kept.id]
     assert list(upload.storage.objects) == [kept.key]
     assert await upload.service.erase_owner(upload.uow.transaction(), "alice") == 0
+    assert upload.erasures.erased == {"alice": upload.clock.now}
+
+
+async def test_an_upload_finishing_after_its_owner_was_erased_is_refused_and_leaves_nothing(
+    upload: FakeUpload,
+) -> None:
+    await upload.service.erase_owner(upload.uow.transaction(), "alice")
+    with pytest.raises(OwnerErased):
+        await upload.service.upload("alice", FileKind.DOCUMENT, "x.png", chunks(PNG))
+    assert (upload.storage.objects, upload.files.stored, upload.uow.published) == ({}, {}, [])
+    assert upload.erasures.claims == ["alice"]
+
+
+async def test_an_erasure_arriving_while_the_bytes_stream_refuses_the_upload(
+    upload: FakeUpload,
+) -> None:
+    async def erased_midway() -> AsyncIterator[bytes]:
+        yield PNG[:100]
+        await upload.service.erase_owner(upload.uow.transaction(), "alice")
+        yield PNG[100:]
+
+    with pytest.raises(OwnerErased):
+        await upload.service.upload("alice", FileKind.DOCUMENT, "x.png", erased_midway())
+    assert (upload.storage.objects, upload.files.stored) == ({}, {})
 
 
 async def test_a_download_needs_our_unexpired_signature_and_a_stored_object(

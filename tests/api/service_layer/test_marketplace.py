@@ -19,7 +19,7 @@ from nocturnal.api.domain.duties import (
     Requirements,
     Urgency,
 )
-from nocturnal.api.domain.errors import NotFound, NotPoster
+from nocturnal.api.domain.errors import AccountErased, NotFound, NotPoster
 from nocturnal.shared.paging import InvalidCursor, PageRequest
 
 ADMIN, OTHER_ADMIN, NURSE, DOCTOR = "admin", "admin-2", "nurse", "doctor"
@@ -130,21 +130,49 @@ async def test_listings_page_by_cursor_and_refuse_a_foreign_one(api: FakeApi) ->
         await api.marketplace.list_duties(DutyQuery(), PageRequest(2, ["x"]))
 
 
-async def test_erasing_a_member_frees_their_positions_and_cancels_their_duties(
+async def test_erasing_a_member_withdraws_their_applications_and_cancels_their_duties(
     api: FakeApi,
 ) -> None:
     theirs = await api.marketplace.post_duty(details(), posted_by=NURSE)
-    other = await api.marketplace.post_duty(details(positions_needed=1), posted_by=ADMIN)
-    application = await api.marketplace.apply(other.id, NURSE, "")
-    await api.marketplace.accept(application.id, ADMIN)
+    filled = await api.marketplace.post_duty(details(positions_needed=1), posted_by=ADMIN)
+    pending = await api.marketplace.post_duty(details(), posted_by=OTHER_ADMIN)
+    accepted = await api.marketplace.apply(filled.id, NURSE, "I know this ward well")
+    await api.marketplace.accept(accepted.id, ADMIN)
+    waiting = await api.marketplace.apply(pending.id, NURSE, "Free every night")
+    declined = await api.marketplace.apply(theirs.id, DOCTOR, "")
+    await api.marketplace.reject(declined.id, NURSE)
     tx = api.uow.transaction()
     await api.profiles.register(NURSE, name="Grace", role="nurse", at=api.clock.now)
 
     await api.marketplace.erase_member(tx, NURSE)
 
-    assert api.applications.stored == {}
-    assert api.duties.stored[other.id].positions_filled == 0
+    assert api.erasures.erased == {NURSE: api.clock.now}
+    assert [a.applicant_id for a in api.applications.stored.values()] == [DOCTOR]
+    assert api.duties.stored[filled.id].status is DutyStatus.OPEN  # the position is free again
+    assert api.duties.stored[filled.id].positions_filled == 0
     assert api.duties.stored[theirs.id].status is DutyStatus.CANCELLED
-    assert [(e.name, e.subject) for e in tx.events] == [("duty.cancelled", f"duties/{theirs.id}")]
+    withdrawn = [e for e in tx.events if e.name == "application.withdrawn"]
+    assert sorted((e.data["id"], e.data["posted_by"]) for e in withdrawn) == sorted(
+        [(accepted.id, ADMIN), (waiting.id, OTHER_ADMIN)]
+    )
+    assert {e.data["cover_letter"] for e in withdrawn} == {""}  # their words go with them
+    assert [(e.name, e.subject) for e in tx.events][-1] == (
+        "duty.cancelled",
+        f"duties/{theirs.id}",
+    )
     assert await api.profiles.get(NURSE) is None
-    await api.marketplace.erase_member(api.uow.transaction(), NURSE)  # again: nothing more
+    again = api.uow.transaction()
+    await api.marketplace.erase_member(again, NURSE)
+    assert again.events == []  # nothing more to do
+
+
+async def test_an_erased_member_can_neither_post_nor_apply(api: FakeApi) -> None:
+    duty = await api.marketplace.post_duty(details(), posted_by=ADMIN)
+    await api.marketplace.erase_member(api.uow.transaction(), NURSE)
+    await api.marketplace.erase_member(api.uow.transaction(), OTHER_ADMIN)
+    with pytest.raises(AccountErased):
+        await api.marketplace.apply(duty.id, NURSE, "")
+    with pytest.raises(AccountErased):
+        await api.marketplace.post_duty(details(), posted_by=OTHER_ADMIN)
+    assert list(api.duties.stored) == [duty.id]
+    assert api.applications.stored == {}

@@ -79,6 +79,23 @@ async def test_only_the_recipient_marks_a_notification_read(api: FakeApi) -> Non
     ).read_at == read.read_at
 
 
+async def test_nothing_is_stored_for_an_erased_member_by_events_that_arrive_late(
+    api: FakeApi,
+) -> None:
+    await api.marketplace.erase_member(api.uow.transaction(), "u1")
+    tx, at = api.uow.transaction(), api.clock.now
+    await api.profile_service.register(tx, "u1", name="Amara", role="nurse", at=at)
+    await api.profile_service.photo_uploaded(tx, "u1", "f1", "profile-photo", at)
+    assert await api.profiles.get("u1") is None
+    accepted = {"id": "a1", "duty_id": "d1", "duty_title": "Night", "applicant_id": "u1"}
+    await api.notification_service.notify(tx, "e1", "application.accepted", accepted, at)
+    assert (await api.notification_service.page("u1", PageRequest())).items == []
+    await api.notification_service.notify(
+        tx, "e2", "application.accepted", accepted | {"applicant_id": "u2"}, at
+    )
+    assert len((await api.notification_service.page("u2", PageRequest())).items) == 1
+
+
 def _application(application_id: str, duty_id: str, applicant_id: str) -> Application:
     return Application(
         application_id, duty_id, applicant_id, ApplicationStatus.PENDING, "", START, START

@@ -9,7 +9,7 @@ import argon2
 import pytest
 
 from nocturnal.auth.adapters.passwords import Argon2Hasher
-from nocturnal.auth.service_layer import HasherBusy
+from nocturnal.auth.service_layer.ports import HasherBusy
 from nocturnal.auth.settings import (
     ARGON2_MIN_MEMORY_KIB,
     ARGON2_MIN_PARALLELISM,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import time
-import uuid
 from typing import Any
 
 import aiohttp
@@ -14,30 +13,14 @@ import pytest
 from aiohttp.test_utils import TestClient
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from auth.support import register
+from auth.support import claims, register
 from nocturnal.auth.keys import SIGNING_KEYS
-from nocturnal.shared.auth.claims import AUDIENCE, ISSUER, InvalidToken
+from nocturnal.shared.auth.claims import InvalidToken
 from nocturnal.shared.auth.jwks import JwksCache, http_jwks
 from nocturnal.shared.auth.revocation import RevocationList
 from nocturnal.shared.auth.verifier import TokenVerifier
 
 TIME_CLAIMS = ("exp", "iat", "nbf")
-
-
-def claims(user_id: str, **changes: Any) -> dict[str, Any]:
-    now = int(time.time())
-    values = {
-        "iss": ISSUER,
-        "aud": AUDIENCE,
-        "sub": user_id,
-        "role": "doctor",
-        "iat": now,
-        "nbf": now,
-        "exp": now + 900,
-        "jti": uuid.uuid4().hex,
-    }
-    values.update(changes)
-    return values
 
 
 def b64(data: dict[str, Any]) -> str:
@@ -125,7 +108,7 @@ async def test_tokens_signed_by_the_real_key_but_with_bad_claims_are_401(
     key = await client.server.app[SIGNING_KEYS].signing_key()
     now = int(time.time())  # times are seconds from now: a collection-time one would go stale
     changes = {k: now + v if k in TIME_CLAIMS else v for k, v in changes.items()}
-    values = {k: v for k, v in claims(body["user"]["id"], **changes).items() if v is not None}
+    values = claims(body["user"]["id"], **changes)
     resp = await client.get("/api/auth/me", headers={"Authorization": f"Bearer {key.sign(values)}"})
     assert resp.status == 401
     assert resp.headers["WWW-Authenticate"].startswith("Bearer")

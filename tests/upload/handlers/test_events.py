@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aio_pika
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from polling import eventually
+from pymongo import AsyncMongoClient
 from token_issuer import KeyServer
 
 from nocturnal.shared.events import CloudEvent, new_event
@@ -19,7 +20,8 @@ from nocturnal.upload.app import create_app
 from nocturnal.upload.settings import UploadSettings
 
 from ..support import FileEvents, TokenFactory
-from .actions import stored_objects, upload_png
+from .actions import PHOTO, problem, stored_objects, upload, upload_png
+from .multipart_bodies import single
 
 AppClientFactory = Callable[[web.Application], Awaitable[TestClient]]
 
@@ -109,3 +111,35 @@ async def test_revocations_in_force_at_start_are_loaded_from_auth(
         assert (await client.get("/api/uploads", headers=auth)).status == 401
     finally:
         del issuer.revoked[user]
+
+
+async def test_an_upload_still_streaming_when_its_owner_is_erased_leaves_nothing_behind(
+    client: TestClient,
+    settings: UploadSettings,
+    auth: dict[str, str],
+    user: str,
+    samples: dict[str, bytes],
+    amqp_url: str,
+    mongo_client: AsyncMongoClient[Any],
+) -> None:
+    """The account is deleted while the bytes arrive and before the token is refused (the
+    revocation has not reached this instance): the upload is refused and its object deleted."""
+    deleted = new_event("user.deleted", {"user_id": user}, service="auth", subject=user)
+    inbox = mongo_client[settings.mongo_database]["inbox"]
+    data = single(samples["png"], filename="me.png")
+
+    async def erased_midway() -> AsyncIterator[bytes]:
+        yield data[:200]
+        await publish(amqp_url, settings.events_exchange, deleted)
+
+        async def processed() -> bool:
+            return await inbox.find_one({"_id": deleted.id}) is not None
+
+        await eventually(processed, "user.deleted processed")
+        yield data[200:]
+
+    refused = await problem(await upload(client, PHOTO, erased_midway(), auth), 404)
+    assert refused["detail"] == "this account no longer exists"
+    assert stored_objects(settings) == []
+    listing = await (await client.get("/api/uploads", headers=auth)).json()
+    assert listing["items"] == []

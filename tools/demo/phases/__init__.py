@@ -9,6 +9,7 @@ from tools.demo.phases.accounts import complete_profiles, register_users
 from tools.demo.phases.applications import accept_to_capacity, apply_for_duties
 from tools.demo.phases.duties import list_duties, post_duties
 from tools.demo.phases.gateway import check_gateway
+from tools.demo.phases.lifecycle import change_password, delete_account
 from tools.demo.phases.photos import upload_photos, verify_profile_photos
 from tools.demo.phases.throttling import burst_bad_logins
 from tools.demo.report import Section
@@ -25,5 +26,7 @@ PHASES: tuple[tuple[str, Phase], ...] = (
     ("Applications", apply_for_duties),
     ("Acceptance up to capacity", accept_to_capacity),
     ("Profile photo via file.uploaded", verify_profile_photos),
+    ("Password change", change_password),
+    ("Account deletion", delete_account),
     ("Login throttling", burst_bad_logins),
 )

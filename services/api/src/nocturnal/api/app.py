@@ -26,6 +26,7 @@ from nocturnal.api.service_layer.ports import Repositories
 from nocturnal.api.settings import ApiSettings
 from nocturnal.shared.auth.requests import token_verifier_context
 from nocturnal.shared.auth.revocation import http_revocations
+from nocturnal.shared.erasure import MongoErasureLedger
 from nocturnal.shared.events import EventBus
 from nocturnal.shared.http.app import CleanupContext, create_service_app
 from nocturnal.shared.http.client import HTTP_SESSION, http_session_context
@@ -53,6 +54,7 @@ def mongo_repositories(
             applications=MongoApplicationRepository(db, session),
             profiles=MongoProfileRepository(db, session),
             notifications=MongoNotificationRepository(db, session),
+            erasures=MongoErasureLedger(db, session),
         )
 
     return bind

@@ -25,7 +25,9 @@ from nocturnal.auth.domain.signing_keys import KeySealer
 from nocturnal.auth.handlers.errors import PROBLEMS
 from nocturnal.auth.keys import ACCOUNTS, PASSWORD_HASHER, SIGNING_KEYS, VERIFICATION
 from nocturnal.auth.routes import setup_routes
-from nocturnal.auth.service_layer import Accounts, Repositories, Verification
+from nocturnal.auth.service_layer.accounts import Accounts
+from nocturnal.auth.service_layer.ports import Repositories
+from nocturnal.auth.service_layer.verification import Verification
 from nocturnal.auth.settings import AuthSettings
 from nocturnal.shared.auth.jwks import JwksCache
 from nocturnal.shared.auth.requests import TOKEN_VERIFIER
@@ -137,6 +139,7 @@ def _events_context(settings: AuthSettings) -> CleanupContext:
                 app[SIGNING_KEYS],
                 refresh_token_ttl_s=settings.refresh_token_ttl_s,
                 blocklist=blocklist,
+                revoked=app[TOKEN_VERIFIER].revocations.revoke,
             )
             app[VERIFICATION] = verification
             yield

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from nocturnal.auth.service_layer import Accounts, PasswordHasher, SigningKeys, Verification
+from nocturnal.auth.service_layer.accounts import Accounts
+from nocturnal.auth.service_layer.ports import PasswordHasher, SigningKeys
+from nocturnal.auth.service_layer.verification import Verification
 
 ACCOUNTS = web.AppKey("accounts", Accounts)
 VERIFICATION = web.AppKey("verification", Verification)

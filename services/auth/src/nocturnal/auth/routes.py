@@ -13,6 +13,8 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/api/auth/login", accounts.login, name="login")
     app.router.add_post("/api/auth/refresh", accounts.refresh, name="refresh")
     app.router.add_post("/api/auth/logout", accounts.logout, name="logout")
+    app.router.add_post("/api/auth/password", accounts.change_password, name="password")
     app.router.add_get("/api/auth/me", accounts.me, name="me")
+    app.router.add_delete("/api/auth/me", accounts.delete_me, name="delete_me")
     app.router.add_get("/.well-known/jwks.json", verifiers.jwks, name="jwks")
     app.router.add_get("/v1/revocations", verifiers.revocations, name="revocations")

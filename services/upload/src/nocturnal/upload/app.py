@@ -13,6 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from nocturnal.shared.auth.requests import token_verifier_context
 from nocturnal.shared.auth.revocation import http_revocations
+from nocturnal.shared.erasure import MongoErasureLedger
 from nocturnal.shared.events import EventBus
 from nocturnal.shared.health import READINESS
 from nocturnal.shared.http.app import CleanupContext, create_service_app
@@ -42,7 +43,9 @@ def mongo_repositories(
     db: AsyncDatabase[Any],
 ) -> Callable[[AsyncClientSession | None], Repositories]:
     """The upload service's repositories on `db`, bound to a session (or to none)."""
-    return lambda session: Repositories(files=MongoFileRepository(db, session))
+    return lambda session: Repositories(
+        files=MongoFileRepository(db, session), erasures=MongoErasureLedger(db, session)
+    )
 
 
 def _open_storage(

@@ -23,6 +23,7 @@ from nocturnal.upload.domain.files import (
     FileNotFound,
     MediaType,
     Meter,
+    OwnerErased,
     StoredFile,
     clean_filename,
     detect_media_type,
@@ -102,11 +103,26 @@ class FileRepository(Protocol):
         ...
 
 
+class ErasureLedger(Protocol):
+    """Which users' data was erased (`user.deleted`), claimed by every transaction that stores
+    new data of a user so that it and an erasure never overlap unseen."""
+
+    async def claim(self, user_id: str) -> bool:
+        """True when new data of `user_id` may be stored in this transaction (which now
+        conflicts with a concurrent erasure of the user); False when the user was erased."""
+        ...
+
+    async def mark_erased(self, user_id: str, now: datetime) -> None:
+        """Mark `user_id` erased, in the erasure's transaction."""
+        ...
+
+
 @dataclass(frozen=True)
 class Repositories:
     """The upload service's repositories, bound to one transaction (or to none, for reads)."""
 
     files: FileRepository
+    erasures: ErasureLedger
 
 
 Tx = Transaction[Repositories]
@@ -119,6 +135,12 @@ class FileService:
     commits metadata + `file.uploaded` (deleting the object when that fails); a delete removes
     the object first (idempotent) and then commits metadata removal + `file.deleted`, so a
     failed delete can simply be retried and never strands bytes.
+
+    An upload racing its owner's erasure leaves nothing behind: the transaction that records an
+    upload claims the owner in the erasure ledger, and the erasure marks the owner there, so
+    the two conflict and run one after the other. Recorded first, the file is then found
+    and erased; erased first, the upload is refused and its object deleted. An erasure that
+    arrives before the upload finishes is the second case.
     """
 
     def __init__(
@@ -141,6 +163,7 @@ class FileService:
 
         Raises:
             EmptyFile, UnsupportedMediaType, FileTooLarge: the rules refused it (nothing stored).
+            OwnerErased: the owner's data was erased meanwhile (the object is deleted again).
             Exception: whatever `chunks` or the stores raised (nothing stored).
         """
         head, chunks = await _peek(chunks, SNIFF_BYTES)
@@ -166,6 +189,8 @@ class FileService:
         )
 
         async def record(tx: Tx) -> None:
+            if not await tx.repositories.erasures.claim(owner_id):
+                raise OwnerErased(owner_id)
             await tx.repositories.files.add(file)
             tx.publish(file.event(FILE_UPLOADED))
 
@@ -238,7 +263,9 @@ class FileService:
         log.info("file deleted", file_id=file.id)
 
     async def erase_owner(self, tx: Tx, owner_id: str) -> int:
-        """`user.deleted`: delete every file of `owner_id` inside `tx`; how many were erased.
+        """`user.deleted`: delete every file of `owner_id` (objects, then metadata with a
+        `file.deleted` each) inside `tx`, and refuse their uploads from now on; how many files
+        were erased.
 
         Idempotent: run again (e.g. on redelivery) it erases what is left.
         """
@@ -246,6 +273,7 @@ class FileService:
         for file in files:
             await self._storage.delete(file.key)
             await self._forget(tx, file)
+        await tx.repositories.erasures.mark_erased(owner_id, self._clock())
         log.info("erased files of deleted user", owner_id=owner_id, files=len(files))
         return len(files)
 

@@ -24,15 +24,17 @@ class RevocationList:
 
     A token of user U issued before `not_before[U]` (epoch seconds) is rejected. Entries older
     than the access-token lifetime are pruned: every token they could reject has expired.
+    `clock` gives the current time (epoch seconds) the pruning measures against.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
         self._not_before: dict[str, int] = {}
+        self._clock = clock
 
     def revoke(self, user_id: str, not_before: int) -> None:
         """Reject user `user_id`'s tokens issued before `not_before` (the latest epoch wins)."""
         self._not_before[user_id] = max(not_before, self._not_before.get(user_id, 0))
-        self._prune(int(time.time()))
+        self._prune(int(self._clock()))
 
     def is_revoked(self, user_id: str, issued_at: int) -> bool:
         """True when a token issued at `issued_at` for `user_id` predates its revocation epoch."""

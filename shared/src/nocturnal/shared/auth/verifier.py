@@ -12,6 +12,7 @@ from nocturnal.shared.auth.claims import (
     AUDIENCE,
     ISSUER,
     MAX_LEEWAY_S,
+    MIN_LEEWAY_S,
     REQUIRED_CLAIMS,
     TOKEN_TYPE,
     InvalidToken,
@@ -25,13 +26,16 @@ class TokenVerifier:
     """The one access-token verifier (locked policy, DESIGN §2).
 
     Accepts only `alg=EdDSA`, `typ=at+jwt`, a known `kid`, `iss=nocturnal-auth`,
-    `aud=nocturnal`, all of iss/aud/sub/role/iat/nbf/exp/jti present, `leeway_s` <= 60 s of
-    clock skew, and a token not revoked by the user's revocation epoch.
+    `aud=nocturnal`, all of iss/aud/sub/role/iat/nbf/exp/jti present, `leeway_s` of clock
+    skew, and a token not revoked by the user's revocation epoch.
+
+    The leeway is at least `MIN_LEEWAY_S` (a token granted right after a revocation is dated a
+    second or two ahead, see `claims.MAX_EARLY_IAT_S`) and at most `MAX_LEEWAY_S` (60 s).
     """
 
     def __init__(self, jwks: JwksCache, revocations: RevocationList, *, leeway_s: int = 30) -> None:
-        if not 0 <= leeway_s <= MAX_LEEWAY_S:
-            raise ValueError(f"leeway must be 0..{MAX_LEEWAY_S} s")
+        if not MIN_LEEWAY_S <= leeway_s <= MAX_LEEWAY_S:
+            raise ValueError(f"leeway must be {MIN_LEEWAY_S}..{MAX_LEEWAY_S} s")
         self.jwks = jwks
         self.revocations = revocations
         self._leeway_s = leeway_s

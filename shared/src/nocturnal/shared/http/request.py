@@ -67,11 +67,15 @@ async def read_json(
     """Parse the request body as `model`.
 
     Raises:
-        Problem: 415 when the content type is not JSON; 413 when the body exceeds `max_bytes`;
-            408 when the body has not arrived within `timeout_s` seconds (a stalled client);
-            400 for an empty body, malformed JSON, unknown fields or wrong JSON types
-            (with `errors: [{field, message}]`).
+        Problem: 400 when there is no body at all (whatever the content type); 415 when the
+            content type is not JSON; 413 when the body exceeds `max_bytes`; 408 when the body
+            has not arrived within `timeout_s` seconds (a stalled client); 400 for an empty
+            body, malformed JSON, unknown fields or wrong JSON types (with
+            `errors: [{field, message}]`).
     """
+    if not request.body_exists:
+        # Nothing was sent, so nothing of a wrong type was: say what is missing.
+        raise Problem(400, "the request body is empty")
     if request.content_type != "application/json" and not request.content_type.endswith("+json"):
         raise Problem(415, "the request body must be application/json")
     if request.content_length is not None and request.content_length > max_bytes:

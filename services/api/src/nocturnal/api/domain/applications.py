@@ -84,6 +84,20 @@ class Application:
             raise InvalidTransition(f"the application is {self.status}; it cannot become {status}")
         return dataclasses.replace(self, status=status, updated_at=now)
 
+    @property
+    def is_live(self) -> bool:
+        """PENDING or ACCEPTED: it still counts for its duty (and may be withdrawn)."""
+        return ApplicationStatus.WITHDRAWN in _MOVES.get(self.status, frozenset())
+
+    def withdrawn_on_erasure(self, now: datetime) -> Application:
+        """The live application WITHDRAWN because its applicant's account was deleted, without
+        the cover letter (the applicant's own words go with them).
+
+        Raises:
+            InvalidTransition: it is not live.
+        """
+        return dataclasses.replace(self.move_to(ApplicationStatus.WITHDRAWN, now), cover_letter="")
+
     def to_json(self) -> dict[str, Any]:
         """The application as the API and its events show it."""
         return {

@@ -26,3 +26,11 @@ class NotFound(DomainError):
 
 class NotPoster(DomainError):
     """The duty exists, but the caller is not the admin who posted it (HTTP 403)."""
+
+
+class AccountErased(NotFound):
+    """The caller's account was deleted and their data erased (HTTP 404): nothing new is stored
+    for them."""
+
+    def __init__(self) -> None:
+        super().__init__("this account no longer exists")

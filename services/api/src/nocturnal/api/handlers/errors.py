@@ -14,5 +14,6 @@ PROBLEMS: Mapping[type[Exception], ProblemOf] = {
     NotPoster: lambda exc: forbidden(str(exc)),
     NotFound: lambda exc: not_found(str(exc)),
 }
-"""400 invalid value, 403 not the poster, 404 not found (or not visible), 409 state conflict;
-an invalid cursor is 400 in every service (`nocturnal.shared.http.errors`)."""
+"""400 invalid value, 403 not the poster, 404 not found (or not visible, or the caller's account
+was deleted: `AccountErased`), 409 state conflict; an invalid cursor is 400 in every service
+(`nocturnal.shared.http.errors`)."""

@@ -7,6 +7,7 @@ Every change runs in one unit of work: the state change and its events commit to
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
 from nocturnal.api.domain.applications import Application, ApplicationStatus, InvalidTransition
 from nocturnal.api.domain.duties import (
@@ -17,7 +18,7 @@ from nocturnal.api.domain.duties import (
     DutyQuery,
     DutyStatus,
 )
-from nocturnal.api.domain.errors import NotFound, NotPoster
+from nocturnal.api.domain.errors import AccountErased, NotFound, NotPoster
 from nocturnal.api.domain.events import EventName, application_event, duty_event
 from nocturnal.api.service_layer.ports import Repositories
 from nocturnal.shared.clock import Clock, utc_now
@@ -43,10 +44,12 @@ class Marketplace:
 
         Raises:
             InvalidValue: the details break a rule (past date, start = end, ...).
+            AccountErased: the poster's account was deleted meanwhile.
         """
         duty = Duty.post(self._ids(), details, posted_by=posted_by, now=self._clock())
 
         async def work(tx: Tx) -> Duty:
+            await _claim(tx, posted_by)
             await tx.repositories.duties.insert(duty)
             tx.publish(duty_event(EventName.DUTY_POSTED, duty))
             return duty
@@ -111,10 +114,12 @@ class Marketplace:
             NotFound: no such duty.
             DutyNotOpen: the duty is FILLED or CANCELLED.
             AlreadyApplied: the applicant already applied to it.
+            AccountErased: the applicant's account was deleted meanwhile.
         """
         application_id = self._ids()
 
         async def work(tx: Tx) -> Application:
+            await _claim(tx, applicant_id)
             duty = await _duty(tx.repositories, duty_id)
             application = Application.submit(
                 application_id,
@@ -215,11 +220,7 @@ class Marketplace:
                 raise NotFound("no such application")
             now = self._clock()
             withdrawn = application.move_to(ApplicationStatus.WITHDRAWN, now)
-            await _move(repositories, withdrawn, application.status)
-            duty = await _duty(repositories, application.duty_id)
-            if application.status is ApplicationStatus.ACCEPTED:
-                duty = await repositories.duties.free_position(duty.id, now) or duty
-            tx.publish(application_event(EventName.APPLICATION_WITHDRAWN, withdrawn, duty))
+            await _withdraw(tx, application, withdrawn, now)
             return withdrawn
 
         return await self._uow.run(work)
@@ -227,14 +228,17 @@ class Marketplace:
     async def erase_member(self, tx: Tx, user_id: str) -> None:
         """`user.deleted`: erase the user's part in everything api holds, inside `tx`.
 
-        Their profile, notifications and applications are deleted (accepted ones free their
-        positions); their duties that are not cancelled are cancelled (`duty.cancelled` tells
-        the applicants). Running it again changes nothing more.
+        Their live applications are withdrawn (`application.withdrawn` tells the posters;
+        accepted ones free their positions, a FILLED duty reopens), then every application of
+        theirs is deleted; their duties that are not cancelled are cancelled (`duty.cancelled`
+        tells the applicants); their profile and notifications are deleted; and they are marked
+        erased, so nothing new is stored for them (a concurrent write of their data conflicts
+        with the mark). Running it again changes nothing more.
         """
         repositories, now = tx.repositories, self._clock()
         for application in await repositories.applications.of_applicant(user_id):
-            if application.status is ApplicationStatus.ACCEPTED:
-                await repositories.duties.free_position(application.duty_id, now)
+            if application.is_live:
+                await _withdraw(tx, application, application.withdrawn_on_erasure(now), now)
         await repositories.applications.delete_of_applicant(user_id)
         for duty in await repositories.duties.live_of_poster(user_id):
             cancelled = duty.cancel(now)
@@ -242,6 +246,25 @@ class Marketplace:
             tx.publish(duty_event(EventName.DUTY_CANCELLED, cancelled))
         await repositories.profiles.erase(user_id)
         await repositories.notifications.erase_of(user_id)
+        await repositories.erasures.mark_erased(user_id, now)
+
+
+async def _withdraw(
+    tx: Tx, application: Application, withdrawn: Application, now: datetime
+) -> None:
+    """Store `application` as `withdrawn`; an accepted one frees its position (a FILLED duty
+    reopens); `application.withdrawn` tells the poster."""
+    repositories = tx.repositories
+    await _move(repositories, withdrawn, application.status)
+    duty = await _duty(repositories, application.duty_id)
+    if application.status is ApplicationStatus.ACCEPTED:
+        duty = await repositories.duties.free_position(duty.id, now) or duty
+    tx.publish(application_event(EventName.APPLICATION_WITHDRAWN, withdrawn, duty))
+
+
+async def _claim(tx: Tx, user_id: str) -> None:
+    if not await tx.repositories.erasures.claim(user_id):
+        raise AccountErased
 
 
 async def _duty(repositories: Repositories, duty_id: str) -> Duty:

@@ -59,15 +59,18 @@ class Profiles:
         return profile, await self._photo_url(profile)
 
     async def register(self, tx: Tx, user_id: str, *, name: str, role: str, at: datetime) -> None:
-        """`user.registered`: the new user's profile (an existing one is kept as edited)."""
-        await tx.repositories.profiles.register(user_id, name=name, role=role, at=at)
+        """`user.registered`: the new user's profile (an existing one is kept as edited; none
+        for a user already erased, whose `user.deleted` overtook this event)."""
+        if await tx.repositories.erasures.claim(user_id):
+            await tx.repositories.profiles.register(user_id, name=name, role=role, at=at)
 
     async def photo_uploaded(
         self, tx: Tx, owner_id: str, file_id: str, kind: str, at: datetime
     ) -> None:
         """`file.uploaded`: a profile photo becomes the owner's photo (the latest upload by
-        event time wins, so an older event arriving late changes nothing)."""
-        if kind == PROFILE_PHOTO_KIND:
+        event time wins, so an older event arriving late changes nothing; nor does one about
+        an erased owner)."""
+        if kind == PROFILE_PHOTO_KIND and await tx.repositories.erasures.claim(owner_id):
             await tx.repositories.profiles.set_photo(owner_id, file_id, at)
 
     async def photo_deleted(self, tx: Tx, owner_id: str, file_id: str, kind: str) -> None:
@@ -108,9 +111,16 @@ class Notifications:
         self, tx: Tx, event_id: str, name: str, data: Mapping[str, Any], at: datetime
     ) -> None:
         """Store the notifications a duty or application event gives rise to (ids derived from
-        the event, so a redelivery stores nothing new)."""
+        the event, so a redelivery stores nothing new); none for an erased recipient (an event
+        from before their `user.deleted` may be handled after it). The recipient is looked up,
+        not claimed: a busy poster's notifications would contend for one entry, and the overlap
+        of a notification with the very transaction of its recipient's erasure is a matter of
+        milliseconds."""
+        repositories = tx.repositories
         applicants: list[str] = []
         if name in APPLICANT_DUTY_EVENTS:
-            applicants = await tx.repositories.applications.live_applicants(data["id"])
+            applicants = await repositories.applications.live_applicants(data["id"])
         notifications = notifications_for(event_id, name, data, at=at, applicant_ids=applicants)
-        await tx.repositories.notifications.add(notifications)
+        await repositories.notifications.add(
+            [n for n in notifications if not await repositories.erasures.is_erased(n.user_id)]
+        )

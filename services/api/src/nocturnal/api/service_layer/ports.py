@@ -139,6 +139,24 @@ class NotificationRepository(Protocol):
         ...
 
 
+class ErasureLedger(Protocol):
+    """Which members' data was erased (`user.deleted`), claimed by every transaction that
+    stores new data of a member so that it and an erasure never overlap unseen."""
+
+    async def claim(self, user_id: str) -> bool:
+        """True when new data of `user_id` may be stored in this transaction (which now
+        conflicts with a concurrent erasure of the member); False when they were erased."""
+        ...
+
+    async def mark_erased(self, user_id: str, now: datetime) -> None:
+        """Mark `user_id` erased, in the erasure's transaction."""
+        ...
+
+    async def is_erased(self, user_id: str) -> bool:
+        """Whether `user_id` was erased (a plain read: it orders nothing)."""
+        ...
+
+
 @dataclass(frozen=True)
 class Repositories:
     """Every repository of the api, bound to one transaction (or to none, for reads)."""
@@ -147,6 +165,7 @@ class Repositories:
     applications: ApplicationRepository
     profiles: ProfileRepository
     notifications: NotificationRepository
+    erasures: ErasureLedger
 
 
 class PhotoLinks(Protocol):

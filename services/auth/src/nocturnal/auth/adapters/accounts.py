@@ -7,14 +7,14 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from nocturnal.auth.domain.tokens import RefreshToken
 from nocturnal.auth.domain.users import EmailTaken, Role, User
-from nocturnal.auth.service_layer import REVOCATION_RETENTION_S
+from nocturnal.auth.service_layer.ports import REVOCATION_RETENTION_S
 
 Document = dict[str, Any]
 
@@ -23,6 +23,7 @@ async def ensure_indexes(db: AsyncDatabase[Any]) -> None:
     """Create the indexes (unique canonical e-mail, token families, expiry); idempotent."""
     await db["users"].create_index("email_canonical", unique=True, name="email_unique")
     await db["refresh_tokens"].create_index("family_id", name="family")
+    await db["refresh_tokens"].create_index("user_id", name="user")
     # Used tokens stay until they expire: a replay must still be recognised as one.
     await db["refresh_tokens"].create_index("expires_at", expireAfterSeconds=0, name="expires_ttl")
     await db["revocations"].create_index(
@@ -60,11 +61,52 @@ class MongoUserRepository:
         )
         return _user(found)
 
-    async def set_password_hash(self, user_id: str, password_hash: str) -> None:
-        """Replace the stored hash of the same password (a rehash with new parameters)."""
+    async def set_password_hash(self, user_id: str, old_hash: str, new_hash: str) -> None:
+        """Replace the stored hash of the same password (a rehash with new parameters), unless
+        the stored hash is no longer `old_hash` (the password changed meanwhile)."""
         await self._users.update_one(
-            {"_id": user_id}, {"$set": {"password_hash": password_hash}}, session=self._session
+            {"_id": user_id, "password_hash": old_hash},
+            {"$set": {"password_hash": new_hash}},
+            session=self._session,
         )
+
+    async def claim_grant(
+        self, user_id: str, *, tokens_not_before: int | None = None
+    ) -> User | None:
+        """The account as it is now, its `version` bumped; None when it is gone or (with
+        `tokens_not_before`) its revocation epoch moved.
+
+        The write is the point: inside a transaction it conflicts with any concurrent
+        transaction that revokes the account's tokens or deletes it (MongoDB refuses the second
+        writer of a document with a transient write conflict, and that transaction runs again).
+        """
+        query: Document = {"_id": user_id}
+        if tokens_not_before is not None:
+            query.update(_epoch_is(tokens_not_before))
+        found = await self._users.find_one_and_update(
+            query,
+            {"$inc": {"version": 1}},
+            return_document=ReturnDocument.AFTER,
+            session=self._session,
+        )
+        return _user(found)
+
+    async def revoke_tokens(
+        self, user_id: str, not_before: int, *, password_hash: str | None = None
+    ) -> None:
+        """Set the account's revocation epoch (and its new password's hash, when given)."""
+        changes: Document = {"tokens_not_before": not_before}
+        if password_hash is not None:
+            changes["password_hash"] = password_hash
+        await self._users.update_one(
+            {"_id": user_id},
+            {"$set": changes, "$inc": {"version": 1}},
+            session=self._session,
+        )
+
+    async def delete(self, user_id: str) -> None:
+        """Remove the account."""
+        await self._users.delete_one({"_id": user_id}, session=self._session)
 
 
 class MongoRefreshTokenRepository:
@@ -101,6 +143,18 @@ class MongoRefreshTokenRepository:
             session=self._session,
         )
 
+    async def revoke_of_user(self, user_id: str, now: datetime) -> None:
+        """Revoke every token of every family of the user that is not revoked yet."""
+        await self._tokens.update_many(
+            {"user_id": user_id, "revoked_at": None},
+            {"$set": {"revoked_at": now}},
+            session=self._session,
+        )
+
+    async def delete_of_user(self, user_id: str) -> None:
+        """Remove every token of the user."""
+        await self._tokens.delete_many({"user_id": user_id}, session=self._session)
+
 
 class MongoRevocationRepository:
     """The `revocations` collection (a `RevocationRepository`), kept by a TTL index."""
@@ -126,10 +180,18 @@ class MongoRevocationRepository:
         ]
 
 
+def _epoch_is(not_before: int) -> Document:
+    # Accounts stored before epochs were kept on them have none: that is epoch 0.
+    if not_before == 0:
+        return {"tokens_not_before": {"$in": [0, None]}}
+    return {"tokens_not_before": not_before}
+
+
 def _user_document(user: User) -> Document:
     doc = asdict(user)
     doc["_id"] = doc.pop("id")
     doc["role"] = user.role.value
+    doc["version"] = 0
     return doc
 
 
@@ -144,6 +206,7 @@ def _user(doc: Document | None) -> User | None:
         role=Role(doc["role"]),
         password_hash=doc["password_hash"],
         created_at=doc["created_at"],
+        tokens_not_before=doc.get("tokens_not_before") or 0,
     )
 
 

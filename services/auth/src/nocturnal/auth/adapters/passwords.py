@@ -10,7 +10,7 @@ from typing import TypeVar
 
 import argon2
 
-from nocturnal.auth.service_layer import HasherBusy
+from nocturnal.auth.service_layer.ports import HasherBusy
 
 T = TypeVar("T")
 

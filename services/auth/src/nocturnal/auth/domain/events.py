@@ -7,6 +7,7 @@ from nocturnal.shared.event_payloads import (
     LoginFailedData,
     LoginSucceededData,
     TokensRevokedData,
+    UserDeletedData,
     UserRegisteredData,
 )
 from nocturnal.shared.unit_of_work import DomainEvent
@@ -15,6 +16,7 @@ USER_REGISTERED = "user.registered"
 LOGIN_SUCCEEDED = "user.login_succeeded"
 LOGIN_FAILED = "user.login_failed"
 TOKENS_REVOKED = "auth.tokens_revoked"
+USER_DELETED = "user.deleted"
 
 
 def user_registered(user: User) -> DomainEvent:
@@ -50,3 +52,8 @@ def tokens_revoked(user_id: str, not_before: int) -> DomainEvent:
     before `not_before` (epoch seconds)."""
     data = TokensRevokedData(user_id=user_id, not_before=not_before).to_data()
     return DomainEvent(TOKENS_REVOKED, data, subject=user_id)
+
+
+def user_deleted(user_id: str) -> DomainEvent:
+    """`user.deleted` `{user_id}`: every service erases that user's data and files."""
+    return DomainEvent(USER_DELETED, UserDeletedData(user_id=user_id).to_data(), subject=user_id)

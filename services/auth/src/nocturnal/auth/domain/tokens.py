@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from nocturnal.shared.auth.claims import ACCESS_TOKEN_TTL_S, AUDIENCE, ISSUER
+from nocturnal.shared.auth.claims import (
+    ACCESS_TOKEN_TTL_S,
+    AUDIENCE,
+    AUTH_CLOCK_SKEW_S,
+    ISSUER,
+)
 
 TOKEN_TYPE_BEARER = "Bearer"
 
@@ -18,10 +24,31 @@ class InvalidRefreshToken(Exception):
     """Unknown, used, revoked or expired refresh token (one answer for all)."""
 
 
-def access_token_claims(user_id: str, role: str, now: datetime, token_id: str) -> dict[str, Any]:
+def revocation_epoch(now: datetime, previous: int) -> int:
+    """The `not_before` (epoch seconds) of a revocation decided at `now` of a user whose last
+    epoch was `previous` (0 if none): every access token granted before `now` is earlier.
+
+    Tokens carry whole seconds (RFC 7519 NumericDate, `iat = floor(grant time)`), so the epoch
+    is rounded *up*: `floor(now) + 1` is later than the `iat` of every token granted up to and
+    including `now`, even within the same second. `AUTH_CLOCK_SKEW_S` more covers a token
+    granted by another auth instance whose clock runs ahead of this one's. An epoch never goes
+    back, and a second revocation within the same second still moves it on (`previous + 1`),
+    so a token granted between the two is refused too. Tokens granted afterwards are dated at
+    the epoch (`issued_at`).
+    """
+    return max(math.floor(now.timestamp()) + 1 + AUTH_CLOCK_SKEW_S, previous + 1)
+
+
+def issued_at(now: datetime, not_before: int) -> int:
+    """The `iat` of an access token granted at `now` to a user whose revocation epoch is
+    `not_before` (0 if none): whole seconds, never before the epoch, so a token granted after
+    a revocation survives it (it may be dated up to `claims.MAX_EARLY_IAT_S` ahead)."""
+    return max(math.floor(now.timestamp()), not_before)
+
+
+def access_token_claims(user_id: str, role: str, issued_at: int, token_id: str) -> dict[str, Any]:
     """The claims of access token `token_id` (`jti`) for `user_id`, valid for 15 minutes from
-    `now`."""
-    issued_at = int(now.timestamp())
+    `issued_at` (epoch seconds, from `issued_at()`)."""
     return {
         "iss": ISSUER,
         "aud": AUDIENCE,

@@ -29,6 +29,10 @@ class InvalidCredentials(Exception):
     """Unknown e-mail address or wrong password (one answer for both)."""
 
 
+class InvalidNewPassword(ValueError):
+    """A password change's new password breaks the rules; `str(exc)` says how (safe to show)."""
+
+
 class AccountGone(Exception):
     """The account of a still-valid token no longer exists."""
 
@@ -43,7 +47,11 @@ class Role(StrEnum):
 
 @dataclass(frozen=True)
 class User:
-    """An account. `email` is as typed (for display); `email_canonical` identifies the account."""
+    """An account. `email` is as typed (for display); `email_canonical` identifies the account.
+
+    `tokens_not_before` is the account's revocation epoch (epoch seconds, 0 if never revoked):
+    access tokens issued before it are dead, and tokens granted now are dated no earlier.
+    """
 
     id: str
     email: str
@@ -52,6 +60,7 @@ class User:
     role: Role
     password_hash: str
     created_at: datetime
+    tokens_not_before: int = 0
 
     @classmethod
     def new(
@@ -75,6 +84,11 @@ class User:
             password_hash=password_hash,
             created_at=now,
         )
+
+    def context_words(self) -> tuple[str, ...]:
+        """What a password of this account must not simply be: its address, the address's
+        local part, its name."""
+        return (self.email, self.email.rpartition("@")[0], self.name)
 
     def public(self) -> dict[str, Any]:
         """The API representation `{id, email, name, role, created_at}`."""
@@ -108,3 +122,29 @@ def check_registration(email: str, password: str, name: str, *, blocklist: Conta
         errors.append({"field": "password", "message": str(exc)})
     if errors:
         raise InvalidRegistration(errors)
+
+
+def check_new_password(user: User, new_password: str, *, blocklist: Container[str]) -> None:
+    """Check a password change's new (already normalised) password against the registration
+    policy, with `user`'s e-mail and name as the words it must not simply be.
+
+    Raises:
+        InvalidNewPassword: the new password breaks the policy.
+    """
+    try:
+        check_password(new_password, blocklist=blocklist, context=user.context_words())
+    except WeakPassword as exc:
+        raise InvalidNewPassword(str(exc)) from None
+
+
+def check_password_changes(current_password: str, new_password: str) -> None:
+    """Refuse a "change" to the current password (both normalised).
+
+    Only once the current password is verified: asked before, the answer would tell whoever
+    holds a stolen access token whether a guess is the current password, with no rate limit.
+
+    Raises:
+        InvalidNewPassword: the new password is the current one.
+    """
+    if new_password == current_password:
+        raise InvalidNewPassword("must differ from the current password")

@@ -1,4 +1,5 @@
-"""HTTP handlers of the account routes: register, login, refresh, logout, me."""
+"""HTTP handlers of the account routes: register, login, refresh, logout, me, password change
+and account deletion."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from nocturnal.auth.domain.emails import MAX_ADDRESS_LENGTH
 from nocturnal.auth.domain.tokens import TOKEN_TYPE_BEARER
 from nocturnal.auth.domain.users import Role
 from nocturnal.auth.keys import ACCOUNTS
-from nocturnal.auth.service_layer import Gate, TokenGrant
+from nocturnal.auth.service_layer.accounts import TokenGrant
+from nocturnal.auth.service_layer.ports import Gate
 from nocturnal.shared.auth.requests import authenticate
 from nocturnal.shared.http.app import SETTINGS, json_response
 from nocturnal.shared.http.request import RequestModel, client_ip, read_json
@@ -52,6 +54,20 @@ class RefreshTokenBody(RequestModel):
     refresh_token: Annotated[str, Field(min_length=1, max_length=256)]
 
 
+class PasswordChange(RequestModel):
+    """POST /api/auth/password body."""
+
+    current_password: RawPassword
+    new_password: RawPassword
+
+
+class AccountDeletion(RequestModel):
+    """DELETE /api/auth/me body: the password again, so a stolen access token alone cannot
+    delete the account."""
+
+    password: RawPassword
+
+
 async def register(request: web.Request) -> web.Response:
     """Create an account; 201 with the user and a token pair."""
     body = await read_json(request, Registration, max_bytes=_max_bytes(request))
@@ -87,6 +103,31 @@ async def me(request: web.Request) -> web.Response:
     """The caller's account `{id, email, name, role, created_at}`."""
     principal = await authenticate(request)
     return json_response((await request.app[ACCOUNTS].account(principal.user_id)).public())
+
+
+async def change_password(request: web.Request) -> web.Response:
+    """Change the caller's password; 204, and every token of the account is revoked (the
+    caller signs in again with the new password)."""
+    principal = await authenticate(request)
+    body = await read_json(request, PasswordChange, max_bytes=_max_bytes(request))
+    await request.app[ACCOUNTS].change_password(
+        principal.user_id,
+        body.current_password,
+        body.new_password,
+        ip=_ip(request),
+        gate=_gate(request),
+    )
+    return web.Response(status=204, headers=NO_STORE)
+
+
+async def delete_me(request: web.Request) -> web.Response:
+    """Delete the caller's account (its password in the body); 204."""
+    principal = await authenticate(request)
+    body = await read_json(request, AccountDeletion, max_bytes=_max_bytes(request))
+    await request.app[ACCOUNTS].delete_account(
+        principal.user_id, body.password, ip=_ip(request), gate=_gate(request)
+    )
+    return web.Response(status=204, headers=NO_STORE)
 
 
 def _tokens(grant: TokenGrant, *, status: int = 200) -> web.Response:

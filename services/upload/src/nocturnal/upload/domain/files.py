@@ -50,6 +50,10 @@ class FileNotFound(Exception):
     """No such file, or not the caller's."""
 
 
+class OwnerErased(Exception):
+    """The uploader's account was deleted and their files erased: nothing more is stored."""
+
+
 class MediaType(StrEnum):
     """The media types a file can be stored as, decided from its magic bytes."""
 

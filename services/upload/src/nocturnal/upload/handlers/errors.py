@@ -10,6 +10,7 @@ from nocturnal.upload.domain.files import (
     EmptyFile,
     FileNotFound,
     FileTooLarge,
+    OwnerErased,
     UnsupportedMediaType,
 )
 from nocturnal.upload.domain.signing import BadSignature
@@ -20,7 +21,9 @@ PROBLEMS: Mapping[type[Exception], ProblemOf] = {
     UnsupportedMediaType: lambda exc: Problem(415, str(exc)),
     EmptyFile: lambda exc: Problem(400, str(exc)),
     FileNotFound: lambda _: not_found("no such file"),
+    OwnerErased: lambda _: not_found("this account no longer exists"),
     BadSignature: lambda _: Problem(403, "the download link is invalid or expired"),
 }
-"""413 too large, 415 not an accepted type, 400 empty, 404 missing or not the caller's, 403 a
-download link that is not ours or has expired."""
+"""413 too large, 415 not an accepted type, 400 empty, 404 missing or not the caller's (or an
+upload finishing after its owner's account was deleted), 403 a download link that is not ours
+or has expired."""
