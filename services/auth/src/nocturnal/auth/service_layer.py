@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import Awaitable, Callable, Container
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from nocturnal.auth.domain import events
 from nocturnal.auth.domain.emails import canonical_email
@@ -28,6 +28,7 @@ from nocturnal.auth.domain.users import (
     check_registration,
 )
 from nocturnal.shared.auth.claims import ACCESS_TOKEN_TTL_S, TOKEN_HORIZON_S
+from nocturnal.shared.auth.revocation import RevocationEpoch
 from nocturnal.shared.clock import Clock, utc_now
 from nocturnal.shared.ids import IdFactory, new_id
 from nocturnal.shared.logging import get_logger
@@ -92,7 +93,7 @@ class RevocationRepository(Protocol):
         """Keep the epoch (expires with `REVOCATION_RETENTION_S`)."""
         ...
 
-    async def in_force(self, since: int) -> list[dict[str, Any]]:
+    async def in_force(self, since: int) -> list[RevocationEpoch]:
         """`[{user_id, not_before}]` with `not_before >= since` (epoch seconds)."""
         ...
 
@@ -353,7 +354,7 @@ class Verification:
         """Every key whose tokens may still be valid, newest first (the JWKS)."""
         return await self._keys.published()
 
-    async def revocations(self) -> list[dict[str, Any]]:
+    async def revocations(self) -> list[RevocationEpoch]:
         """Revocation epochs `[{user_id, not_before}]` that may still reject an unexpired token."""
         since = int(self._clock().timestamp()) - REVOCATION_RETENTION_S
         return await self._uow.repositories.revocations.in_force(since)

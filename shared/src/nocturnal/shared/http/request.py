@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import unicodedata
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, field_validator
 
 from nocturnal.shared.problems import Problem, error_message, validation_problem
 
@@ -52,6 +53,26 @@ class RequestModel(BaseModel):
     @classmethod
     def _no_hostile_characters(cls, value: Any) -> Any:
         return _check_text(value)
+
+
+def schema_extra(
+    *, examples: list[dict[str, Any]], never_null: Iterable[str] = ()
+) -> Callable[[dict[str, Any]], None]:
+    """A request model's `json_schema_extra`: its `examples`, and the optional fields that may
+    be absent but never null (a PATCH field a validator refuses null for) shown without null."""
+    names = frozenset(never_null)
+
+    def extra(schema: dict[str, Any]) -> None:
+        schema["examples"] = examples
+        for name, prop in schema.get("properties", {}).items():
+            if name in names and "anyOf" in prop:
+                prop["anyOf"] = [branch for branch in prop["anyOf"] if branch != {"type": "null"}]
+                if len(prop["anyOf"]) == 1:
+                    prop.update(prop.pop("anyOf")[0])
+                if prop.get("default", ...) is None:
+                    del prop["default"]
+
+    return extra
 
 
 def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
@@ -104,25 +125,45 @@ async def _read_at_most(request: web.Request, limit: int) -> bytes:
 
 
 def parse_model(model: type[ModelT], data: Any) -> ModelT:
-    """Validate already-decoded data (e.g. query parameters) against `model`; 400 on failure
-    (the same problem as an invalid body: `validation_problem`)."""
+    """Validate already-decoded data against `model`; 400 on failure (the same problem as an
+    invalid body: `validation_problem`)."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         raise validation_problem(_field_errors(exc)) from None
 
 
-def query_int(request: web.Request, name: str, *, default: int, low: int, high: int) -> int:
-    """Integer query parameter in [low, high], `default` when absent; 400 otherwise."""
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    # isdigit() alone admits "²" and other non-ASCII digits that int() refuses.
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 12) or not low <= int(raw) <= high:
-        raise validation_problem(
-            [{"field": name, "message": f"must be an integer from {low} to {high}"}]
-        )
-    return int(raw)
+def integer_in(low: int, high: int) -> BeforeValidator:
+    """A query model field's validator: ASCII digits for an integer from `low` to `high`
+    (400 "must be an integer from `low` to `high`" otherwise). Put it after
+    `Field(ge=low, le=high)`, which the OpenAPI document shows."""
+
+    def parse(value: Any) -> Any:
+        # isdigit() alone admits "²" and other non-ASCII digits that int() refuses.
+        if not isinstance(value, str):
+            return value
+        if not (value.isascii() and value.isdigit() and len(value) <= 12) or not (
+            low <= int(value) <= high
+        ):
+            raise ValueError(f"must be an integer from {low} to {high}")
+        return int(value)
+
+    return BeforeValidator(parse)
+
+
+def parse_query(request: web.Request, model: type[ModelT]) -> ModelT:
+    """The request's query string as `model` (a `QueryModel`); 400 on invalid values.
+
+    A parameter given more than once counts with its first value.
+    """
+    return parse_model(model, {name: request.query[name] for name in request.query})
+
+
+class QueryModel(BaseModel):
+    """Base of every query-string model: fields are the parameters (strings coerced to their
+    types, surrounding spaces stripped); parameters a route does not know are ignored."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
 
 def client_ip(request: web.Request, header: str) -> str:

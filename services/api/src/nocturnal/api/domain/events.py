@@ -28,7 +28,7 @@ class EventName(StrEnum):
 
 def duty_event(name: EventName, duty: Duty) -> DomainEvent:
     """`duty.*` with the duty as the API shows it."""
-    return DomainEvent(name, duty.to_json(), subject=f"duties/{duty.id}")
+    return DomainEvent(name, {**duty.to_json()}, subject=f"duties/{duty.id}")
 
 
 def application_event(name: EventName, application: Application, duty: Duty) -> DomainEvent:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from aiohttp import web
-from pydantic import StringConstraints
+from pydantic import ConfigDict, StringConstraints
 
 from nocturnal.api.domain.applications import (
     APPLICANT_ROLES,
@@ -21,7 +21,11 @@ from nocturnal.shared.http.request import RequestModel, read_json
 
 
 class ApplicationBody(RequestModel):
-    """POST /api/duties/{id}/applications."""
+    """POST /api/duties/{id}/applications: a cover letter (may be empty)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"cover_letter": "Five years of ICU nights."}]}
+    )
 
     cover_letter: Annotated[str, StringConstraints(max_length=MAX_COVER_LETTER_CHARS)] = ""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from aiohttp import web
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from nocturnal.api.domain.profiles import (
     MAX_BIO_CHARS,
@@ -20,7 +20,7 @@ from nocturnal.api.handlers.fields import Skill
 from nocturnal.api.keys import PROFILES
 from nocturnal.shared.auth.requests import authenticate
 from nocturnal.shared.http.app import SETTINGS, json_response
-from nocturnal.shared.http.request import RequestModel, read_json
+from nocturnal.shared.http.request import RequestModel, read_json, schema_extra
 
 # Fields that may be absent from a PATCH but not set to null.
 REQUIRED_FIELDS = frozenset({"name", "skills"})
@@ -32,6 +32,20 @@ def _text(max_length: int) -> Any:
 
 class ProfilePatch(RequestModel):
     """PATCH /api/profiles/me: any subset; null clears an optional field."""
+
+    model_config = ConfigDict(
+        json_schema_extra=schema_extra(
+            examples=[
+                {
+                    "specialty": "Critical Care",
+                    "years_experience": 6,
+                    "skills": ["ventilator management", "ALS"],
+                    "location": "London",
+                }
+            ],
+            never_null=REQUIRED_FIELDS,
+        )
+    )
 
     name: Annotated[str, _text(MAX_NAME_CHARS)] | None = None
     specialty: Annotated[str, _text(MAX_SPECIALTY_CHARS)] | None = None

@@ -7,11 +7,11 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 from nocturnal.shared.auth.claims import ACCESS_TOKEN_TTL_S, AUDIENCE, ISSUER
 
-TOKEN_TYPE_BEARER = "Bearer"
+TOKEN_TYPE_BEARER: Final = "Bearer"
 
 
 class InvalidRefreshToken(Exception):

@@ -7,7 +7,7 @@ from pydantic import Field
 
 from nocturnal.shared.http.app import json_response
 from nocturnal.shared.http.request import RequestModel, read_json
-from nocturnal.upload.handlers.uploads import DEFAULT_URL_TTL_S, MAX_URL_TTL_S
+from nocturnal.upload.handlers.uploads import DEFAULT_URL_TTL_S, MAX_URL_TTL_S, SignedUrlView
 from nocturnal.upload.keys import FILES, UPLOAD_SETTINGS
 
 
@@ -20,6 +20,7 @@ class SignedUrlRequest(RequestModel):
 async def create_signed_url(request: web.Request) -> web.Response:
     """A signed download URL of any file, for peers (api's profile `photo_url`)."""
     settings = request.app[UPLOAD_SETTINGS]
-    body = await read_json(request, SignedUrlRequest, max_bytes=settings.max_json_body_bytes)
-    signed = await request.app[FILES].shared_url(request.match_info["file_id"], body.expires_in)
-    return json_response({"url": signed.url, "expires_at": signed.expires_at})
+    asked = await read_json(request, SignedUrlRequest, max_bytes=settings.max_json_body_bytes)
+    signed = await request.app[FILES].shared_url(request.match_info["file_id"], asked.expires_in)
+    body: SignedUrlView = {"url": signed.url, "expires_at": signed.expires_at}
+    return json_response(body)
