@@ -37,6 +37,7 @@ from nocturnal.shared.http.routes import (
     Route,
     RouteTable,
     add_routes,
+    follow,
     roles,
 )
 
@@ -67,7 +68,12 @@ ROUTES = RouteTable(
             "/api/profiles/me",
             profiles.get_me,
             "my-profile",
-            Reply(200, "The caller's profile.", ProfileView),
+            Reply(
+                200,
+                "The caller's profile.",
+                ProfileView,
+                links=follow("user_id", "/user_id", "profile"),
+            ),
             errors=(NotFound,),
         ),
         _member(
@@ -92,7 +98,20 @@ ROUTES = RouteTable(
             "/api/duties",
             duties.post_duty,
             "post-duty",
-            Reply(201, "The duty, OPEN, with its pay computed.", DutyView),
+            Reply(
+                201,
+                "The duty, OPEN, with its pay computed.",
+                DutyView,
+                links=follow(
+                    "duty_id",
+                    "/id",
+                    "duty",
+                    "edit-duty",
+                    "cancel-duty",
+                    "apply",
+                    "duty-applications",
+                ),
+            ),
             body=Json(DutyBody),
             bearer=POSTER,
             errors=(InvalidValue,),
@@ -137,7 +156,15 @@ ROUTES = RouteTable(
             "/api/duties/{duty_id}/applications",
             applications.apply,
             "apply",
-            Reply(201, "The application, PENDING.", ApplicationView),
+            Reply(
+                201,
+                "The application, PENDING.",
+                ApplicationView,
+                links=(
+                    *follow("application_id", "/id", "accept", "reject", "withdraw"),
+                    *follow("duty_id", "/duty_id", "duty"),
+                ),
+            ),
             body=Json(applications.ApplicationBody),
             bearer=APPLICANT,
             errors=(NotFound, DutyNotOpen, AlreadyApplied),
@@ -203,6 +230,7 @@ ROUTES = RouteTable(
                 200,
                 "A page of the caller's notifications, newest first.",
                 PageBody[NotificationView],
+                links=follow("notification_id", "/items/0/id", "read-notification"),
             ),
             query=PageQuery,
         ),

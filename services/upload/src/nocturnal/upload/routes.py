@@ -14,6 +14,7 @@ from nocturnal.shared.http.routes import (
     RouteTable,
     Upload,
     add_routes,
+    follow,
 )
 from nocturnal.upload import SERVICE
 from nocturnal.upload.domain.files import (
@@ -44,7 +45,12 @@ ROUTES = RouteTable(
             "/api/uploads",
             uploads.create_upload,
             "create-upload",
-            Reply(201, "The file, stored.", StoredFileView),
+            Reply(
+                201,
+                "The file, stored.",
+                StoredFileView,
+                links=follow("file_id", "/id", "get-upload", "get-upload-url", "delete-upload"),
+            ),
             body=Upload(MEDIA_TYPES),
             query=UploadQuery,
             bearer=SIGNED_IN,

@@ -78,8 +78,8 @@ def openapi_document(
     502 and 504.
 
     Raises:
-        ValueError: a route names an error its table does not answer, or two operations share
-            a path and method or an operationId.
+        ValueError: a route names an error its table does not answer, two operations share
+            a path and method or an operationId, or a link names an operation not in it.
     """
     routes = [
         (table, route)
@@ -98,6 +98,11 @@ def openapi_document(
         names.add(route.name)
         operation = _operation(table, route, schemas, every_route or {})
         paths.setdefault(path, {})[method] = operation
+    for _, route in routes:
+        for reply in _replies(route):
+            for link in reply.links:
+                if link.operation not in names:
+                    raise ValueError(f"{route.name} links to {link.operation}, not in the document")
     document: dict[str, Any] = {
         "openapi": OPENAPI_VERSION,
         "info": {"title": title, "version": version},
@@ -217,6 +222,16 @@ def _reply(reply: Reply, route: Route, schemas: _Schemas) -> dict[str, Any]:
         "description": reply.description,
         "headers": _headers(route, reply.headers),
     }
+    if reply.links:
+        response["links"] = {
+            link.operation: {
+                "operationId": link.operation,
+                "parameters": {
+                    name: f"$response.body#{pointer}" for name, pointer in link.parameters.items()
+                },
+            }
+            for link in reply.links
+        }
     if reply.model is None:
         return response
     response["content"] = {

@@ -9,7 +9,16 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    GetJsonSchemaHandler,
+    ValidationError,
+    field_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from nocturnal.shared.problems import Problem, error_message, validation_problem
 
@@ -42,10 +51,26 @@ def _check_text(value: Any) -> Any:
     return value
 
 
+# The same rule as a JSON Schema pattern (ECMA-262, Python and Rust regex alike), for the
+# OpenAPI document; a required text must also hold more than spaces (they are stripped).
+_HOSTILE_CLASS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+TEXT_PATTERN = f"^[^{_HOSTILE_CLASS}]*$"
+REQUIRED_TEXT_PATTERN = f"^[^{_HOSTILE_CLASS}]*[^\\s{_HOSTILE_CLASS}][^{_HOSTILE_CLASS}]*$"
+
+
+def _document_text_rule(schema: dict[str, Any]) -> None:
+    if schema.get("type") == "string" and not {"pattern", "format", "enum", "const"} & set(schema):
+        schema["pattern"] = REQUIRED_TEXT_PATTERN if schema.get("minLength", 0) else TEXT_PATTERN
+    for branch in (schema.get("items"), *schema.get("anyOf", ())):
+        if isinstance(branch, dict):
+            _document_text_rule(branch)
+
+
 class RequestModel(BaseModel):
     """Base of every request body: unknown fields are rejected, JSON types are not coerced,
     and no text may hold control characters (other than tab and line breaks) or Unicode
-    bidirectional overrides — they are stored and shown to other users."""
+    bidirectional overrides — they are stored and shown to other users. Its JSON Schema says
+    so (`TEXT_PATTERN`, `REQUIRED_TEXT_PATTERN` on every text without a pattern of its own)."""
 
     model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
 
@@ -53,6 +78,15 @@ class RequestModel(BaseModel):
     @classmethod
     def _no_hostile_characters(cls, value: Any) -> Any:
         return _check_text(value)
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler.resolve_ref_schema(handler(core_schema))
+        for prop in json_schema.get("properties", {}).values():
+            _document_text_rule(prop)
+        return json_schema
 
 
 def schema_extra(

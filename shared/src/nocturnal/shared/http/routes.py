@@ -50,16 +50,33 @@ class Header:
 
 
 @dataclass(frozen=True)
+class Link:
+    """An operation a client can call next with values from this answer (an OpenAPI link):
+    `operation` (its route name) with path `parameters` taken from the body (name → JSON
+    Pointer, e.g. `{"duty_id": "/id"}`)."""
+
+    operation: str
+    parameters: Mapping[str, str]
+
+
+def follow(parameter: str, pointer: str, *operations: str) -> tuple[Link, ...]:
+    """Links to each of `operations`, passing the body's value at `pointer` as `parameter`."""
+    return tuple(Link(operation, {parameter: pointer}) for operation in operations)
+
+
+@dataclass(frozen=True)
 class Reply:
     """An answer that is not a problem: `status`, the shape of its body (`model`; None: no body)
-    in `media_type` (or in any of several), and its header fields by name. A body not in JSON
-    has a JSON Schema `model` (e.g. `{"type": "string", "format": "binary"}`)."""
+    in `media_type` (or in any of several), its header fields by name, and the operations it
+    `links` to. A body not in JSON has a JSON Schema `model` (e.g. `{"type": "string",
+    "format": "binary"}`)."""
 
     status: int
     description: str
     model: Shape = None
     media_type: str | tuple[str, ...] = "application/json"
     headers: Mapping[str, Header] = field(default_factory=dict)
+    links: tuple[Link, ...] = ()
 
 
 @dataclass(frozen=True)

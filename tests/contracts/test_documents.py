@@ -1,0 +1,73 @@
+"""The OpenAPI documents: valid OpenAPI 3.1, served by each service as generated, and the
+gateway's checked-in docs/openapi.json current."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from typing import Any
+
+import pytest
+from openapi_spec_validator import validate
+
+from nocturnal.api.routes import ROUTES as API_ROUTES
+from nocturnal.auth.routes import ROUTES as AUTH_ROUTES
+from nocturnal.ratelimit.routes import ROUTES as RATELIMIT_ROUTES
+from nocturnal.shared.http.app import BASE_ROUTES
+from nocturnal.shared.http.openapi import openapi_document
+from nocturnal.shared.http.routes import RouteTable
+from nocturnal.upload.routes import ROUTES as UPLOAD_ROUTES
+from tools.openapi import DOCUMENT_PATH, gateway_document, render
+
+from .platform import Platform
+
+TABLES = {
+    table.service: table for table in (AUTH_ROUTES, API_ROUTES, UPLOAD_ROUTES, RATELIMIT_ROUTES)
+}
+
+
+def served(platform: Platform, service: str) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{platform.urls[service]}/openapi.json", timeout=10) as answer:
+        assert answer.headers["Content-Type"].startswith("application/json")
+        document: dict[str, Any] = json.load(answer)
+        return document
+
+
+def generated(table: RouteTable) -> dict[str, Any]:
+    return openapi_document([BASE_ROUTES, table], title=table.service, version="test")
+
+
+@pytest.mark.parametrize("service", sorted(TABLES))
+def test_each_service_serves_a_valid_document_of_all_its_routes(
+    platform: Platform, service: str
+) -> None:
+    document = served(platform, service)
+    validate(document)
+    expected = generated(TABLES[service])
+    assert (document["paths"], document["components"]) == (
+        expected["paths"],
+        expected["components"],
+    )
+    assert document["info"]["title"] == f"nocturnal {service}"
+
+
+def test_the_gateway_document_in_the_repository_is_current_and_valid() -> None:
+    current = render(gateway_document())
+    assert DOCUMENT_PATH.read_text() == current, "docs/openapi.json is stale: run `make openapi`"
+    validate(json.loads(current))
+
+
+def test_the_gateway_document_holds_every_public_route_and_no_internal_one() -> None:
+    operations = {
+        operation["operationId"]
+        for path in gateway_document()["paths"].values()
+        for operation in path.values()
+    }
+    public = {
+        route.name
+        for table in (AUTH_ROUTES, API_ROUTES, UPLOAD_ROUTES)
+        for route in table.routes
+        if not route.internal
+    }
+    assert operations == public
+    assert {"revocations", "create-signed-url", "check", "health-ready"}.isdisjoint(operations)
