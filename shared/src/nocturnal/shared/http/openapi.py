@@ -34,10 +34,8 @@ OPENAPI_VERSION = "3.1.0"
 BEARER_SCHEME = "bearerAuth"
 _REF = "#/components/schemas/{model}"
 _PATH_PARAMETER = re.compile(r"\{([^{}:]+)(?::[^{}]*)?\}")
-# "POST /api/duties (hospital_admin): post a duty" → "post a duty": the document already says
-# the method, the path and the roles.
+# "No such resource (HTTP 404)": the document says the status already.
 _HTTP_STATUS_NOTE = re.compile(r" \(HTTP \d{3}\)")
-_DOCSTRING_ROUTE = re.compile(r"^(?:GET|POST|PUT|PATCH|DELETE) /\S*(?: \([^)]*\))?: ")
 
 REQUEST_ID = Header(
     "The request id (the client's own, or one made for it): quote it when reporting."
@@ -157,7 +155,7 @@ def _operation(
 
 def _docstring(route: Route) -> tuple[str, str]:
     lines = (route.handler.__doc__ or "").strip().splitlines()
-    first = _DOCSTRING_ROUTE.sub("", lines[0]) if lines else route.name
+    first = lines[0] if lines else route.name
     rest = " ".join(line.strip() for line in lines[1:] if line.strip())
     return first[:1].upper() + first[1:], rest
 

@@ -195,9 +195,10 @@ def parse_query(request: web.Request, model: type[ModelT]) -> ModelT:
 
 class QueryModel(BaseModel):
     """Base of every query-string model: fields are the parameters (strings coerced to their
-    types, surrounding spaces stripped); parameters a route does not know are ignored."""
+    types, surrounding spaces stripped); a parameter the route does not know is refused (400),
+    as an unknown field of a body is: `?limt=5` is a mistake to report, not to ignore."""
 
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 def client_ip(request: web.Request, header: str) -> str:

@@ -31,7 +31,7 @@ class ApplicationBody(RequestModel):
 
 
 async def apply(request: web.Request) -> web.Response:
-    """POST /api/duties/{duty_id}/applications (doctor, nurse): 201 PENDING application."""
+    """Apply to an OPEN duty (doctors and nurses); 201 with the PENDING application."""
     principal = await require_role(request, *APPLICANT_ROLES)
     body = await read_json(
         request, ApplicationBody, max_bytes=request.app[SETTINGS].max_json_body_bytes
@@ -43,7 +43,7 @@ async def apply(request: web.Request) -> web.Response:
 
 
 async def list_for_duty(request: web.Request) -> web.Response:
-    """GET /api/duties/{duty_id}/applications (the posting admin): oldest first."""
+    """The applications to a duty, oldest first (its posting admin's view)."""
     principal = await require_role(request, POSTER_ROLE)
     paging = page_request(request)
     applications = await request.app[MARKETPLACE].applications_for_duty(
@@ -53,7 +53,7 @@ async def list_for_duty(request: web.Request) -> web.Response:
 
 
 async def list_mine(request: web.Request) -> web.Response:
-    """GET /api/applications/me: the caller's applications, newest first."""
+    """The caller's applications, newest first."""
     principal = await authenticate(request)
     paging = page_request(request)
     applications = await request.app[MARKETPLACE].applications_of(principal.user_id, paging)
@@ -61,7 +61,7 @@ async def list_mine(request: web.Request) -> web.Response:
 
 
 async def accept(request: web.Request) -> web.Response:
-    """POST /api/applications/{application_id}/accept (the posting admin)."""
+    """Accept a PENDING application (the duty's posting admin); never past its positions."""
     principal = await require_role(request, POSTER_ROLE)
     application = await request.app[MARKETPLACE].accept(
         request.match_info["application_id"], principal.user_id
@@ -70,7 +70,7 @@ async def accept(request: web.Request) -> web.Response:
 
 
 async def reject(request: web.Request) -> web.Response:
-    """POST /api/applications/{application_id}/reject (the posting admin)."""
+    """Reject a PENDING application (the duty's posting admin)."""
     principal = await require_role(request, POSTER_ROLE)
     application = await request.app[MARKETPLACE].reject(
         request.match_info["application_id"], principal.user_id
@@ -79,7 +79,7 @@ async def reject(request: web.Request) -> web.Response:
 
 
 async def withdraw(request: web.Request) -> web.Response:
-    """POST /api/applications/{application_id}/withdraw (the applicant)."""
+    """Withdraw one's PENDING or ACCEPTED application; an accepted one frees its position."""
     principal = await authenticate(request)
     application = await request.app[MARKETPLACE].withdraw(
         request.match_info["application_id"], principal.user_id

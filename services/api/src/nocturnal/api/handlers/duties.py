@@ -133,9 +133,7 @@ class DutyPatch(RequestModel):
 
 class DutyListQuery(PageQuery):
     """GET /api/duties query string: the filters (text filters match case-insensitively) and
-    the page; an unknown parameter is refused."""
-
-    model_config = ConfigDict(extra="forbid")
+    the page."""
 
     specialty: Specialty | None = None
     status: DutyStatus | None = None
@@ -155,7 +153,7 @@ class DutyListQuery(PageQuery):
 
 
 async def post_duty(request: web.Request) -> web.Response:
-    """POST /api/duties (hospital_admin): post a duty; 201 with its computed pay."""
+    """Post a duty (hospital admins); 201 with its pay computed."""
     principal = await require_role(request, POSTER_ROLE)
     body = await read_json(request, DutyBody, max_bytes=request.app[SETTINGS].max_json_body_bytes)
     duty = await request.app[MARKETPLACE].post_duty(body.to_domain(), posted_by=principal.user_id)
@@ -163,7 +161,7 @@ async def post_duty(request: web.Request) -> web.Response:
 
 
 async def list_duties(request: web.Request) -> web.Response:
-    """GET /api/duties: filtered, soonest first, cursor pages."""
+    """Duties matching the filters, soonest first, in cursor pages."""
     await authenticate(request)
     query = parse_query(request, DutyListQuery)
     duties = await request.app[MARKETPLACE].list_duties(query.to_query(), page_of(query))
@@ -171,14 +169,14 @@ async def list_duties(request: web.Request) -> web.Response:
 
 
 async def get_duty(request: web.Request) -> web.Response:
-    """GET /api/duties/{duty_id}."""
+    """One duty."""
     await authenticate(request)
     duty = await request.app[MARKETPLACE].duty(request.match_info["duty_id"])
     return json_response(duty.to_json())
 
 
 async def patch_duty(request: web.Request) -> web.Response:
-    """PATCH /api/duties/{duty_id} (the posting admin, while OPEN)."""
+    """Revise a duty (its posting admin, while it is OPEN); the pay is recomputed."""
     principal = await require_role(request, POSTER_ROLE)
     patch = await read_json(request, DutyPatch, max_bytes=request.app[SETTINGS].max_json_body_bytes)
     duty = await request.app[MARKETPLACE].revise_duty(
@@ -188,7 +186,7 @@ async def patch_duty(request: web.Request) -> web.Response:
 
 
 async def cancel_duty(request: web.Request) -> web.Response:
-    """POST /api/duties/{duty_id}/cancel (the posting admin)."""
+    """Cancel a duty (its posting admin); its applicants are notified."""
     principal = await require_role(request, POSTER_ROLE)
     duty = await request.app[MARKETPLACE].cancel_duty(
         request.match_info["duty_id"], principal.user_id

@@ -21,7 +21,7 @@ class HealthView(TypedDict):
 
 
 async def api_health(request: web.Request) -> web.Response:
-    """GET /api/health: 200 {status, service, instance, version} (not rate limited)."""
+    """The api answers, naming the instance that served the request (not rate limited)."""
     settings = request.app[SETTINGS]
     body: HealthView = {
         "status": "ok",

@@ -74,13 +74,13 @@ def _render(shown: tuple[Profile, str | None]) -> web.Response:
 
 
 async def get_me(request: web.Request) -> web.Response:
-    """GET /api/profiles/me: the caller's profile."""
+    """The caller's profile."""
     principal = await authenticate(request)
     return _render(await request.app[PROFILES].profile(principal.user_id))
 
 
 async def patch_me(request: web.Request) -> web.Response:
-    """PATCH /api/profiles/me: change some of one's profile fields."""
+    """Change some of one's profile fields (null clears an optional one)."""
     principal = await authenticate(request)
     patch = await read_json(
         request, ProfilePatch, max_bytes=request.app[SETTINGS].max_json_body_bytes
@@ -89,6 +89,6 @@ async def patch_me(request: web.Request) -> web.Response:
 
 
 async def get_profile(request: web.Request) -> web.Response:
-    """GET /api/profiles/{user_id}: anyone's public profile."""
+    """Anyone's public profile."""
     await authenticate(request)
     return _render(await request.app[PROFILES].profile(request.match_info["user_id"]))

@@ -20,7 +20,9 @@ class DownloadQuery(QueryModel):
     """The signed part of a download URL, as the upload service made it: any change, or a
     missing part, makes the link invalid (403)."""
 
-    model_config = ConfigDict(str_strip_whitespace=False)
+    # What the signature covers, as written; other parameters (a mail client's tracking ones)
+    # are not the link's and do not spoil it.
+    model_config = ConfigDict(str_strip_whitespace=False, extra="ignore")
 
     expires: Annotated[
         int,
