@@ -56,7 +56,7 @@ class ShiftQuery(QueryModel):
 
 
 async def handler(_: web.Request) -> web.Response:
-    """POST /shifts (admin): book a shift.
+    """Book a shift.
 
     More about booking.
     """
