@@ -1,5 +1,5 @@
 # Nocturnal developer entry points. `make run` starts everything on http://localhost:8080.
-.PHONY: install run demo test lint fmt bench openapi fuzz
+.PHONY: install run demo test lint fmt bench openapi client fuzz
 
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 SYNC_FLAGS ?= --frozen
@@ -27,6 +27,10 @@ test: install
 # docs/openapi.json from the services' route tables (tests/contracts fails when it is stale).
 openapi: install
 	$(UV) run python -m tools.openapi
+
+# A Python client generated from docs/openapi.json into build/client (not checked in).
+client: install
+	$(UV) run python -m tools.openapi.client build/client
 
 # The longer fuzzing run: schemathesis's coverage phase too, many more cases, a fresh seed
 # (printed; FUZZ_SEED=<n> replays one). `make test` runs a bounded, derandomized pass.
