@@ -8,6 +8,7 @@ import urllib.request
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
 from nocturnal.api.routes import ROUTES as API_ROUTES
@@ -71,3 +72,20 @@ def test_the_gateway_document_holds_every_public_route_and_no_internal_one() -> 
     }
     assert operations == public
     assert {"revocations", "create-signed-url", "check", "health-ready"}.isdisjoint(operations)
+
+
+@pytest.mark.parametrize("table", [*TABLES.values()], ids=sorted(TABLES))
+def test_every_example_in_a_document_is_valid_by_its_own_schema(table: RouteTable) -> None:
+    document = generated(table)
+    components = document["components"]
+    examples = [
+        (name, schema, example)
+        for name, schema in components["schemas"].items()
+        for example in schema.get("examples", ())
+    ]
+    for name, schema, example in examples:
+        # The components beside the schema: its $refs resolve as they do in the document.
+        validator = Draft202012Validator({**schema, "components": components})
+        errors = [error.message for error in validator.iter_errors(example)]
+        assert errors == [], f"{table.service}: an example of {name}: {errors}"
+    assert examples

@@ -9,7 +9,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field, WithJsonSchema
+from pydantic import ConfigDict, Field, WithJsonSchema, with_config
 from typing_extensions import TypedDict
 
 from nocturnal.api.domain.errors import InvalidValue, StateConflict
@@ -64,6 +64,42 @@ class RequirementsView(TypedDict):
     required_skills: list[str]
 
 
+@with_config(
+    ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "6f0c2d1e9b7a4c38a1e5d2f4b3c6a7e8",
+                    "title": "Night cover, ICU",
+                    "hospital_name": "St Mary's General Hospital",
+                    "department": "Intensive Care Unit",
+                    "specialty": "Critical Care",
+                    "description": "Handover at 21:45.",
+                    "date": "2031-12-24",
+                    "start_time": "22:00",
+                    "end_time": "06:00",
+                    "hourly_rate": 95.5,
+                    "duration_hours": 8.0,
+                    "total_compensation": 764.0,
+                    "platform_fee_percent": 5.0,
+                    "net_payment": 725.8,
+                    "positions_needed": 2,
+                    "positions_filled": 0,
+                    "urgency": "URGENT",
+                    "location": "London",
+                    "requirements": {
+                        "minimum_experience": 3,
+                        "required_skills": ["ventilator management"],
+                    },
+                    "status": "OPEN",
+                    "posted_by": "2b9d4c7e1f0a4e6b8c3d5a7f9e1b2c4d",
+                    "created_at": "2031-12-01T09:30:00.000Z",
+                    "updated_at": "2031-12-01T09:30:00.000Z",
+                }
+            ]
+        }
+    )
+)
 class DutyView(TypedDict):
     """A duty as the API and its events show it: the posting admin's details, the pay computed
     from them (money and hours are JSON numbers) and how many positions are filled."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from nocturnal.shared.http.app import json_response
 from nocturnal.shared.http.request import RequestModel, read_json
@@ -13,6 +13,8 @@ from nocturnal.upload.keys import FILES, UPLOAD_SETTINGS
 
 class SignedUrlRequest(RequestModel):
     """Body of `POST /v1/files/{file_id}/signed-url`."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"expires_in": 3600}]})
 
     expires_in: int = Field(default=DEFAULT_URL_TTL_S, ge=1, le=MAX_URL_TTL_S)
 
