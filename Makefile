@@ -1,10 +1,12 @@
 # Nocturnal developer entry points. `make run` starts everything on http://localhost:8080.
-.PHONY: install run demo test lint fmt bench openapi client fuzz
+.PHONY: install run demo test lint fmt bench openapi client fuzz asyncapi ops dlq dlq-show dlq-replay dlq-purge
 
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 SYNC_FLAGS ?= --frozen
 GATEWAY_URL ?= http://localhost:8080
 ARGS ?=
+# The operator tools read AMQP_URL and EVENTS_EXCHANGE like the services; locally, the dev broker.
+OPS := AMQP_URL=$${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/} $(UV) run python -m nocturnal.ops
 # make bench: the original Node stack (P1's baseline) when the team folder lies beside the clone.
 SEED_STACK_DIR ?= $(wildcard ../shared/bench/seed-stack)
 BENCH_QUICK ?=
@@ -51,8 +53,26 @@ bench: install
 lint: install
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
-	$(UV) run mypy --strict -p nocturnal.shared -p nocturnal.auth -p nocturnal.api -p nocturnal.upload -p nocturnal.ratelimit
+	$(UV) run mypy --strict -p nocturnal.shared -p nocturnal.auth -p nocturnal.api -p nocturnal.upload -p nocturnal.ratelimit -p nocturnal.ops
 	$(UV) run lint-imports --no-cache
+
+asyncapi: install
+	$(UV) run python -m tools.asyncapi
+
+ops:  # any operator command: make ops ARGS="dlq show api --limit 5"
+	$(OPS) $(ARGS)
+
+dlq:  # every dead-letter queue with its depth
+	$(OPS) dlq list
+
+dlq-show:  # make dlq-show QUEUE=api [ARGS="--limit 5 --body"]
+	$(OPS) dlq show $(QUEUE) $(ARGS)
+
+dlq-replay:  # make dlq-replay QUEUE=api ID=<event id>, or ALL=1 for every message
+	$(OPS) dlq replay $(QUEUE) $(if $(ID),--id $(ID)) $(if $(ALL),--all)
+
+dlq-purge:  # make dlq-purge QUEUE=api [ID=<event id>] (asks first; ARGS=--yes to confirm)
+	$(OPS) dlq purge $(QUEUE) $(if $(ID),--id $(ID)) $(ARGS)
 
 fmt:
 	$(UV) run ruff check --fix .

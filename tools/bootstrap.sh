@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs what `make run` and CI need beyond Python packages: uv, nginx (--servers: Redis, RabbitMQ;
-# --bench: what `make bench` needs besides, wrk and the servers).
+# Installs what `make run` and CI need beyond Python packages: uv, nginx, docker-compose (the
+# offline compose.yaml validation of tests/deploy; no Docker engine needed), node with the
+# AsyncAPI parser (tools/asyncapi); with --servers, Redis and RabbitMQ; with --bench, what
+# `make bench` needs besides (wrk and the servers).
 set -euo pipefail
 
 apt_install() {
@@ -37,6 +39,9 @@ done
 
 missing=()
 has nginx || missing+=(nginx)
+has node || missing+=(nodejs)
+has npm || missing+=(npm)
+has docker-compose || missing+=(docker-compose)
 if $servers; then
     has redis-server || missing+=(redis-server)
     has rabbitmq-server || missing+=(rabbitmq-server)
@@ -46,4 +51,11 @@ if $bench; then
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
     apt_install "${missing[@]}"
+fi
+
+# The AsyncAPI parser that validates docs/asyncapi.json, exactly as locked; no install scripts.
+asyncapi="$(dirname "$0")/asyncapi"
+if [ ! "$asyncapi/node_modules/.package-lock.json" -nt "$asyncapi/package-lock.json" ]; then
+    echo "bootstrap: npm ci (tools/asyncapi)"
+    (cd "$asyncapi" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
 fi

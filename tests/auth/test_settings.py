@@ -66,8 +66,9 @@ def test_a_placeholder_secret_is_listed_with_every_other_problem_at_once(
     with pytest.raises(SystemExit) as stopped:
         load_settings(AuthSettings)
     assert stopped.value.code == 2
+    prefix = "invalid configuration (AuthSettings): "
     problems = dict(
-        line.strip().split(": ", 1) for line in capsys.readouterr().err.splitlines()[1:]
+        line.removeprefix(prefix).split(": ", 1) for line in capsys.readouterr().err.splitlines()
     )
     assert list(problems) == ["PORT", "SIGNING_KEY_SECRET", "ARGON2_TIME_COST"]
     assert "placeholder" in problems["SIGNING_KEY_SECRET"]

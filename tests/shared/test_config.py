@@ -17,9 +17,11 @@ class ShiftSettings(ServiceSettings):
 
 
 def problems(capsys: pytest.CaptureFixture[str]) -> dict[str, str]:
+    """Variable -> message, from one line per problem, each naming the settings class."""
+    prefix = "invalid configuration (ShiftSettings): "
     lines = capsys.readouterr().err.splitlines()
-    assert lines[0] == "invalid configuration for ShiftSettings:"
-    return dict(line.strip().split(": ", 1) for line in lines[1:])
+    assert all(line.startswith(prefix) for line in lines), lines
+    return dict(line.removeprefix(prefix).split(": ", 1) for line in lines)
 
 
 def test_every_problem_is_listed_at_once_placeholder_secrets_included(

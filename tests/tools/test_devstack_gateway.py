@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from gateway.render import public_locations
 from tools.devstack import (
     SERVICES,
     GatewayLayout,
@@ -170,23 +171,13 @@ def test_rendering_fills_every_placeholder_and_lists_every_instance(tmp_path: Pa
     config = rendered(tmp_path)
 
     assert "{{" not in config
-    assert config.count("server 127.0.0.1:1001;") == len(SERVICES)
-    assert config.count("server 127.0.0.1:1002;") == len(SERVICES)
+    assert config.count("server 127.0.0.1:1001 max_fails=3 fail_timeout=10s;") == len(SERVICES)
+    assert config.count("server 127.0.0.1:1002 max_fails=3 fail_timeout=10s;") == len(SERVICES)
 
 
 def public_routes(config: str) -> dict[str, str]:
     """The public server's locations and where each goes: an upstream, or a status nginx returns."""
-    public = config.split("# The public gateway.")[1].split("# Internal listeners")[0]
-    routes = {}
-    for match in re.finditer(r"location ([^{]+?) \{", public):
-        depth, end = 1, match.end()
-        while depth:
-            depth += {"{": 1, "}": -1}.get(public[end], 0)
-            end += 1
-        body = public[match.end() : end]
-        target = re.search(r"proxy_pass http://(\w+);", body) or re.search(r"return (\d+)", body)
-        routes[match.group(1)] = target.group(1) if target else ""
-    return routes
+    return {location: target for location, target, _ in public_locations(config)}
 
 
 def test_rendered_config_routes_each_public_prefix_to_its_service(tmp_path: Path) -> None:

@@ -1,12 +1,25 @@
-"""tools.devstack.stack: settings checked before anything starts; a started stack describes itself."""
+"""tools.devstack.stack: settings checked before anything starts; a started stack describes itself;
+the gateway leaves out instances that are not ready."""
 
 from __future__ import annotations
 
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tools.devstack import SERVICES, Stack, StackError, StackSettings, http_ok
+from tools.devstack import (
+    READINESS_SILENCE_LIMIT,
+    SERVICES,
+    Stack,
+    StackError,
+    StackSettings,
+    free_ports,
+    http_ok,
+)
 
 
 def test_a_stack_without_instances_of_a_service_refuses_to_start(tmp_path: Path) -> None:
@@ -35,3 +48,38 @@ def test_a_running_stack_lists_every_instance_and_their_internal_listeners(
         assert http_ok(f"{gateway_stack.service_url(service)}/health/ready")
     assert gateway_stack.base_url in table
     assert gateway_stack.exited() == []
+
+
+# --- the gateway follows readiness ----------------------------------------------------------
+
+
+def test_an_instance_answering_not_ready_leaves_the_gateway_at_once() -> None:
+    class NotReady(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(503)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NotReady)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    stack = Stack(StackSettings())
+    try:
+        assert stack._ready(server.server_address[1]) is False
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert stack._ready(free_ports(1)[0]) is False  # nothing listens: refused
+
+
+def test_a_silent_instance_leaves_the_gateway_after_three_probes() -> None:
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        stack = Stack(StackSettings())
+        port = silent.getsockname()[1]
+
+        answers = [stack._ready(port) for _ in range(READINESS_SILENCE_LIMIT)]
+
+    assert answers == [True] * (READINESS_SILENCE_LIMIT - 1) + [False]

@@ -9,17 +9,21 @@ modules are how it is organised, not what callers import):
   with `base_url`, `service_url(service)`, `service_env(...)`, `servers`, `instances`,
   `exited()` and `describe()`; `StackSettings` says what to run (instance counts, gateway port,
   0 for any free one; run and log dirs; server URLs, None meaning "find or start one"; events
-  exchange; S3 or moto; extra environment). Stops only what it started.
+  exchange; S3 or moto; extra environment). Stops only what it started, with SIGINT (the
+  services skip their drain). While it runs, the gateway follows the instances' readiness
+  (`sync_gateway()` every `READINESS_POLL_S`; an instance answering anything but 200, or
+  `READINESS_SILENCE_LIMIT` probes in a row unanswered, is left out of its upstream).
 - Backing servers (`servers`): `start_secantus`, `start_moto`, `ensure_mongo`, `ensure_redis`,
   `ensure_rabbitmq` return a `Server` (`role`, `url`, `origin`, `child`; `stop()` stops it only
   if it was started here); `create_bucket`; `DEFAULT_REDIS_URL`, `DEFAULT_AMQP_URL`.
 - Probes (`probes`): `redis_answers`, `amqp_answers`, `mongo_answers`, `http_ok`,
-  `tcp_answers`, `free_ports`, `port_is_free`, `redact`.
+  `http_answer`, `tcp_answers`, `free_ports`, `port_is_free`, `redact`.
 - Processes (`processes`): `Child` (spawned in its own process group, one log file),
-  `stop_children`, `wait_until` (raises `StackError` naming what was not ready, with its log).
+  `stop_children` (SIGTERM or the signal given, SIGKILL after `STOP_GRACE_S`), `wait_until`
+  (raises `StackError` naming what was not ready, with its log).
 - Services (`instances`): `SERVICES`, `START_TIERS`, `DEFAULT_INSTANCES`, `Instance`.
-- The gateway (`gateway`): `GatewayLayout`, `render_gateway_config`, `check_gateway_config`,
-  `start_gateway`, `render_template`.
+- The gateway (`gateway`): `GatewayLayout`, `render_gateway_config` (from the one template,
+  through `gateway.render`), `check_gateway_config`, `start_gateway`.
 - The command line (`cli`): `settings_from_cli`, `main`.
 
 Every failure to start is a `StackError` (`errors`) whose message says what and where to look.
@@ -28,11 +32,9 @@ Every failure to start is a `StackError` (`errors`) whose message says what and 
 from tools.devstack.cli import main, settings_from_cli, watch
 from tools.devstack.errors import StackError
 from tools.devstack.gateway import (
-    GATEWAY_TEMPLATE,
     GatewayLayout,
     check_gateway_config,
     render_gateway_config,
-    render_template,
     start_gateway,
 )
 from tools.devstack.instances import DEFAULT_INSTANCES, SERVICES, START_TIERS, Instance
@@ -41,6 +43,7 @@ from tools.devstack.probes import (
     amqp_answers,
     free_ports,
     host_port,
+    http_answer,
     http_ok,
     mongo_answers,
     port_is_free,
@@ -66,6 +69,8 @@ from tools.devstack.servers import (
 from tools.devstack.stack import (
     DEFAULT_EVENTS_EXCHANGE,
     DEFAULT_S3_BUCKET,
+    READINESS_POLL_S,
+    READINESS_SILENCE_LIMIT,
     READY_TIMEOUT_S,
     Stack,
     StackSettings,
@@ -78,9 +83,10 @@ __all__ = [
     "DEFAULT_PORTS",
     "DEFAULT_REDIS_URL",
     "DEFAULT_S3_BUCKET",
-    "GATEWAY_TEMPLATE",
     "LOCAL_HOSTS",
     "MOTO_CREDENTIALS",
+    "READINESS_POLL_S",
+    "READINESS_SILENCE_LIMIT",
     "READY_TIMEOUT_S",
     "ROOT",
     "SERVICES",
@@ -102,6 +108,7 @@ __all__ = [
     "ensure_redis",
     "free_ports",
     "host_port",
+    "http_answer",
     "http_ok",
     "main",
     "mongo_answers",
@@ -109,7 +116,6 @@ __all__ = [
     "redact",
     "redis_answers",
     "render_gateway_config",
-    "render_template",
     "settings_from_cli",
     "start_gateway",
     "start_moto",

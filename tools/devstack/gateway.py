@@ -1,20 +1,19 @@
-"""The nginx gateway: render its config from the template, check it with `nginx -t`, start it."""
+"""The nginx gateway: render its config from the one template (`gateway.render`, shared with the
+gateway image), check it with `nginx -t`, start it."""
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from gateway.render import render_gateway, upstream_servers
 from tools.devstack.errors import StackError
 from tools.devstack.instances import SERVICES
 from tools.devstack.probes import tcp_answers
-from tools.devstack.processes import ROOT, Child, wait_until
-
-GATEWAY_TEMPLATE = ROOT / "gateway" / "nginx.conf.template"
+from tools.devstack.processes import Child, wait_until
 
 
 @dataclass(frozen=True)
@@ -26,29 +25,28 @@ class GatewayLayout:
     instance_ports: Mapping[str, Sequence[int]]
 
 
-def render_template(template: str, values: Mapping[str, object]) -> str:
-    """Fill `{{ name }}` placeholders; nginx's own `$variables` and braces are left alone.
+def render_gateway_config(
+    layout: GatewayLayout, run_dir: Path, log_dir: Path, down: Iterable[int] = ()
+) -> str:
+    """The nginx config for `layout`, with every file path inside `run_dir` or `log_dir`.
 
-    Raises:
-        KeyError: a placeholder without a value.
+    Instances whose port is in `down` are listed but get no requests (not ready).
     """
-    return re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: str(values[m.group(1)]), template)
-
-
-def render_gateway_config(layout: GatewayLayout, run_dir: Path, log_dir: Path) -> str:
-    """The nginx config for `layout`, with every file path inside `run_dir` or `log_dir`."""
-    values: dict[str, object] = {
-        "gateway_port": layout.gateway_port,
-        "pid_path": run_dir / "nginx.pid",
-        "log_dir": log_dir,
-        "temp_dir": run_dir / "tmp",
-    }
-    for service in SERVICES:
-        values[f"{service}_vip_port"] = layout.vip_ports[service]
-        values[f"{service}_servers"] = "\n".join(
-            f"        server 127.0.0.1:{port};" for port in layout.instance_ports[service]
+    down_addresses = {f"127.0.0.1:{port}" for port in down}
+    servers = {
+        service: upstream_servers(
+            [f"127.0.0.1:{port}" for port in layout.instance_ports[service]], down=down_addresses
         )
-    return render_template(GATEWAY_TEMPLATE.read_text(), values)
+        for service in SERVICES
+    }
+    return render_gateway(
+        gateway_port=layout.gateway_port,
+        pid_path=run_dir / "nginx.pid",
+        log_dir=log_dir,
+        temp_dir=run_dir / "tmp",
+        servers=servers,
+        vip_ports=layout.vip_ports,
+    )
 
 
 def _nginx_argv(run_dir: Path, log_dir: Path) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import socket
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -102,6 +103,20 @@ def http_ok(url: str, timeout: float = 1.0) -> bool:
             return bool(response.status == 200)
     except (OSError, http.client.HTTPException):
         return False
+
+
+def http_answer(url: str, timeout: float = 1.0) -> int | None:
+    """The status GET `url` answers (0 when the connection is refused), or None when no answer
+    came within `timeout` seconds."""
+    try:
+        with DIRECT.open(url, timeout=timeout) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+    except urllib.error.URLError as exc:
+        return 0 if isinstance(exc.reason, ConnectionRefusedError) else None
+    except (OSError, http.client.HTTPException):
+        return None
 
 
 def redact(url: str) -> str:

@@ -17,7 +17,8 @@ from tools.devstack.errors import StackError
 
 # The repository root: every child runs there.
 ROOT = Path(__file__).resolve().parents[2]
-STOP_GRACE_S = 15.0
+# Longer than a service's SHUTDOWN_DRAIN_S + SHUTDOWN_TIMEOUT_S defaults (5 + 20 s).
+STOP_GRACE_S = 30.0
 
 
 def _die_with_parent() -> None:
@@ -70,17 +71,21 @@ class Child:
             os.killpg(self.proc.pid, signum)
 
 
-def stop_children(children: Iterable[Child], grace: float = STOP_GRACE_S) -> None:
-    """SIGTERM each child's process group, wait up to `grace` seconds, then SIGKILL the rest."""
+def stop_children(
+    children: Iterable[Child], grace: float = STOP_GRACE_S, signum: int = signal.SIGTERM
+) -> None:
+    """Signal each child's process group (SIGTERM unless `signum` says otherwise), wait up to
+    `grace` seconds, then SIGKILL the rest."""
     running = [child for child in children if child.alive]
     for child in running:
-        child.signal_group(signal.SIGTERM)
+        child.signal_group(signum)
     deadline = time.monotonic() + grace
     while running and time.monotonic() < deadline:
         running = [child for child in running if child.alive]
         time.sleep(0.1)
     for child in running:
-        print(f"devstack: {child.name} ignored SIGTERM for {grace:g} s; killing it", flush=True)
+        name = signal.Signals(signum).name
+        print(f"devstack: {child.name} ignored {name} for {grace:g} s; killing it", flush=True)
         child.signal_group(signal.SIGKILL)
         child.proc.wait()
 

@@ -1,18 +1,21 @@
-"""The whole stack: backing servers, service instances in start tiers, the gateway in front."""
+"""The whole stack: backing servers, service instances in start tiers, the gateway in front,
+which follows the instances' readiness."""
 
 from __future__ import annotations
 
 import functools
 import os
+import signal
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 from tools.devstack.errors import StackError
-from tools.devstack.gateway import GatewayLayout, start_gateway
+from tools.devstack.gateway import GatewayLayout, render_gateway_config, start_gateway
 from tools.devstack.instances import DEFAULT_INSTANCES, SERVICES, START_TIERS, Instance
-from tools.devstack.probes import free_ports, http_ok, port_is_free, redact
+from tools.devstack.probes import free_ports, http_answer, http_ok, port_is_free, redact
 from tools.devstack.processes import ROOT, Child, stop_children, wait_until
 from tools.devstack.servers import (
     DEFAULT_AMQP_URL,
@@ -29,6 +32,10 @@ from tools.devstack.servers import (
 DEFAULT_EVENTS_EXCHANGE = "nocturnal.events"
 DEFAULT_S3_BUCKET = "nocturnal-uploads"
 READY_TIMEOUT_S = 60.0
+# How often the gateway's upstreams are matched to the instances' readiness, and how many
+# unanswered probes in a row take an instance out (an answer other than 200 does at once).
+READINESS_POLL_S = 0.25
+READINESS_SILENCE_LIMIT = 3
 
 
 @dataclass
@@ -70,6 +77,10 @@ class Stack:
         self.layout: GatewayLayout | None = None
         self.storage = "local"
         self._reported_exits: set[str] = set()
+        self._down: frozenset[int] = frozenset()
+        self._silent: dict[int, int] = {}  # port -> unanswered readiness probes in a row
+        self._following = threading.Event()
+        self._follower: threading.Thread | None = None
 
     @property
     def base_url(self) -> str:
@@ -116,6 +127,47 @@ class Stack:
             for instance in started:
                 ready = functools.partial(http_ok, f"{instance.url}/health/ready")
                 wait_until(ready, instance.name, s.ready_timeout, instance.child)
+        self._following.clear()
+        self._follower = threading.Thread(target=self._follow_readiness, daemon=True)
+        self._follower.start()
+
+    def sync_gateway(self) -> bool:
+        """Leave instances that are not ready out of the gateway's upstreams and put ready ones
+        back, the way Kubernetes keeps a Service's endpoints to its ready pods: a draining
+        instance (readiness 503 after SIGTERM) stops getting requests while it finishes its
+        own. A service whose instances are all unready keeps them all. True when nginx reloaded.
+        """
+        assert self.layout is not None and self.gateway is not None
+        down: set[int] = set()
+        for service in SERVICES:
+            ports = [i.port for i in self.instances if i.service == service]
+            unready = {port for port in ports if not self._ready(port)}
+            if len(unready) < len(ports):
+                down |= unready
+        if down == self._down:
+            return False
+        s = self.settings
+        (s.run_dir / "nginx.conf").write_text(
+            render_gateway_config(self.layout, s.run_dir, s.logs, down)
+        )
+        self.gateway.proc.send_signal(signal.SIGHUP)  # nginx reloads; old workers finish first
+        left_out = sorted(i.name for i in self.instances if i.port in down)
+        print(f"devstack: gateway routes around {', '.join(left_out) or 'no instance'}", flush=True)
+        self._down = frozenset(down)
+        return True
+
+    def _ready(self, port: int) -> bool:
+        """Ready unless it answers otherwise or stays silent (a loaded machine answers late)."""
+        status = http_answer(f"http://127.0.0.1:{port}/health/ready")
+        if status is not None:
+            self._silent[port] = 0
+            return status == 200
+        self._silent[port] = self._silent.get(port, 0) + 1
+        return self._silent[port] < READINESS_SILENCE_LIMIT
+
+    def _follow_readiness(self) -> None:
+        while not self._following.wait(READINESS_POLL_S):
+            self.sync_gateway()
 
     def _check_settings(self) -> None:
         s = self.settings
@@ -204,10 +256,15 @@ class Stack:
 
     def stop(self) -> None:
         """Stop the gateway and the instances, then the servers this stack started."""
+        self._following.set()
+        if self._follower is not None:
+            self._follower.join()
+            self._follower = None
         children = [instance.child for instance in self.instances]
         if self.gateway is not None:
             children.append(self.gateway)
-        stop_children(children)
+        # SIGINT: the services skip their drain, since the gateway in front of them stops too.
+        stop_children(children, signum=signal.SIGINT)
         for server in reversed(self.servers):
             server.stop()
         self.instances, self.servers, self.gateway = [], [], None

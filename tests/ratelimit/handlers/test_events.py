@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import aio_pika
 import pytest
+from event_samples import sample_data
 from polling import eventually
 from redis.asyncio import Redis
 
@@ -27,8 +28,7 @@ async def auth_publisher(amqp_url: str, events_exchange: str) -> AsyncIterator[E
 async def login_event(
     publisher: EventPublisher, name: str, email_hash: str, *, event_id: str | None = None
 ) -> None:
-    data = {"user_id": None, "email_hash": email_hash, "ip": "192.0.2.5", "reason": "password"}
-    event = new_event(name, data, service="auth")
+    event = new_event(name, sample_data(name, email_hash=email_hash), service="auth")
     if event_id is not None:
         event = event.model_copy(update={"id": event_id})
     await publisher.publish_confirmed(event)

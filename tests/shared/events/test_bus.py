@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from event_samples import sample_data
 from events_scratch import Scratch
 from polling import WAIT_S
 from pymongo import AsyncMongoClient
@@ -55,17 +56,16 @@ async def test_an_event_travels_from_an_outbox_to_another_services_handler(
     api.subscribe_fan_out({"auth.tokens_revoked": forget_tokens})
     async with api, auth:
         assert api.attached and auth.attached
-        registered = auth.event("user.registered", {"user_id": "u1"}, subject="u1")
+        registered = auth.event("user.registered", sample_data("user.registered"), subject="u1")
         async with db.client.start_session() as session, await session.start_transaction():
             await db["users"].insert_one({"_id": "u1"}, session=session)
             await auth.outbox.add(registered, session=session)
-            await auth.outbox.add(
-                auth.event("auth.tokens_revoked", {"user_id": "u1"}), session=session
-            )
+            revocation = auth.event("auth.tokens_revoked", sample_data("auth.tokens_revoked"))
+            await auth.outbox.add(revocation, session=session)
         auth.notify()
 
         await asyncio.wait_for(profile_created.wait(), WAIT_S)
-        assert (await asyncio.wait_for(revoked, WAIT_S)).data == {"user_id": "u1"}
+        assert (await asyncio.wait_for(revoked, WAIT_S)) == revocation
 
     assert not api.attached
     assert await api_db["profiles"].find_one({"_id": "u1"}) is not None
@@ -103,7 +103,7 @@ async def test_a_bus_without_database_publishes_and_consumes_directly(
     async with ratelimit:
         with pytest.raises(RuntimeError, match="outbox"):
             _ = ratelimit.outbox
-        event = ratelimit.event("user.login_failed", {"ip": "192.0.2.1", "reason": "password"})
+        event = ratelimit.event("user.login_failed", sample_data("user.login_failed"))
         await ratelimit.publisher.publish_confirmed(event)
 
         assert await asyncio.wait_for(seen, WAIT_S) == event

@@ -10,7 +10,8 @@ from typing import Any
 import aio_pika
 import pytest
 import structlog
-from aio_pika.abc import AbstractRobustConnection
+from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
+from event_samples import sample_data, sample_event
 from events_scratch import Scratch, SeverableProxy
 from polling import WAIT_S, eventually
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -23,6 +24,13 @@ from nocturnal.shared.events.consumer import (
     Handler,
     InboxProcessor,
 )
+from nocturnal.shared.events.dead_letter import (
+    DEATH_DELIVERIES_HEADER,
+    DEATH_DETAIL_HEADER,
+    DEATH_QUEUE_HEADER,
+    DEATH_REASON_HEADER,
+    DEATH_TIME_HEADER,
+)
 from nocturnal.shared.events.envelope import CloudEvent, new_event
 from nocturnal.shared.events.publisher import EventPublisher
 from nocturnal.shared.events.topology import QueueSpec, TopologyError
@@ -32,7 +40,7 @@ TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
 def registered(user_id: str) -> CloudEvent:
-    return new_event("user.registered", {"user_id": user_id}, service="auth", subject=user_id)
+    return sample_event("user.registered", user_id=user_id, subject=user_id)
 
 
 async def publish(scratch: Scratch, *events: CloudEvent) -> None:
@@ -195,7 +203,10 @@ async def test_a_failing_handler_is_retried_then_dead_lettered(
     dead = await scratch.get(queue.dead_letter.name)
 
     assert dead.message_id == event.id
-    assert dead.headers["x-first-death-reason"] == "delivery_limit"
+    assert dead.body == event.to_json()
+    assert dead.headers[DEATH_REASON_HEADER] == "handler-failed"
+    assert "RuntimeError('downstream bug')" in dead.headers[DEATH_DETAIL_HEADER]
+    assert dead.headers[DEATH_DELIVERIES_HEADER] == 3
     assert calls == 3  # the first delivery and two redeliveries
     assert await db["profiles"].count_documents({}) == 0  # every attempt was rolled back
     assert await db["inbox"].count_documents({}) == 0
@@ -231,26 +242,102 @@ async def test_a_handler_that_fails_once_is_retried_and_applied_once(
     assert await scratch.get_or_none(queue.dead_letter.name, within=0.2) is None
 
 
-async def test_an_invalid_envelope_goes_to_the_dead_letter_queue(
+async def start_recording(
     db: AsyncDatabase[Any], scratch: Scratch, consumers: list[EventConsumer]
-) -> None:
+) -> tuple[QueueSpec, list[str], asyncio.Event]:
+    """A consumer of `user.registered` recording the user ids it applied; the event is set once
+    the user `good` was applied."""
     queue = scratch.service_queue("api", ["user.registered"])
-    calls = 0
+    applied_ids: list[str] = []
+    good_applied = asyncio.Event()
 
     async def handler(event: CloudEvent, session: AsyncClientSession) -> None:
-        nonlocal calls
-        calls += 1
+        applied_ids.append(event.data["user_id"])
 
-    processor = InboxProcessor(db, {"user.registered": handler})
+    def committed() -> None:
+        if "good" in applied_ids:
+            good_applied.set()
+
+    processor = InboxProcessor(db, {"user.registered": handler}, on_commit=committed)
     await start(consumers, EventConsumer(scratch.connection, scratch.exchange, queue, processor))
+    return queue, applied_ids, good_applied
+
+
+def assert_dead_lettered_by_the_consumer(
+    dead: AbstractIncomingMessage, queue: QueueSpec, reason: str
+) -> None:
+    assert dead.headers[DEATH_REASON_HEADER] == reason
+    assert dead.headers[DEATH_QUEUE_HEADER] == queue.name
+    assert dead.headers[DEATH_DELIVERIES_HEADER] == 1
+    assert str(dead.headers[DEATH_TIME_HEADER]).endswith("Z")
+    assert "x-death" not in dead.headers  # moved by the consumer, not rejected to the broker
+
+
+async def test_a_malformed_envelope_is_dead_lettered_with_its_reason_and_the_next_event_applied(
+    db: AsyncDatabase[Any], scratch: Scratch, consumers: list[EventConsumer]
+) -> None:
+    queue, applied_ids, good_applied = await start_recording(db, scratch, consumers)
 
     await scratch.publish_raw(b'{"specversion": "1.0", "id": "x"', routing_key="user.registered")
+    await publish(scratch, registered("good"))
+    await asyncio.wait_for(good_applied.wait(), WAIT_S)
     assert queue.dead_letter is not None
     dead = await scratch.get(queue.dead_letter.name)
 
     assert dead.body == b'{"specversion": "1.0", "id": "x"'
-    assert dead.headers["x-first-death-reason"] == "rejected"
-    assert calls == 0
+    assert_dead_lettered_by_the_consumer(dead, queue, "invalid-envelope")
+    assert "invalid CloudEvent" in dead.headers[DEATH_DETAIL_HEADER]
+    assert applied_ids == ["good"]
+    assert await scratch.get_or_none(queue.name) is None
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        ({**sample_data("user.registered"), "role": "surgeon"}, "data.role"),
+        ({**sample_data("user.registered"), "user_id": 42}, "data.user_id"),
+        ({"user_id": "u1"}, "data.email: Field required"),
+    ],
+    ids=["unknown role", "number for a string", "missing fields"],
+)
+async def test_a_schema_invalid_payload_is_dead_lettered_at_once_with_its_reason(
+    db: AsyncDatabase[Any],
+    scratch: Scratch,
+    consumers: list[EventConsumer],
+    data: dict[str, Any],
+    error: str,
+) -> None:
+    queue, applied_ids, good_applied = await start_recording(db, scratch, consumers)
+    invalid = new_event("user.registered", data, service="auth")
+
+    await publish(scratch, invalid, registered("good"))
+    await asyncio.wait_for(good_applied.wait(), WAIT_S)
+    assert queue.dead_letter is not None
+    dead = await scratch.get(queue.dead_letter.name)
+
+    assert dead.message_id == invalid.id
+    assert dead.body == invalid.to_json()
+    assert_dead_lettered_by_the_consumer(dead, queue, "invalid-payload")
+    assert error in dead.headers[DEATH_DETAIL_HEADER]
+    assert applied_ids == ["good"]
+    assert await db["inbox"].find_one({"_id": invalid.id}) is None
+
+
+async def test_a_consumer_whose_dead_letter_exchange_is_gone_rejects_and_goes_on(
+    db: AsyncDatabase[Any], scratch: Scratch, consumers: list[EventConsumer]
+) -> None:
+    queue, applied_ids, good_applied = await start_recording(db, scratch, consumers)
+    async with scratch.connection.channel() as channel:
+        await channel.exchange_delete(scratch.exchange.dead_letter_exchange)
+
+    await scratch.publish_raw(b"not json", routing_key="user.registered")
+    await publish(scratch, registered("good"))
+    await asyncio.wait_for(good_applied.wait(), WAIT_S)
+
+    # The copy with the reason could not be published: the message was rejected instead (the
+    # quorum queue keeps it until its dead-letter exchange is back), not redelivered.
+    assert applied_ids == ["good"]
+    assert await ready_count(scratch, queue.name) == 0
 
 
 async def test_attached_reflects_the_consumer_state(
@@ -382,7 +469,7 @@ async def test_every_instance_sees_a_fan_out_event(
         await start(
             consumers, EventConsumer(scratch.connection, scratch.exchange, queue, processor)
         )
-    event = new_event("auth.tokens_revoked", {"user_id": "u1", "not_before": 1}, service="auth")
+    event = sample_event("auth.tokens_revoked")
 
     await publish(scratch, event)
 
@@ -407,11 +494,12 @@ async def test_a_fan_out_consumer_enforces_the_delivery_limit_itself(
         EventConsumer(scratch.connection, scratch.exchange, queue, processor, policy=FAST_RETRY),
     )
 
-    await publish(scratch, new_event("auth.tokens_revoked", {}, service="auth"))
+    await publish(scratch, sample_event("auth.tokens_revoked"))
     assert queue.dead_letter is not None
     dead = await scratch.get(queue.dead_letter.name)
 
-    assert dead.headers["x-first-death-reason"] == "rejected"
+    assert dead.headers[DEATH_REASON_HEADER] == "handler-failed"
+    assert dead.headers[DEATH_DELIVERIES_HEADER] == 2
     assert calls == 2
 
 

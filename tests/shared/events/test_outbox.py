@@ -200,16 +200,20 @@ def _all_sent(db: AsyncDatabase[Any]) -> Callable[[], Awaitable[bool]]:
 
 async def test_failed_entry_backs_off_and_is_retried(db: AsyncDatabase[Any]) -> None:
     publisher = RecordingPublisher(failures=1)
-    relay = OutboxRelay(db, publisher, retry_base=0.05, retry_max=0.05)
+    # A backoff of 0.5-1 s: the next pass surely falls inside it, even on a loaded machine
+    # (25-50 ms did not), and it is short enough to wait for.
+    relay = OutboxRelay(db, publisher, retry_base=1.0, retry_max=1.0)
     event = duty_event()
     await add_committed(db, event)
 
     with pytest.raises(PublishError):
         await relay.publish_pending()
     assert await relay.publish_pending() == 0  # still backing off
-    await asyncio.sleep(0.06)
-    assert await relay.publish_pending() == 1
 
+    async def retried() -> bool:
+        return await relay.publish_pending() == 1
+
+    await eventually(retried, "the entry published again after its backoff")
     assert publisher.published == [event]
 
 

@@ -35,6 +35,12 @@ class ServiceSettings(BaseSettings):
 
     Subclasses add their own fields. Any `SecretStr` field whose value starts with
     `dev-insecure-` is refused when `NOCTURNAL_ENV=production`.
+
+    Graceful shutdown (seconds): after SIGTERM the service keeps serving for
+    `SHUTDOWN_DRAIN_S` with readiness 503, then gets at most `SHUTDOWN_TIMEOUT_S` to finish
+    in-flight requests and event handlers, flush the outbox and close its connections. The
+    platform's grace period (compose `stop_grace_period`, Kubernetes
+    `terminationGracePeriodSeconds` after the preStop hook) must exceed their sum.
     """
 
     model_config = SETTINGS_CONFIG
@@ -51,6 +57,8 @@ class ServiceSettings(BaseSettings):
     client_ip_header: str = "X-Real-IP"
     max_json_body_bytes: int = Field(default=64 * 1024, ge=1024)
     peer_timeout_s: float = Field(default=2.0, gt=0, le=30)
+    shutdown_drain_s: float = Field(default=5.0, ge=0, le=120)
+    shutdown_timeout_s: float = Field(default=20.0, gt=0, le=300)
 
     @property
     def resolved_log_format(self) -> Literal["json", "console"]:
@@ -112,19 +120,22 @@ def load_settings(cls: type[SettingsT]) -> SettingsT:
     """Read `cls` from the environment; on invalid config print every problem and exit(2).
 
     Every invalid variable is listed at once, placeholder secrets included, each named as
-    written: the environment variable, then any keys inside its JSON value.
+    written: the environment variable, then any keys inside its JSON value. Each problem is one
+    line on stderr (a log collector keeps it whole), e.g.
+    `invalid configuration (AuthSettings): SIGNING_KEY_SECRET: a development placeholder ...`
+    or `invalid configuration (RatelimitSettings): RATELIMIT_POLICIES.auth.window_s: ...`.
 
     Raises:
-        SystemExit: with status 2 and one line per problem (or the settings source's error).
+        SystemExit: with status 2 after one line per problem (or the settings source's error).
     """
+    prefix = f"invalid configuration ({cls.__name__}):"
     try:
         return cls()
     except SettingsError as exc:  # e.g. malformed JSON in a complex-valued variable
-        print(f"invalid configuration for {cls.__name__}: {exc}", file=sys.stderr)
+        print(f"{prefix} {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     except ValidationError as exc:
-        lines = [f"invalid configuration for {cls.__name__}:"]
-        lines += [f"  {_variable(error)}: {error_message(error)}" for error in exc.errors()]
+        lines = [f"{prefix} {_variable(error)}: {error_message(error)}" for error in exc.errors()]
         print("\n".join(lines), file=sys.stderr)
         raise SystemExit(2) from None
 

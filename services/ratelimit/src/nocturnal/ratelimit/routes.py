@@ -5,10 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from nocturnal.ratelimit import SERVICE
-from nocturnal.ratelimit.domain.subjects import TierChangeView
 from nocturnal.ratelimit.handlers import http
 from nocturnal.ratelimit.handlers.errors import PROBLEMS
 from nocturnal.ratelimit.service_layer import CostAboveLimit, StoreUnavailable, UnknownPolicy
+from nocturnal.shared.event_payloads import TierChangedData
 from nocturnal.shared.http.routes import Json, Reply, Route, RouteTable, add_routes
 from nocturnal.shared.ratelimit.policies import Decision
 
@@ -38,7 +38,9 @@ ROUTES = RouteTable(
             "/v1/subjects/{policy}/{subject}/tier",
             http.set_tier,
             "subject-tier",
-            Reply(200, "The override, in force until `until`.", TierChangeView),
+            Reply(
+                200, "The override, in force until `until` (as its event says it).", TierChangedData
+            ),
             body=Json(http.TierRequest),
             errors=(UnknownPolicy, StoreUnavailable),
             problems={400: f"the subject {http.SUBJECT_RULE}"},

@@ -201,7 +201,7 @@ class Tiers:
         await self._store.forget_failed_logins(subject)
 
     async def _announce(self, change: TierChange) -> None:
-        data = {**change.to_json()}
+        data = change.to_json()
         tiers_log.info("tier changed", **data)
         await self._announcer.announce(
             DomainEvent("ratelimit.tier_changed", data, subject=change.subject)

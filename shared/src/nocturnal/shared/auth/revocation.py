@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from typing_extensions import TypedDict
 
 from nocturnal.shared.auth.claims import TOKEN_HORIZON_S
+from nocturnal.shared.event_payloads import TokensRevokedData
 from nocturnal.shared.events.bus import EventBus
 from nocturnal.shared.events.envelope import CloudEvent
 from nocturnal.shared.logging import get_logger
@@ -101,7 +102,7 @@ class RevocationFollower:
         Raises:
             pydantic.ValidationError: the event data lacks `user_id` / integer `not_before`.
         """
-        revocation = _Revocation.model_validate(event.data)
+        revocation = TokensRevokedData.model_validate(event.data)
         self.revocations.revoke(revocation.user_id, revocation.not_before)
 
     async def load(self) -> None:

@@ -1,11 +1,16 @@
-"""Domain events: CloudEvents envelope, topology and catalogue, confirmed publisher, outbox relay, inbox consumer."""
+"""Domain events: CloudEvents envelope, catalogue and payload models, topology, confirmed publisher,
+outbox relay, inbox consumer, dead-lettering with a reason."""
 
+from nocturnal.shared.event_payloads import EventPayload
 from nocturnal.shared.events.bus import EventBus
 from nocturnal.shared.events.catalogue import (
     AUDITED,
+    EVENTS,
     SUBSCRIPTIONS,
+    EventSpec,
     catalogue_queue_names,
     catalogue_queues,
+    payload_model,
 )
 from nocturnal.shared.events.consumer import (
     ACK_POLICY,
@@ -18,6 +23,7 @@ from nocturnal.shared.events.consumer import (
     Inbox,
     InboxProcessor,
 )
+from nocturnal.shared.events.dead_letter import DeathReason
 from nocturnal.shared.events.envelope import (
     CloudEvent,
     InvalidEventError,
@@ -26,7 +32,13 @@ from nocturnal.shared.events.envelope import (
     parse,
 )
 from nocturnal.shared.events.outbox import Outbox, OutboxRelay
-from nocturnal.shared.events.publisher import ConfirmedPublisher, EventPublisher, PublishError
+from nocturnal.shared.events.publisher import (
+    ConfirmedChannel,
+    ConfirmedPublisher,
+    EventPublisher,
+    MessageNotConfirmed,
+    PublishError,
+)
 from nocturnal.shared.events.topology import (
     ExchangeSpec,
     QueueSpec,
@@ -42,21 +54,27 @@ from nocturnal.shared.events.topology import (
 __all__ = [
     "ACK_POLICY",
     "AUDITED",
+    "EVENTS",
     "SUBSCRIPTIONS",
     "AckPolicy",
     "CloudEvent",
+    "ConfirmedChannel",
     "ConfirmedPublisher",
+    "DeathReason",
     "DirectHandler",
     "DirectProcessor",
     "EventBus",
     "EventConsumer",
+    "EventPayload",
     "EventProcessor",
     "EventPublisher",
+    "EventSpec",
     "ExchangeSpec",
     "Handler",
     "Inbox",
     "InboxProcessor",
     "InvalidEventError",
+    "MessageNotConfirmed",
     "Outbox",
     "OutboxRelay",
     "PublishError",
@@ -72,5 +90,6 @@ __all__ = [
     "instance_queue",
     "new_event",
     "parse",
+    "payload_model",
     "service_queue",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
@@ -40,6 +41,9 @@ from nocturnal.shared.events.topology import (
 
 __all__ = ["EventBus"]
 
+_CLOSE_SHARE = 0.4
+"""Share of SHUTDOWN_TIMEOUT_S for closing the bus (after in-flight requests had theirs)."""
+
 Reattach = Callable[[], Awaitable[None]]
 
 _log = structlog.get_logger(__name__)
@@ -75,6 +79,9 @@ class EventBus:
         delivery_limit: redeliveries of a failing message before it is dead-lettered.
         flush_timeout: seconds to publish what is pending in the outbox when closing.
         connect_timeout: seconds for the first connection attempt.
+        close_timeout: seconds that closing may take in all: in-flight handlers, the relay's
+            entry in hand and the flush share it (what is left unsettled returns to the queue,
+            what is left unpublished stays in the outbox for another relay).
     """
 
     def __init__(
@@ -91,6 +98,7 @@ class EventBus:
         policy: AckPolicy = ACK_POLICY,
         flush_timeout: float = 5.0,
         connect_timeout: float = 10.0,
+        close_timeout: float = 30.0,
     ) -> None:
         self.service = service
         self.instance = instance
@@ -103,6 +111,7 @@ class EventBus:
         self._policy = policy
         self._flush_timeout = flush_timeout
         self._connect_timeout = connect_timeout
+        self._close_timeout = close_timeout
         self._pending: list[tuple[QueueSpec, EventProcessor, Reattach | None]] = []
         self._has_service_queue = False
         self._connection: AbstractRobustConnection | None = None
@@ -115,13 +124,15 @@ class EventBus:
         cls, settings: ServiceSettings, *, service: str, db: AsyncDatabase[Any] | None
     ) -> EventBus:
         """The bus of one service process, configured from its settings (`AMQP_URL`,
-        `EVENTS_EXCHANGE`, `INSTANCE_NAME`)."""
+        `EVENTS_EXCHANGE`, `INSTANCE_NAME`); closing it takes at most 40 % of
+        `SHUTDOWN_TIMEOUT_S` (the part of the shutdown after in-flight requests)."""
         return cls(
             settings.amqp_url,
             service=service,
             instance=settings.instance_name,
             db=db,
             exchange=ExchangeSpec(settings.events_exchange),
+            close_timeout=settings.shutdown_timeout_s * _CLOSE_SHARE,
         )
 
     def subscribe(self, handlers: Mapping[str, Handler]) -> None:
@@ -274,13 +285,19 @@ class EventBus:
             await consumer.start()
 
     async def _close(self) -> None:
-        for consumer in self.consumers:
-            await consumer.close()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._close_timeout
+
+        def left() -> float:
+            return max(deadline - loop.time(), 0.0)
+
+        # Together: each stops taking deliveries at once, then waits for its in-flight ones.
+        await asyncio.gather(*(consumer.close(grace_period=left()) for consumer in self.consumers))
         self.consumers.clear()
         relay, self._relay = self._relay, None
         if relay is not None:
-            await relay.stop()
-            if not await relay.flush(self._flush_timeout):
+            await relay.stop(grace_period=left())
+            if not await relay.flush(min(self._flush_timeout, left())):
                 _log.warning("event_bus_outbox_not_flushed", service=self.service)
         publisher, self._publisher = self._publisher, None
         if publisher is not None:

@@ -18,6 +18,7 @@ from aio_pika.abc import (
     AbstractRobustChannel,
 )
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
+from pydantic import ValidationError
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -25,7 +26,10 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
+from nocturnal.shared.events.catalogue import EVENTS
+from nocturnal.shared.events.dead_letter import DeathReason, dead_letter_copy
 from nocturnal.shared.events.envelope import CloudEvent, InvalidEventError, parse
+from nocturnal.shared.events.publisher import ConfirmedChannel, MessageNotConfirmed
 from nocturnal.shared.events.topology import (
     ExchangeSpec,
     QueueSpec,
@@ -216,11 +220,15 @@ class AckPolicy:
     """The acknowledgement policy of every Nocturnal consumer: the only place that settles.
 
     - effect stored (or a duplicate already in the inbox) → ``ack``;
-    - invalid envelope, or an event nobody handles → ``reject(requeue=False)``: dead-lettered;
-    - handler failed → wait :meth:`retry_delay` of the failed deliveries so far, then
-      ``reject(requeue=True)``; the quorum queue counts it and dead-letters the message once
-      ``x-delivery-limit`` is exceeded (a classic queue's limit is enforced by the consumer,
-      which then dead-letters it itself).
+    - invalid envelope, invalid payload, an event nobody handles, or the handler's last failure
+      within the delivery limit → the consumer publishes a copy with the reason to the
+      dead-letter exchange (confirmed; :mod:`nocturnal.shared.events.dead_letter`), then
+      ``ack`` (:meth:`dead_lettered`); should that publish fail, ``reject(requeue=False)``
+      (:meth:`dead_letter`): RabbitMQ dead-letters it without the reason, which stays in the log;
+    - handler failed before the limit → wait :meth:`retry_delay` of the failed deliveries so
+      far, then ``reject(requeue=True)``; a quorum queue counts it (``x-delivery-count``) and
+      would dead-letter it itself past ``x-delivery-limit`` (a classic queue's count is kept by
+      the consumer).
 
     Args:
         retry_base, retry_max: seconds; the n-th failed delivery waits
@@ -238,8 +246,12 @@ class AckPolicy:
         """The effect is stored: remove the message from the queue."""
         await message.ack()
 
+    async def dead_lettered(self, message: AbstractIncomingMessage) -> None:
+        """Its copy with the reason is confirmed in the dead-letter queue: remove the original."""
+        await message.ack()
+
     async def dead_letter(self, message: AbstractIncomingMessage) -> None:
-        """The message can never succeed here: send it to the dead-letter exchange."""
+        """The message can never succeed here: let RabbitMQ dead-letter it (without a reason)."""
         await message.reject(requeue=False)
 
     async def retry(self, message: AbstractIncomingMessage) -> None:
@@ -257,11 +269,13 @@ ACK_POLICY: Final = AckPolicy()
 class EventConsumer:
     """Consumes one queue and settles each delivery by :class:`AckPolicy`.
 
-    For each message: parse the CloudEvent (invalid → dead-letter), bind its ``requestid`` and
-    ``traceparent`` (as ``request_id``/``traceparent``) plus ``event_id``/``event_name`` into the
-    structlog contextvars, let the processor apply it (with :class:`InboxProcessor` the effect and
-    the inbox entry commit in one transaction), and ack only after that. At most ``prefetch``
-    messages are in flight, handled concurrently.
+    For each message: parse the CloudEvent, bind its ``requestid`` and ``traceparent`` (as
+    ``request_id``/``traceparent``) plus ``event_id``/``event_name`` into the structlog
+    contextvars, validate its ``data`` against the event's catalogue model, let the processor
+    apply it (with :class:`InboxProcessor` the effect and the inbox entry commit in one
+    transaction), and ack only after that. An invalid envelope or payload never heals: it is
+    dead-lettered at once, with its reason, and the consumer goes on with the next message.
+    At most ``prefetch`` messages are in flight, handled concurrently.
 
     On a robust connection the channel, qos, queue, bindings and consumer are restored after a
     connection loss or a broker restart; :attr:`attached` is False until then (readiness).
@@ -280,7 +294,7 @@ class EventConsumer:
             (e.g. the last revocations from auth).
 
     Raises:
-        TopologyError: routing keys and handlers disagree.
+        TopologyError: routing keys and handlers disagree, or an event is not in the catalogue.
         ValueError: ``prefetch`` < 1 or ``handler_timeout`` <= 0.
     """
 
@@ -305,6 +319,8 @@ class EventConsumer:
                 f"queue {queue.name!r} binds {sorted(queue.routing_keys)} "
                 f"but handles {sorted(processor.event_names)}"
             )
+        if uncatalogued := sorted(processor.event_names - EVENTS.keys()):
+            raise TopologyError(f"queue {queue.name!r} handles uncatalogued events {uncatalogued}")
         self.queue = queue
         self._connection = connection
         self._exchange = exchange
@@ -318,6 +334,7 @@ class EventConsumer:
         self._amqp_queue: AbstractQueue | None = None
         self._consumer_tag: str | None = None
         self._underlay: object = None
+        self._dead_letters = ConfirmedChannel(connection)
         self._closing = asyncio.Event()
         self._in_flight = 0
         self._idle = asyncio.Event()
@@ -349,6 +366,7 @@ class EventConsumer:
         await channel.set_qos(prefetch_count=self._prefetch)
         queues = await declare(channel, self._exchange, self.queue)
         self._amqp_queue = queues[self.queue.name]
+        await self._dead_letters.open()
         self._underlay = await channel.get_underlay_channel()
         if isinstance(channel, AbstractRobustChannel):
             channel.reopen_callbacks.add(self._on_reopen)
@@ -380,6 +398,7 @@ class EventConsumer:
         with contextlib.suppress(TimeoutError, *CONNECTION_EXCEPTIONS):
             async with asyncio.timeout(_BROKER_CALL_TIMEOUT_S):
                 await channel.close()
+        await self._dead_letters.close()
         _log.info("event_consumer_closed", queue=self.queue.name)
 
     async def _on_reopen(self, channel: AbstractRobustChannel | None) -> None:
@@ -414,34 +433,33 @@ class EventConsumer:
         try:
             event = parse(message.body)
         except InvalidEventError as exc:
-            _log.error(
-                "event_invalid_dead_lettered",
-                queue=self.queue.name,
-                message_id=message.message_id,
-                routing_key=message.routing_key,
-                error=str(exc),
-            )
-            await self._settle(self._policy.dead_letter(message))
+            await self._dead_letter(message, DeathReason.INVALID_ENVELOPE, str(exc), deliveries=1)
             return
         with structlog.contextvars.bound_contextvars(**_log_context(event)):
             await self._handle_event(message, event)
 
     async def _handle_event(self, message: AbstractIncomingMessage, event: CloudEvent) -> None:
         if event.name not in self._processor.event_names:
-            _log.error("event_unhandled_dead_lettered", queue=self.queue.name)
-            await self._settle(self._policy.dead_letter(message))
+            detail = f"{event.name} reached {self.queue.name}, whose consumer does not handle it"
+            await self._dead_letter(message, DeathReason.UNHANDLED_EVENT, detail, deliveries=1)
+            return
+        try:
+            EVENTS[event.name].payload.model_validate(event.data)
+        except ValidationError as exc:
+            detail = f"data of {event.name} does not match its schema: {_errors(exc)}"
+            await self._dead_letter(message, DeathReason.INVALID_PAYLOAD, detail, deliveries=1)
             return
         try:
             async with asyncio.timeout(self._handler_timeout):
                 applied = await self._processor.process(event)
-        except Exception:
+        except Exception as exc:
             _log.exception(
                 "event_handler_failed",
                 queue=self.queue.name,
                 failed_deliveries=self._failed_deliveries(message, event) + 1,
                 delivery_limit=self.queue.delivery_limit,
             )
-            await self._retry_or_dead_letter(message, event)
+            await self._retry_or_dead_letter(message, event, exc)
             return
         self._classic_failures.pop(event.id, None)
         _log.debug(
@@ -450,20 +468,57 @@ class EventConsumer:
         await self._settle(self._policy.processed(message))
 
     async def _retry_or_dead_letter(
-        self, message: AbstractIncomingMessage, event: CloudEvent
+        self, message: AbstractIncomingMessage, event: CloudEvent, error: Exception
     ) -> None:
         failed = self._failed_deliveries(message, event) + 1
         limit = self.queue.delivery_limit
+        # Past the limit a quorum queue would dead-letter it on this reject, without the error:
+        # dead-letter it here first, with the error. Same count (x-delivery-count), same point.
+        if limit is not None and failed > limit:
+            self._classic_failures.pop(event.id, None)
+            detail = f"the handler failed {failed} times; last error: {error!r}"
+            await self._dead_letter(message, DeathReason.HANDLER_FAILED, detail, deliveries=failed)
+            return
         if self.queue.queue_type is QueueType.CLASSIC:
             self._classic_failures[event.id] = failed
-            if limit is not None and failed > limit:
-                del self._classic_failures[event.id]
-                _log.error("event_dead_lettered", queue=self.queue.name, failed_deliveries=failed)
-                await self._settle(self._policy.dead_letter(message))
-                return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._closing.wait(), self._policy.retry_delay(failed))
         await self._settle(self._policy.retry(message))
+
+    async def _dead_letter(
+        self,
+        message: AbstractIncomingMessage,
+        reason: DeathReason,
+        detail: str,
+        *,
+        deliveries: int,
+    ) -> None:
+        """Move ``message`` to the dead-letter queue with ``reason``; the next message is not
+        held up. Confirm before ack: a crash in between leaves a second copy, never none."""
+        _log.error(
+            "event_dead_lettered",
+            queue=self.queue.name,
+            message_id=message.message_id,
+            routing_key=message.routing_key,
+            reason=reason.value,
+            detail=detail,
+        )
+        dead_letter = self.queue.dead_letter
+        if dead_letter is None:
+            await self._settle(self._policy.dead_letter(message))
+            return
+        copy = dead_letter_copy(
+            message, queue=self.queue.name, reason=reason, detail=detail, deliveries=deliveries
+        )
+        try:
+            await self._dead_letters.publish(
+                copy, exchange=dead_letter.exchange, routing_key=dead_letter.routing_keys[0]
+            )
+        except MessageNotConfirmed as exc:
+            _log.warning("event_dead_letter_reason_lost", queue=self.queue.name, error=str(exc))
+            await self._settle(self._policy.dead_letter(message))
+            return
+        await self._settle(self._policy.dead_lettered(message))
 
     def _failed_deliveries(self, message: AbstractIncomingMessage, event: CloudEvent) -> int:
         """Failed deliveries before this one: the quorum queue's count, or our own for classic."""
@@ -478,6 +533,14 @@ class EventConsumer:
         except CONNECTION_EXCEPTIONS as exc:
             # The channel is gone: the broker has already returned the delivery to the queue.
             _log.warning("event_settle_failed", queue=self.queue.name, error=repr(exc))
+
+
+def _errors(exc: ValidationError) -> str:
+    """Pydantic's errors as ``data.field: message; ...`` (no input values: they may be personal)."""
+    return "; ".join(
+        f"data.{'.'.join(map(str, error['loc'])) or '(root)'}: {error['msg']}"
+        for error in exc.errors(include_url=False, include_input=False)
+    )
 
 
 def _log_context(event: CloudEvent) -> dict[str, str]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
@@ -136,6 +138,11 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
 async def _on_prepare(request: web.Request, response: web.StreamResponse) -> None:
     response.headers[REQUEST_ID_HEADER] = request.get(REQUEST_ID, "")
     response.headers.update(request.get(RESPONSE_HEADERS, {}))
+    if request.app[READINESS].draining:
+        # A gateway must not reuse this connection: it may be closed idle once the drain ends.
+        # The header is set here too: aiohttp runs this hook after it wrote its own headers.
+        response.force_close()
+        response.headers["Connection"] = "close"
 
 
 @web.middleware
@@ -266,24 +273,103 @@ def create_service_app(settings: ServiceSettings, *, service: str) -> web.Applic
 def run_service(app: web.Application, settings: ServiceSettings) -> None:
     """Serve `app` on uvloop at settings.host:port until SIGTERM/SIGINT, then shut down gracefully.
 
-    On shutdown readiness turns 503 first, the listener closes, in-flight requests get up to
-    `shutdown_timeout` seconds, then cleanup contexts close connections.
+    See :func:`serve_until_stopped` for the shutdown sequence and its bounds.
     """
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(serve_until_stopped(app, settings))
 
-    async def drain(app: web.Application) -> None:
-        app[READINESS].draining = True
 
-    app.on_shutdown.insert(0, drain)
-    web.run_app(
+async def serve_until_stopped(app: web.Application, settings: ServiceSettings) -> None:
+    """Start `app` (its cleanup contexts open), serve until SIGTERM/SIGINT, then drain and stop.
+
+    The shutdown sequence, all in seconds of the settings:
+
+    1. the signal turns readiness 503 (`draining`) at once; every response from now on carries
+       `Connection: close`, so keep-alive connections from gateways end after their request;
+    2. after SIGTERM (an orchestrator's stop) the service keeps serving for `shutdown_drain_s`
+       while endpoints and gateways stop sending; SIGINT (Ctrl-C, or a local runner stopping
+       everything) or a second signal skips or ends this drain;
+    3. it stops accepting connections and gives in-flight requests up to half of
+       `shutdown_timeout_s`;
+    4. the cleanup contexts close in reverse order: the event bus lets in-flight event handlers
+       finish and flushes the outbox (up to 40 % of `shutdown_timeout_s`, see
+       `EventBus.for_service`), then connections close.
+
+    Steps 3-4 are cut off after `shutdown_timeout_s` in total, so the process ends within
+    `shutdown_drain_s + shutdown_timeout_s` of the signal. A signal during start-up stops the
+    start-up and closes what was opened.
+    """
+    stop = asyncio.Event()
+    received: list[signal.Signals] = []
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, _on_signal, signum, stop, received)
+    runner = web.AppRunner(
         app,
-        loop=uvloop.new_event_loop(),
-        host=settings.host,
-        port=settings.port,
+        handle_signals=False,
         access_log=None,
-        print=None,
-        shutdown_timeout=10.0,
-        handle_signals=True,
+        shutdown_timeout=settings.shutdown_timeout_s * _REQUESTS_SHARE,
     )
+    try:
+        if await _until_stopped(runner.setup(), stop):
+            site = web.TCPSite(runner, settings.host, settings.port)
+            await site.start()
+            log.info("serving", host=settings.host, port=settings.port)
+            await stop.wait()
+            drain_s = settings.shutdown_drain_s if received[0] is signal.SIGTERM else 0.0
+            await _drain(app[READINESS], stop, drain_s)
+    finally:
+        await _stop(runner, settings.shutdown_timeout_s)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+
+
+_REQUESTS_SHARE = 0.25
+"""aiohttp's shutdown_timeout as a share of SHUTDOWN_TIMEOUT_S. aiohttp waits that long for
+in-flight handlers, then as long again after cancelling them: half of the budget in all."""
+
+
+def _on_signal(signum: signal.Signals, stop: asyncio.Event, received: list[signal.Signals]) -> None:
+    received.append(signum)
+    stop.set()
+
+
+async def _until_stopped(starting: Awaitable[None], stop: asyncio.Event) -> bool:
+    """Run `starting` unless `stop` is set first (then cancel it); True when it completed."""
+    task = asyncio.ensure_future(starting)
+    stopped = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if task.done():
+        task.result()  # a start-up failure propagates
+        return True
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    log.info("stopped during start-up")
+    return False
+
+
+async def _drain(readiness: Readiness, stop: asyncio.Event, drain_s: float) -> None:
+    stop.clear()
+    readiness.draining = True
+    log.info("draining", drain_s=drain_s)
+    if not drain_s:
+        return
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), drain_s)
+
+
+async def _stop(runner: web.AppRunner, timeout_s: float) -> None:
+    started = time.perf_counter()
+    log.info("shutting down", timeout_s=timeout_s)
+    try:
+        async with asyncio.timeout(timeout_s):
+            await runner.cleanup()
+    except TimeoutError:
+        log.error("shutdown cut off: in-flight work did not finish in time", timeout_s=timeout_s)
+        return
+    log.info("stopped", shutdown_ms=round((time.perf_counter() - started) * 1000))
 
 
 def serve(
@@ -321,4 +407,5 @@ __all__ = [
     "problem_response",
     "run_service",
     "serve",
+    "serve_until_stopped",
 ]

@@ -6,6 +6,7 @@ from enum import StrEnum
 
 from nocturnal.api.domain.applications import Application
 from nocturnal.api.domain.duties import Duty
+from nocturnal.shared.event_payloads import ApplicationData, DutyData
 from nocturnal.shared.unit_of_work import DomainEvent
 
 
@@ -28,14 +29,13 @@ class EventName(StrEnum):
 
 def duty_event(name: EventName, duty: Duty) -> DomainEvent:
     """`duty.*` with the duty as the API shows it."""
-    return DomainEvent(name, {**duty.to_json()}, subject=f"duties/{duty.id}")
+    data = DutyData.model_validate(duty.to_json()).to_data()
+    return DomainEvent(name, data, subject=f"duties/{duty.id}")
 
 
 def application_event(name: EventName, application: Application, duty: Duty) -> DomainEvent:
     """`application.*` with the application plus its duty's `duty_title` and `posted_by`."""
-    data = {
-        **application.to_json(),
-        "duty_title": duty.details.title,
-        "posted_by": duty.posted_by,
-    }
+    data = ApplicationData.model_validate(
+        {**application.to_json(), "duty_title": duty.details.title, "posted_by": duty.posted_by}
+    ).to_data()
     return DomainEvent(name, data, subject=f"applications/{application.id}")

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from pydantic import BaseModel, StrictStr
-
 from nocturnal.api.domain.events import EventName
 from nocturnal.api.service_layer.marketplace import Marketplace
 from nocturnal.api.service_layer.members import Notifications, Profiles
 from nocturnal.api.service_layer.ports import Repositories
+from nocturnal.shared.event_payloads import FileData, UserDeletedData, UserRegisteredData
 from nocturnal.shared.events import CloudEvent
 from nocturnal.shared.unit_of_work import Transaction
 
@@ -30,28 +29,6 @@ NOTIFYING_EVENTS = (
     EventName.DUTY_UPDATED,
     EventName.DUTY_CANCELLED,
 )
-
-
-class UserRegistered(BaseModel):
-    """`user.registered` data (auth)."""
-
-    user_id: StrictStr
-    name: StrictStr
-    role: StrictStr
-
-
-class UserDeleted(BaseModel):
-    """`user.deleted` data (auth)."""
-
-    user_id: StrictStr
-
-
-class FileChanged(BaseModel):
-    """`file.uploaded` / `file.deleted` data (upload); only what api uses."""
-
-    file_id: StrictStr
-    owner_id: StrictStr
-    kind: StrictStr
 
 
 class EventHandlers:
@@ -76,23 +53,23 @@ class EventHandlers:
 
     async def user_registered(self, event: CloudEvent, tx: Tx) -> None:
         """Create the new user's profile."""
-        data = UserRegistered.model_validate(event.data)
+        data = UserRegisteredData.model_validate(event.data)
         await self._profiles.register(
             tx, data.user_id, name=data.name, role=data.role, at=event.time
         )
 
     async def user_deleted(self, event: CloudEvent, tx: Tx) -> None:
         """Erase the user's profile, notifications, applications and open duties."""
-        await self._marketplace.erase_member(tx, UserDeleted.model_validate(event.data).user_id)
+        await self._marketplace.erase_member(tx, UserDeletedData.model_validate(event.data).user_id)
 
     async def file_uploaded(self, event: CloudEvent, tx: Tx) -> None:
         """A new profile photo becomes the owner's photo (the latest upload wins)."""
-        data = FileChanged.model_validate(event.data)
+        data = FileData.model_validate(event.data)
         await self._profiles.photo_uploaded(tx, data.owner_id, data.file_id, data.kind, event.time)
 
     async def file_deleted(self, event: CloudEvent, tx: Tx) -> None:
         """A deleted profile photo is no longer shown."""
-        data = FileChanged.model_validate(event.data)
+        data = FileData.model_validate(event.data)
         await self._profiles.photo_deleted(tx, data.owner_id, data.file_id, data.kind)
 
     async def notify(self, event: CloudEvent, tx: Tx) -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from nocturnal.auth.domain.users import User
+from nocturnal.shared.event_payloads import (
+    LoginFailedData,
+    LoginSucceededData,
+    TokensRevokedData,
+    UserRegisteredData,
+)
 from nocturnal.shared.unit_of_work import DomainEvent
 
 USER_REGISTERED = "user.registered"
@@ -12,37 +16,37 @@ LOGIN_SUCCEEDED = "user.login_succeeded"
 LOGIN_FAILED = "user.login_failed"
 TOKENS_REVOKED = "auth.tokens_revoked"
 
-REASON_PASSWORD = "password"
-REASON_UNKNOWN_EMAIL = "unknown_email"
-REASON_WRONG_PASSWORD = "wrong_password"
-
 
 def user_registered(user: User) -> DomainEvent:
     """`user.registered` `{user_id, email, name, role}` (api creates the profile)."""
-    data = {"user_id": user.id, "email": user.email, "name": user.name, "role": user.role.value}
+    data = UserRegisteredData(
+        user_id=user.id, email=user.email, name=user.name, role=user.role.value
+    ).to_data()
     return DomainEvent(USER_REGISTERED, data, subject=user.id)
 
 
 def login_succeeded(user_id: str, email_hash: str, ip: str) -> DomainEvent:
-    """`user.login_succeeded` `{user_id, email_hash, ip, reason: password}`."""
-    data = _login_attempt(user_id, email_hash, ip, REASON_PASSWORD)
-    return DomainEvent(LOGIN_SUCCEEDED, data, subject=user_id)
+    """`user.login_succeeded` `{user_id, email_hash, ip, reason: password}`; `email_hash` is the
+    rate-limit subject of the address, so ratelimit can forget its failures."""
+    data = LoginSucceededData(user_id=user_id, email_hash=email_hash, ip=ip, reason="password")
+    return DomainEvent(LOGIN_SUCCEEDED, data.to_data(), subject=user_id)
 
 
 def login_failed(user_id: str | None, email_hash: str, ip: str) -> DomainEvent:
     """`user.login_failed` `{user_id, email_hash, ip, reason}`: `unknown_email` when no account
-    has the address (`user_id` None), else `wrong_password`."""
-    reason = REASON_UNKNOWN_EMAIL if user_id is None else REASON_WRONG_PASSWORD
-    return DomainEvent(LOGIN_FAILED, _login_attempt(user_id, email_hash, ip, reason))
+    has the address (`user_id` None), else `wrong_password`; `email_hash` is the rate-limit
+    subject of the address, so ratelimit can tighten it."""
+    data = LoginFailedData(
+        user_id=user_id,
+        email_hash=email_hash,
+        ip=ip,
+        reason="unknown_email" if user_id is None else "wrong_password",
+    )
+    return DomainEvent(LOGIN_FAILED, data.to_data())
 
 
 def tokens_revoked(user_id: str, not_before: int) -> DomainEvent:
     """`auth.tokens_revoked` `{user_id, not_before}`: reject `user_id`'s access tokens issued
     before `not_before` (epoch seconds)."""
-    data = {"user_id": user_id, "not_before": not_before}
+    data = TokensRevokedData(user_id=user_id, not_before=not_before).to_data()
     return DomainEvent(TOKENS_REVOKED, data, subject=user_id)
-
-
-def _login_attempt(user_id: str | None, email_hash: str, ip: str, reason: str) -> dict[str, Any]:
-    # email_hash is the rate-limit subject of the address, so ratelimit can tighten it.
-    return {"user_id": user_id, "email_hash": email_hash, "ip": ip, "reason": reason}

@@ -5,10 +5,10 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from typing_extensions import TypedDict
-
-from nocturnal.shared.clock import Timestamp, rfc3339
+from nocturnal.shared.clock import rfc3339
+from nocturnal.shared.event_payloads import TierChangedData
 from nocturnal.shared.ratelimit.policies import Tier, ip_group, limit_key
 
 SUBJECT_PATTERN = r"^[A-Za-z0-9._:@+=-]{1,128}$"
@@ -55,16 +55,6 @@ class Subject:
         return tier_key(policy, self.name or ip_group(self.ip))
 
 
-class TierChangeView(TypedDict):
-    """A subject's tier under a policy until `until` (then the normal tier again)."""
-
-    policy: str
-    subject: str
-    tier: Tier
-    reason: str
-    until: Timestamp
-
-
 @dataclass(frozen=True)
 class TierChange:
     """An override: `subject` is on `tier` under `policy` for `ttl_s` seconds, until `until`."""
@@ -95,12 +85,12 @@ class TierChange:
         """Redis key of the override."""
         return tier_key(self.policy, self.subject)
 
-    def to_json(self) -> TierChangeView:
+    def to_json(self) -> dict[str, Any]:
         """The `ratelimit.tier_changed` event data and API response (RFC 3339 `until`)."""
-        return {
-            "policy": self.policy,
-            "subject": self.subject,
-            "tier": self.tier,
-            "reason": self.reason,
-            "until": rfc3339(self.until),
-        }
+        return TierChangedData(
+            policy=self.policy,
+            subject=self.subject,
+            tier=self.tier.value,
+            reason=self.reason,
+            until=rfc3339(self.until),
+        ).to_data()

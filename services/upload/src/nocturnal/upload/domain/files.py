@@ -17,6 +17,7 @@ from pydantic import Field
 from typing_extensions import TypedDict
 
 from nocturnal.shared.clock import Timestamp, rfc3339
+from nocturnal.shared.event_payloads import FileData
 from nocturnal.shared.unit_of_work import DomainEvent
 
 FILE_UPLOADED = "file.uploaded"
@@ -249,12 +250,12 @@ class StoredFile:
     def event(self, name: str) -> DomainEvent:
         """`file.uploaded` / `file.deleted` about this file (subject: its id), with data
         `{file_id, owner_id, kind, content_type, size, sha256}`."""
-        data = {
-            "file_id": self.id,
-            "owner_id": self.owner_id,
-            "kind": self.kind.value,
-            "content_type": self.content_type.value,
-            "size": self.size,
-            "sha256": self.sha256,
-        }
-        return DomainEvent(name, data, subject=self.id)
+        data = FileData(
+            file_id=self.id,
+            owner_id=self.owner_id,
+            kind=self.kind.value,
+            content_type=self.content_type.value,
+            size=self.size,
+            sha256=self.sha256,
+        )
+        return DomainEvent(name, data.to_data(), subject=self.id)

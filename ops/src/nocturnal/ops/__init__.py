@@ -1,0 +1,1 @@
+"""Nocturnal operator tools: `python -m nocturnal.ops <group> <command>` (see `--help`)."""
