@@ -10,10 +10,14 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
+from pydantic import TypeAdapter
 
+from nocturnal.api.domain.applications import ApplicationView
+from nocturnal.api.domain.duties import DutyView
 from nocturnal.api.routes import ROUTES as API_ROUTES
 from nocturnal.auth.routes import ROUTES as AUTH_ROUTES
 from nocturnal.ratelimit.routes import ROUTES as RATELIMIT_ROUTES
+from nocturnal.shared.event_payloads import ApplicationData, DutyData
 from nocturnal.shared.http.app import BASE_ROUTES
 from nocturnal.shared.http.openapi import openapi_document
 from nocturnal.shared.http.routes import RouteTable
@@ -89,3 +93,19 @@ def test_every_example_in_a_document_is_valid_by_its_own_schema(table: RouteTabl
         errors = [error.message for error in validator.iter_errors(example)]
         assert errors == [], f"{table.service}: an example of {name}: {errors}"
     assert examples
+
+
+@pytest.mark.parametrize(
+    ("view", "event", "event_only"),
+    [(DutyView, DutyData, set()), (ApplicationView, ApplicationData, {"duty_title", "posted_by"})],
+)
+def test_the_api_shows_duties_and_applications_as_their_events_carry_them(
+    view: Any, event: Any, event_only: set[str]
+) -> None:
+    # Two contracts of one object (DESIGN §3: "the duty as the API shows it"): the HTTP shape
+    # renders the response, the event model checks each published payload; they must agree.
+    shown = TypeAdapter(view).json_schema(mode="serialization")
+    carried = event.model_json_schema(mode="serialization")
+    assert set(carried["properties"]) - set(shown["properties"]) == event_only
+    assert set(shown["properties"]) <= set(carried["properties"])
+    assert set(shown["required"]) == set(carried["required"]) - event_only
