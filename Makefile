@@ -1,5 +1,5 @@
 # Nocturnal developer entry points. `make run` starts everything on http://localhost:8080.
-.PHONY: install run demo test lint fmt bench asyncapi ops dlq dlq-show dlq-replay dlq-purge
+.PHONY: install run demo test lint fmt bench openapi client fuzz asyncapi ops dlq dlq-show dlq-replay dlq-purge
 
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 SYNC_FLAGS ?= --frozen
@@ -25,6 +25,24 @@ demo:
 
 test: install
 	$(UV) run pytest
+
+# docs/openapi.json from the services' route tables (tests/contracts fails when it is stale).
+openapi: install
+	$(UV) run python -m tools.openapi
+
+# A Python client generated from docs/openapi.json into build/client (not checked in).
+client: install
+	$(UV) run python -m tools.openapi.client build/client
+
+# The longer fuzzing run: schemathesis's coverage phase too, many more cases, a fresh seed
+# (printed; FUZZ_SEED=<n> replays one). `make test` runs a bounded, derandomized pass.
+FUZZ_EXAMPLES ?= 200
+FUZZ_SCENARIOS ?= 100
+FUZZ_SEED ?= $(shell od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+fuzz: install
+	@echo "fuzz: seed $(FUZZ_SEED)"
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SCENARIOS=$(FUZZ_SCENARIOS) FUZZ_SEED=$(FUZZ_SEED) \
+		FUZZ_COVERAGE=1 $(UV) run pytest tests/contracts/test_fuzz.py -p no:cacheprovider --timeout=0 $(ARGS)
 
 # Not part of `make test`: ~15 minutes of load on this machine (BENCH_QUICK=1: ~5). See README.
 bench: install

@@ -7,7 +7,6 @@ import functools
 import os
 import shutil
 import subprocess
-import urllib.parse
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ import pytest
 from event_topology import delete_event_topology, new_exchange_name, private_event_exchange
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from redis_databases import private_redis_database
 
 from tools.devstack import (
     DEFAULT_AMQP_URL,
@@ -46,10 +46,6 @@ MONGO_IMAGE = "mongo:7.0"
 REDIS_IMAGE = "redis:7.2"
 RABBITMQ_IMAGE = "rabbitmq:3.13"
 MOTO_IMAGE = "motoserver/moto:5.1.0"
-
-# Logical Redis databases handed to test sessions; their locks live in the URL's own database.
-REDIS_TEST_DATABASES = range(1, 16)
-REDIS_LOCK_TTL_S = 3 * 3600
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -99,39 +95,6 @@ def initiate_replica_set(url: str) -> None:
         client.admin.command("replSetInitiate", {"_id": "rs0", "members": members})
         primary = lambda: bool(client.admin.command("hello").get("isWritablePrimary"))  # noqa: E731
         wait_until(primary, "MongoDB replica set", timeout=30)
-
-
-@contextlib.contextmanager
-def private_redis_database(url: str) -> Iterator[str]:
-    """Claim a logical database of the Redis at `url` that no other test session holds, empty.
-
-    Rate-limit counters are keyed by client address (127.0.0.1 in every test), so sessions, and
-    runs within the last window, that shared one database would throttle each other.
-    """
-    import redis
-
-    locks = redis.Redis.from_url(url)
-    token = uuid.uuid4().hex
-    claimed = next(
-        (
-            db
-            for db in REDIS_TEST_DATABASES
-            if locks.set(f"nocturnal:test-session:db{db}", token, nx=True, ex=REDIS_LOCK_TTL_S)
-        ),
-        None,
-    )
-    if claimed is None:
-        raise RuntimeError(f"every Redis test database at {url} is held by another test session")
-    private_url = urllib.parse.urlsplit(url)._replace(path=f"/{claimed}").geturl()
-    with contextlib.closing(redis.Redis.from_url(private_url)) as private:
-        private.flushdb()
-    try:
-        yield private_url
-    finally:
-        lock = f"nocturnal:test-session:db{claimed}"
-        if locks.get(lock) == token.encode():
-            locks.delete(lock)
-        locks.close()
 
 
 @contextlib.contextmanager

@@ -57,9 +57,6 @@ class FakeErasureLedger:
         self.claims.append(user_id)
         return user_id not in self.erased
 
-    async def is_erased(self, user_id: str) -> bool:
-        return user_id in self.erased
-
     async def mark_erased(self, user_id: str, now: datetime) -> None:
         self.erased.setdefault(user_id, now)
 

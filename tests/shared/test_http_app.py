@@ -11,6 +11,7 @@ from aiohttp.test_utils import TestClient
 from nocturnal.shared.config import ServiceSettings
 from nocturnal.shared.http.app import create_service_app, json_response
 from nocturnal.shared.http.request import RequestModel, client_ip, read_json
+from nocturnal.shared.http.routes import Json, Reply, Route, RouteTable, add_routes
 from nocturnal.shared.problems import PROBLEM_TYPES
 
 
@@ -39,7 +40,10 @@ async def boom(_: web.Request) -> web.Response:
 @pytest.fixture
 async def client(aiohttp_client: Any) -> TestClient:
     app = create_service_app(ServiceSettings(), service="test")
-    app.router.add_post("/shifts", create_shift)
+    shifts = Route(
+        "POST", "/shifts", create_shift, "create-shift", Reply(201, "It.", Shift), body=Json(Shift)
+    )
+    add_routes(app, RouteTable("test", (shifts,)))
     app.router.add_get("/whoami", whoami)
     app.router.add_get("/boom", boom)
     app.router.add_put("/raw", body_length)
@@ -153,7 +157,10 @@ async def test_health_and_metrics_answer(client: TestClient) -> None:
     metrics = await (await client.get("/metrics")).text()
     assert "http_requests_total" in metrics
     spec = await (await client.get("/openapi.json")).json()
-    assert "/shifts" in spec["paths"]
+    assert spec["info"]["title"] == "nocturnal test"
+    assert {"/health/live", "/health/ready", "/metrics", "/openapi.json", "/shifts"} == set(
+        spec["paths"]
+    )
 
 
 async def test_readiness_fails_on_a_critical_check_and_reports_an_optional_one(
@@ -205,18 +212,26 @@ def test_loggers_made_before_configuration_follow_it() -> None:
 async def test_integer_query_parameters_refuse_anything_but_ascii_digits_in_range(
     aiohttp_client: Any, limit: str
 ) -> None:
-    from nocturnal.shared.http.request import query_int
+    from typing import Annotated
+
+    from pydantic import Field
+
+    from nocturnal.shared.http.request import QueryModel, integer_in, parse_query
+
+    class Listing(QueryModel):
+        limit: Annotated[int, Field(ge=1, le=100), integer_in(1, 100)] = 20
 
     async def listing(request: web.Request) -> web.Response:
-        return json_response({"limit": query_int(request, "limit", default=20, low=1, high=100)})
+        return json_response({"limit": parse_query(request, Listing).limit})
 
     app = create_service_app(ServiceSettings(), service="test")
     app.router.add_get("/items", listing)
     client = await aiohttp_client(app)
     resp = await client.get("/items", params={"limit": limit})
     body = await problem(resp, 400)
-    assert body["errors"][0]["field"] == "limit"
+    assert body["errors"] == [{"field": "limit", "message": "must be an integer from 1 to 100"}]
     assert (await (await client.get("/items", params={"limit": "7"})).json()) == {"limit": 7}
+    assert (await (await client.get("/items")).json()) == {"limit": 20}
 
 
 # Codings aiohttp cannot decode at all (br without Brotli) are refused by its HTTP parser before

@@ -9,9 +9,8 @@ from aiohttp.test_utils import TestClient
 
 from nocturnal.shared.config import ServiceSettings
 from nocturnal.shared.http.app import create_service_app
-from nocturnal.shared.http.errors import domain_error_middleware
+from nocturnal.shared.http.errors import ProblemOf, domain_error_middleware
 from nocturnal.shared.paging import InvalidCursor
-from nocturnal.shared.problems import conflict, not_found
 
 
 class Missing(Exception):
@@ -39,7 +38,7 @@ async def test_errors_in_the_table_become_their_problems_and_others_stay_500(
     app = create_service_app(ServiceSettings(), service="test")
     app.middlewares.append(
         domain_error_middleware(
-            {Missing: lambda e: not_found(f"no {e}"), Taken: lambda e: conflict("taken")}
+            {Missing: ProblemOf(404, lambda e: f"no {e}"), Taken: ProblemOf(409, "taken")}
         )
     )
     for path, error in [

@@ -118,3 +118,16 @@ async def test_a_body_that_is_not_json_is_415(scene: dict[str, Any]) -> None:
             caller, method, path, data="bio=x", headers={"Content-Type": "text/plain"}
         )
         await problem(resp, 415)
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/duties", "/api/applications/me", "/api/notifications", "{duty}/applications"]
+)
+async def test_an_unknown_query_parameter_is_400_naming_it(
+    scene: dict[str, Any], path: str
+) -> None:
+    # Found by schemathesis: listings other than /api/duties ignored `?limt=5` and the like.
+    path = path.format(duty=f"/api/duties/{scene['duty']['id']}")
+    resp = await send(scene["admin"], "GET", path, params={"limt": "5"})
+    body = await problem(resp, 400)
+    assert body["errors"] == [{"field": "limt", "message": "Extra inputs are not permitted"}]

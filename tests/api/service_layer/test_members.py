@@ -94,6 +94,8 @@ async def test_nothing_is_stored_for_an_erased_member_by_events_that_arrive_late
         tx, "e2", "application.accepted", accepted | {"applicant_id": "u2"}, at
     )
     assert len((await api.notification_service.page("u2", PageRequest())).items) == 1
+    # Claimed, not merely looked up: a concurrent erasure of the recipient conflicts with it.
+    assert api.erasures.claims[-1] == "u2"
 
 
 def _application(application_id: str, duty_id: str, applicant_id: str) -> Application:

@@ -62,7 +62,8 @@ async def test_the_list_pages_through_the_callers_files_newest_first(
 
 
 @pytest.mark.parametrize(
-    "query", ["limit=0", "limit=101", "limit=x", "cursor=%%%", "cursor=WyJ4Il0", "cursor=WzEsMl0"]
+    "query",
+    ["limit=0", "limit=101", "limit=x", "cursor=%%%", "cursor=WyJ4Il0", "cursor=WzEsMl0", "limt=5"],
 )
 async def test_bad_page_parameters_are_400(
     client: TestClient, auth: dict[str, str], query: str

@@ -51,14 +51,6 @@ class MongoErasureLedger:
         # An upsert returning the document after the update always returns one.
         return entry is not None and entry.get("erased_at") is None
 
-    async def is_erased(self, user_id: str) -> bool:
-        """Whether `user_id` was erased, as this transaction's snapshot sees it: a read, which
-        does not conflict with anything. For writes whose rare overlap with an erasure is
-        acceptable and whose claims would otherwise contend with each other (the many
-        notifications of one recipient)."""
-        entry = await self._entries.find_one({"_id": user_id}, session=self._session)
-        return entry is not None and entry.get("erased_at") is not None
-
     async def mark_erased(self, user_id: str, now: datetime) -> None:
         """Mark `user_id` erased at `now`, in the erasure's transaction. Where in it does not
         matter for correctness (a claim committed after the erasure's snapshot, or in progress,

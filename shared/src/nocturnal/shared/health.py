@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Literal
 
 from aiohttp import web
+from typing_extensions import TypedDict
 
 Check = Callable[[], Awaitable[bool]]
+CheckResult = Literal["ok", "failing"]
 
 EVENT_BUS_CHECK = "rabbitmq"
 """The readiness check of a service's event bus: connected, and every consumer attached."""
@@ -43,14 +46,16 @@ class Readiness:
         except Exception:
             return False
 
-    async def evaluate(self) -> tuple[bool, dict[str, str]]:
+    async def evaluate(self) -> tuple[bool, dict[str, CheckResult]]:
         """Run every check concurrently.
 
         Returns (every critical check ok and not draining, {name: "ok" | "failing"}).
         """
         names = list(self._checks)
         results = await asyncio.gather(*(self._run(self._checks[n]) for n in names))
-        checks = {n: "ok" if ok else "failing" for n, ok in zip(names, results, strict=True)}
+        checks: dict[str, CheckResult] = {
+            n: "ok" if ok else "failing" for n, ok in zip(names, results, strict=True)
+        }
         critical_ok = all(
             ok for n, ok in zip(names, results, strict=True) if n not in self._optional
         )
@@ -60,14 +65,31 @@ class Readiness:
 READINESS = web.AppKey("readiness", Readiness)
 
 
+class Liveness(TypedDict):
+    """`/health/live`: the process answers."""
+
+    status: Literal["ok"]
+
+
+class ReadinessReport(TypedDict):
+    """`/health/ready`: the verdict, and each named check's result."""
+
+    status: Literal["ok", "draining", "unavailable"]
+    checks: dict[str, CheckResult]
+
+
 async def live_handler(_: web.Request) -> web.Response:
     """GET /health/live: the process answers."""
-    return web.json_response({"status": "ok"})
+    body: Liveness = {"status": "ok"}
+    return web.json_response(body)
 
 
 async def ready_handler(request: web.Request) -> web.Response:
     """GET /health/ready: 200 when every dependency check passes, else 503 with the details."""
     readiness = request.app[READINESS]
     ok, checks = await readiness.evaluate()
-    status = "ok" if ok else ("draining" if readiness.draining else "unavailable")
-    return web.json_response({"status": status, "checks": checks}, status=200 if ok else 503)
+    body: ReadinessReport = {
+        "status": "ok" if ok else ("draining" if readiness.draining else "unavailable"),
+        "checks": checks,
+    }
+    return web.json_response(body, status=200 if ok else 503)

@@ -12,9 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from types import MappingProxyType
-from typing import Any
+from typing import NotRequired, cast
 
 from pydantic_core import ErrorDetails
+from typing_extensions import TypedDict
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://nocturnal.dev/problems/"
@@ -228,6 +229,26 @@ def problem_type(status: int) -> ProblemType:
     return ProblemType(status, "", phrase.phrase, phrase.description, "")
 
 
+class FieldError(TypedDict):
+    """One invalid value: where (`field`, dotted for nested ones) and what is wrong with it."""
+
+    field: str
+    message: str
+
+
+class ProblemDetails(TypedDict):
+    """The RFC 9457 body of every error: `type` and `title` follow from `status`
+    (`PROBLEM_TYPES`); `instance` is the request path; `errors` lists invalid values (400)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    request_id: str | None
+    errors: NotRequired[list[FieldError]]
+
+
 class Problem(Exception):
     """An HTTP error answered as `application/problem+json` (RFC 9457).
 
@@ -254,9 +275,9 @@ class Problem(Exception):
         self.headers = headers or {}
         super().__init__(f"{status} {self.title}: {self.detail}")
 
-    def body(self, *, instance: str, request_id: str | None) -> dict[str, Any]:
+    def body(self, *, instance: str, request_id: str | None) -> ProblemDetails:
         """The RFC 9457 JSON object for this problem at request path `instance`."""
-        doc: dict[str, Any] = {
+        doc: ProblemDetails = {
             "type": self.type,
             "title": self.title,
             "status": self.status,
@@ -265,7 +286,7 @@ class Problem(Exception):
             "request_id": request_id,
         }
         if self.errors:
-            doc["errors"] = self.errors
+            doc["errors"] = cast(list[FieldError], self.errors)
         return doc
 
 

@@ -4,10 +4,11 @@ verified principal. Pure: no I/O library is imported here."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 ISSUER = "nocturnal-auth"
 AUDIENCE = "nocturnal"
-ALGORITHM = "EdDSA"
+ALGORITHM: Final = "EdDSA"
 TOKEN_TYPE = "at+jwt"
 ACCESS_TOKEN_TTL_S = 15 * 60
 REQUIRED_CLAIMS = ["iss", "aud", "sub", "role", "iat", "nbf", "exp", "jti"]

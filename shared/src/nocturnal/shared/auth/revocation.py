@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 from pydantic import BaseModel
+from typing_extensions import TypedDict
 
 from nocturnal.shared.auth.claims import TOKEN_HORIZON_S
 from nocturnal.shared.event_payloads import TokensRevokedData
@@ -54,7 +55,14 @@ class _Revocations(BaseModel):
     items: list[_Revocation]
 
 
-EpochSource = Callable[[], Awaitable[list[dict[str, Any]]]]
+class RevocationEpoch(TypedDict):
+    """The user's access tokens issued before `not_before` (epoch seconds) are dead."""
+
+    user_id: str
+    not_before: int
+
+
+EpochSource = Callable[[], Awaitable[list[RevocationEpoch]]]
 """Reads the revocation epochs still in force: `[{user_id, not_before}]` (raises on failure)."""
 
 
@@ -63,7 +71,7 @@ def http_revocations(session: aiohttp.ClientSession, auth_url: str) -> EpochSour
     (`{items: [{user_id, not_before}]}`)."""
     url = f"{auth_url.rstrip('/')}/v1/revocations"
 
-    async def read() -> list[dict[str, Any]]:
+    async def read() -> list[RevocationEpoch]:
         async with session.get(url) as response:
             response.raise_for_status()
             body: dict[str, Any] = await response.json()

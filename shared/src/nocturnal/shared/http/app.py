@@ -21,13 +21,22 @@ from pydantic_core import to_jsonable_python
 
 from nocturnal.shared.clock import rfc3339
 from nocturnal.shared.config import ServiceSettings, load_settings
-from nocturnal.shared.health import READINESS, Readiness, live_handler, ready_handler
+from nocturnal.shared.health import (
+    READINESS,
+    Liveness,
+    Readiness,
+    ReadinessReport,
+    live_handler,
+    ready_handler,
+)
 from nocturnal.shared.http.context import (
     REQUEST_ID_HEADER,
     TRACEPARENT_HEADER,
     request_id_from,
     traceparent_from,
 )
+from nocturnal.shared.http.openapi import openapi_document
+from nocturnal.shared.http.routes import ROUTE_TABLES, Reply, Route, RouteTable, add_routes
 from nocturnal.shared.logging import bind_context, configure_logging, get_logger
 from nocturnal.shared.metrics import HTTP_DURATION, HTTP_REQUESTS, metrics_handler
 from nocturnal.shared.problems import PROBLEM_CONTENT_TYPE, Problem
@@ -172,33 +181,79 @@ async def identity_body_middleware(request: web.Request, handler: Handler) -> we
     return await handler(request)
 
 
+OPENAPI_JSON = web.AppKey("openapi_json", bytes)
+
+
+def openapi_of(app: web.Application) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of every route `app` serves (its route tables)."""
+    tables: list[RouteTable] = app[ROUTE_TABLES]
+    return openapi_document(
+        tables,
+        title=f"nocturnal {app[SERVICE]}",
+        version=app[SETTINGS].version,
+        description=f"The {app[SERVICE]} service's own routes, public and internal.",
+    )
+
+
+async def _build_openapi(app: web.Application) -> None:
+    # Once per app: the routes are final when it starts, and no request pays for the document.
+    app[OPENAPI_JSON] = json.dumps(openapi_of(app), separators=(",", ":")).encode()
+
+
 async def openapi_handler(request: web.Request) -> web.Response:
-    """GET /openapi.json: an OpenAPI 3.1 document listing this service's routes."""
-    paths: dict[str, dict[str, Any]] = {}
-    for route in request.app.router.routes():
-        info = route.resource.get_info() if route.resource else {}
-        path = info.get("path") or info.get("formatter")
-        if not path or route.method == "HEAD":
-            continue
-        summary = (route.handler.__doc__ or "").strip().splitlines()
-        paths.setdefault(path, {})[route.method.lower()] = {
-            "summary": summary[0] if summary else "",
-            "responses": {"default": {"description": "JSON, or application/problem+json"}},
-        }
-    settings = request.app[SETTINGS]
-    document = {
-        "openapi": "3.1.0",
-        "info": {"title": f"nocturnal {request.app[SERVICE]}", "version": settings.version},
-        "paths": paths,
-    }
-    return json_response(document)
+    """The OpenAPI 3.1 document of this service's routes, with every answer's schema."""
+    return web.Response(body=request.app[OPENAPI_JSON], content_type="application/json")
+
+
+BASE_ROUTES = RouteTable(
+    "operations",
+    (
+        Route(
+            "GET",
+            "/health/live",
+            live_handler,
+            "health-live",
+            Reply(200, "The process answers.", Liveness),
+            internal=True,
+        ),
+        Route(
+            "GET",
+            "/health/ready",
+            ready_handler,
+            "health-ready",
+            Reply(200, "Every critical dependency check passes.", ReadinessReport),
+            replies=(
+                Reply(503, "A critical check fails, or the instance is draining.", ReadinessReport),
+            ),
+            internal=True,
+        ),
+        Route(
+            "GET",
+            "/metrics",
+            metrics_handler,
+            "metrics",
+            Reply(200, "The metrics.", {"type": "string"}, media_type="text/plain"),
+            internal=True,
+        ),
+        Route(
+            "GET",
+            "/openapi.json",
+            openapi_handler,
+            "openapi",
+            Reply(200, "This document.", dict[str, Any]),
+            internal=True,
+        ),
+    ),
+)
+"""What every service serves besides its own routes."""
 
 
 def create_service_app(settings: ServiceSettings, *, service: str) -> web.Application:
     """The base application every service builds on.
 
     Has the context and problem middlewares, `/health/live`, `/health/ready` (checks are added
-    to `app[READINESS]`), `/metrics` and `/openapi.json`; request bodies over
+    to `app[READINESS]`), `/metrics` and `/openapi.json` (the document of every route table added
+    with `add_routes`, built when the app starts); request bodies over
     `settings.max_json_body_bytes` are refused with 413 unless a route streams its body.
     """
     app = web.Application(
@@ -210,10 +265,8 @@ def create_service_app(settings: ServiceSettings, *, service: str) -> web.Applic
     app[SERVICE] = service
     app[READINESS] = Readiness()
     app.on_response_prepare.append(_on_prepare)
-    app.router.add_get("/health/live", live_handler, name="health-live")
-    app.router.add_get("/health/ready", ready_handler, name="health-ready")
-    app.router.add_get("/metrics", metrics_handler, name="metrics")
-    app.router.add_get("/openapi.json", openapi_handler, name="openapi")
+    app.on_startup.append(_build_openapi)
+    add_routes(app, BASE_ROUTES)
     return app
 
 
@@ -337,6 +390,8 @@ def serve(
 
 
 __all__ = [
+    "BASE_ROUTES",
+    "OPENAPI_JSON",
     "READINESS",
     "REQUEST_ID",
     "RESPONSE_HEADERS",
@@ -348,6 +403,7 @@ __all__ = [
     "create_service_app",
     "dumps",
     "json_response",
+    "openapi_of",
     "problem_response",
     "run_service",
     "serve",

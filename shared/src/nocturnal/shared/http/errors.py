@@ -3,28 +3,66 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from nocturnal.shared.http.app import Handler
 from nocturnal.shared.paging import InvalidCursor
 from nocturnal.shared.problems import Problem, validation_problem
 
-ProblemOf = Callable[[Any], Problem]
-"""Turns one caught error into the problem the client gets."""
+if TYPE_CHECKING:  # the app module serves the OpenAPI document, which reads these tables
+    from nocturnal.shared.http.app import Handler
+
+FieldErrors = list[dict[str, str]]
 
 
-def _invalid_cursor(_: InvalidCursor) -> Problem:
-    return validation_problem([{"field": "cursor", "message": "invalid cursor"}])
+@dataclass(frozen=True)
+class ProblemOf:
+    """How one caught error is answered (RFC 9457): its `status`, known before any error is
+    raised (the OpenAPI document lists it), and what the problem says about the error.
+
+    `detail` is a fixed text or a function of the error (None: the status's standard wording);
+    `errors`, for a 400, turns the error into `[{field, message}]` (the detail is then the one of
+    every validation failure); `headers` are added to the response (e.g. `Retry-After`).
+    """
+
+    status: int
+    detail: str | Callable[[Any], str] | None = None
+    errors: Callable[[Any], FieldErrors] | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.errors is not None and self.status != 400:
+            raise ValueError("field errors are a 400's (validation failures)")
+
+    def __call__(self, exc: Exception) -> Problem:
+        """The problem answering `exc`."""
+        if self.errors is not None:
+            return validation_problem(self.errors(exc))
+        detail = self.detail(exc) if callable(self.detail) else self.detail
+        return Problem(self.status, detail, headers=dict(self.headers))
 
 
-SHARED_PROBLEMS: Mapping[type[Exception], ProblemOf] = {InvalidCursor: _invalid_cursor}
+ProblemTable = Mapping[type[Exception], ProblemOf]
+"""A service's domain and use-case errors → the problems its clients get."""
+
+SHARED_PROBLEMS: ProblemTable = {
+    InvalidCursor: ProblemOf(
+        400, errors=lambda _: [{"field": "cursor", "message": "invalid cursor"}]
+    )
+}
 """Errors of the shared library every service answers the same way."""
 
 
-def domain_error_middleware(problems: Mapping[type[Exception], ProblemOf]) -> Middleware:
+def problem_of(problems: ProblemTable, error: type[Exception]) -> ProblemOf | None:
+    """The entry answering `error`: the nearest class in its MRO (`SHARED_PROBLEMS` included)."""
+    table = {**SHARED_PROBLEMS, **problems}
+    return next((table[cls] for cls in error.__mro__ if cls in table), None)
+
+
+def domain_error_middleware(problems: ProblemTable) -> Middleware:
     """Middleware raising `problems[type(exc)](exc)` for a domain or use-case error a handler
     let through (the nearest class in `exc`'s MRO wins; `SHARED_PROBLEMS` are included).
 
@@ -38,9 +76,9 @@ def domain_error_middleware(problems: Mapping[type[Exception], ProblemOf]) -> Mi
         try:
             return await handler(request)
         except Exception as exc:
-            problem_of = next((table[cls] for cls in type(exc).__mro__ if cls in table), None)
-            if problem_of is None:
+            answer = next((table[cls] for cls in type(exc).__mro__ if cls in table), None)
+            if answer is None:
                 raise
-            raise problem_of(exc) from None
+            raise answer(exc) from None
 
     return middleware

@@ -6,16 +6,45 @@ import base64
 import binascii
 import json
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from aiohttp import web
+from pydantic import Field
+from typing_extensions import TypedDict
 
-from nocturnal.shared.http.request import query_int
+from nocturnal.shared.http.request import QueryModel, integer_in, parse_query
 from nocturnal.shared.paging import DEFAULT_LIMIT, MAX_LIMIT, Page, PageRequest
 from nocturnal.shared.problems import validation_problem
 
 T = TypeVar("T")
+ItemT = TypeVar("ItemT")
 MAX_CURSOR_CHARS = 512
+
+
+class PageQuery(QueryModel):
+    """`?limit=&cursor=` of every listing."""
+
+    limit: Annotated[
+        int,
+        Field(ge=1, le=MAX_LIMIT, description="How many items, at most."),
+        integer_in(1, MAX_LIMIT),
+    ] = DEFAULT_LIMIT
+    # Checked by decode_cursor, whose limit the schema shows.
+    cursor: Annotated[
+        str | None,
+        Field(
+            description="`next_cursor` of the previous page; absent or empty: the first page.",
+            json_schema_extra={"maxLength": MAX_CURSOR_CHARS},
+        ),
+    ] = None
+
+
+class PageBody(TypedDict, Generic[ItemT]):
+    """One page of a listing: its `items`, and `next_cursor` to ask for the next page with
+    (null on the last page)."""
+
+    items: list[ItemT]
+    next_cursor: str | None
 
 
 def encode_cursor(sort_key: list[Any]) -> str:
@@ -44,13 +73,18 @@ def decode_cursor(cursor: str) -> list[Any]:
 
 
 def page_request(request: web.Request) -> PageRequest:
-    """Read `limit` and `cursor` from the query string (400 on invalid values)."""
-    limit = query_int(request, "limit", default=DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
-    cursor = request.query.get("cursor")
-    return PageRequest(limit=limit, after=decode_cursor(cursor) if cursor else None)
+    """Read `limit` and `cursor` from the query string (`PageQuery`; 400 on invalid values)."""
+    return page_of(parse_query(request, PageQuery))
 
 
-def render_page(page: Page[T], render: Callable[[T], Any]) -> dict[str, Any]:
+def page_of(query: PageQuery) -> PageRequest:
+    """The page a parsed `PageQuery` (or a query model extending it) asks for (400 on a cursor
+    this service did not make)."""
+    cursor = query.cursor
+    return PageRequest(limit=query.limit, after=decode_cursor(cursor) if cursor else None)
+
+
+def render_page(page: Page[T], render: Callable[[T], ItemT]) -> PageBody[ItemT]:
     """`{items, next_cursor}`: each item as `render(item)`; `next_cursor` None on the last page."""
     return {
         "items": [render(item) for item in page.items],

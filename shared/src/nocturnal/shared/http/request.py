@@ -5,10 +5,20 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import unicodedata
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    GetJsonSchemaHandler,
+    ValidationError,
+    field_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from nocturnal.shared.problems import Problem, error_message, validation_problem
 
@@ -41,10 +51,26 @@ def _check_text(value: Any) -> Any:
     return value
 
 
+# The same rule as a JSON Schema pattern (ECMA-262, Python and Rust regex alike), for the
+# OpenAPI document; a required text must also hold more than spaces (they are stripped).
+_HOSTILE_CLASS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+TEXT_PATTERN = f"^[^{_HOSTILE_CLASS}]*$"
+REQUIRED_TEXT_PATTERN = f"^[^{_HOSTILE_CLASS}]*[^\\s{_HOSTILE_CLASS}][^{_HOSTILE_CLASS}]*$"
+
+
+def _document_text_rule(schema: dict[str, Any]) -> None:
+    if schema.get("type") == "string" and not {"pattern", "format", "enum", "const"} & set(schema):
+        schema["pattern"] = REQUIRED_TEXT_PATTERN if schema.get("minLength", 0) else TEXT_PATTERN
+    for branch in (schema.get("items"), *schema.get("anyOf", ())):
+        if isinstance(branch, dict):
+            _document_text_rule(branch)
+
+
 class RequestModel(BaseModel):
     """Base of every request body: unknown fields are rejected, JSON types are not coerced,
     and no text may hold control characters (other than tab and line breaks) or Unicode
-    bidirectional overrides — they are stored and shown to other users."""
+    bidirectional overrides — they are stored and shown to other users. Its JSON Schema says
+    so (`TEXT_PATTERN`, `REQUIRED_TEXT_PATTERN` on every text without a pattern of its own)."""
 
     model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
 
@@ -52,6 +78,35 @@ class RequestModel(BaseModel):
     @classmethod
     def _no_hostile_characters(cls, value: Any) -> Any:
         return _check_text(value)
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler.resolve_ref_schema(handler(core_schema))
+        for prop in json_schema.get("properties", {}).values():
+            _document_text_rule(prop)
+        return json_schema
+
+
+def schema_extra(
+    *, examples: list[dict[str, Any]], never_null: Iterable[str] = ()
+) -> Callable[[dict[str, Any]], None]:
+    """A request model's `json_schema_extra`: its `examples`, and the optional fields that may
+    be absent but never null (a PATCH field a validator refuses null for) shown without null."""
+    names = frozenset(never_null)
+
+    def extra(schema: dict[str, Any]) -> None:
+        schema["examples"] = examples
+        for name, prop in schema.get("properties", {}).items():
+            if name in names and "anyOf" in prop:
+                prop["anyOf"] = [branch for branch in prop["anyOf"] if branch != {"type": "null"}]
+                if len(prop["anyOf"]) == 1:
+                    prop.update(prop.pop("anyOf")[0])
+                if prop.get("default", ...) is None:
+                    del prop["default"]
+
+    return extra
 
 
 def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
@@ -108,25 +163,46 @@ async def _read_at_most(request: web.Request, limit: int) -> bytes:
 
 
 def parse_model(model: type[ModelT], data: Any) -> ModelT:
-    """Validate already-decoded data (e.g. query parameters) against `model`; 400 on failure
-    (the same problem as an invalid body: `validation_problem`)."""
+    """Validate already-decoded data against `model`; 400 on failure (the same problem as an
+    invalid body: `validation_problem`)."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         raise validation_problem(_field_errors(exc)) from None
 
 
-def query_int(request: web.Request, name: str, *, default: int, low: int, high: int) -> int:
-    """Integer query parameter in [low, high], `default` when absent; 400 otherwise."""
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    # isdigit() alone admits "²" and other non-ASCII digits that int() refuses.
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 12) or not low <= int(raw) <= high:
-        raise validation_problem(
-            [{"field": name, "message": f"must be an integer from {low} to {high}"}]
-        )
-    return int(raw)
+def integer_in(low: int, high: int) -> BeforeValidator:
+    """A query model field's validator: ASCII digits for an integer from `low` to `high`
+    (400 "must be an integer from `low` to `high`" otherwise). Put it after
+    `Field(ge=low, le=high)`, which the OpenAPI document shows."""
+
+    def parse(value: Any) -> Any:
+        # isdigit() alone admits "²" and other non-ASCII digits that int() refuses.
+        if not isinstance(value, str):
+            return value
+        if not (value.isascii() and value.isdigit() and len(value) <= 12) or not (
+            low <= int(value) <= high
+        ):
+            raise ValueError(f"must be an integer from {low} to {high}")
+        return int(value)
+
+    return BeforeValidator(parse)
+
+
+def parse_query(request: web.Request, model: type[ModelT]) -> ModelT:
+    """The request's query string as `model` (a `QueryModel`); 400 on invalid values.
+
+    A parameter given more than once counts with its first value.
+    """
+    return parse_model(model, {name: request.query[name] for name in request.query})
+
+
+class QueryModel(BaseModel):
+    """Base of every query-string model: fields are the parameters (strings coerced to their
+    types, surrounding spaces stripped); a parameter the route does not know is refused (400),
+    as an unknown field of a body is: `?limt=5` is a mistake to report, not to ignore."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 def client_ip(request: web.Request, header: str) -> str:

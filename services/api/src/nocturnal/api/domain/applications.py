@@ -6,11 +6,12 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+
+from typing_extensions import TypedDict
 
 from nocturnal.api.domain.duties import Duty
 from nocturnal.api.domain.errors import StateConflict
-from nocturnal.shared.clock import rfc3339
+from nocturnal.shared.clock import Timestamp, rfc3339
 
 APPLICANT_ROLES = ("doctor", "nurse")
 MAX_COVER_LETTER_CHARS = 5000
@@ -39,6 +40,18 @@ class InvalidTransition(StateConflict):
 
 class AlreadyApplied(StateConflict):
     """The applicant already has an application to this duty (one per duty, ever)."""
+
+
+class ApplicationView(TypedDict):
+    """An application as the API and its events show it."""
+
+    id: str
+    duty_id: str
+    applicant_id: str
+    status: ApplicationStatus
+    cover_letter: str
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
 @dataclass(frozen=True)
@@ -98,13 +111,13 @@ class Application:
         """
         return dataclasses.replace(self.move_to(ApplicationStatus.WITHDRAWN, now), cover_letter="")
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> ApplicationView:
         """The application as the API and its events show it."""
         return {
             "id": self.id,
             "duty_id": self.duty_id,
             "applicant_id": self.applicant_id,
-            "status": self.status.value,
+            "status": self.status,
             "cover_letter": self.cover_letter,
             "created_at": rfc3339(self.created_at),
             "updated_at": rfc3339(self.updated_at),

@@ -7,11 +7,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Annotated
+
+from pydantic import ConfigDict, Field, WithJsonSchema, with_config
+from typing_extensions import TypedDict
 
 from nocturnal.api.domain.errors import InvalidValue, StateConflict
 from nocturnal.api.domain.pay import Pay, compute_pay
-from nocturnal.shared.clock import rfc3339
+from nocturnal.shared.clock import Timestamp, rfc3339
 
 POSTER_ROLE = "hospital_admin"
 MAX_POSITIONS = 50
@@ -45,6 +48,85 @@ class DutyFull(StateConflict):
 
 class DutyChanged(StateConflict):
     """The duty changed between reading and writing it."""
+
+
+CalendarDate = Annotated[str, WithJsonSchema({"type": "string", "format": "date"})]
+"""A date `YYYY-MM-DD`: the hospital's wall-clock date of a duty."""
+
+WallClock = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+"""A wall-clock time `HH:MM` (24 h) in the hospital's zone."""
+
+
+class RequirementsView(TypedDict):
+    """What an applicant should bring: years of experience and skills."""
+
+    minimum_experience: Annotated[int, Field(ge=0)]
+    required_skills: list[str]
+
+
+@with_config(
+    ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "6f0c2d1e9b7a4c38a1e5d2f4b3c6a7e8",
+                    "title": "Night cover, ICU",
+                    "hospital_name": "St Mary's General Hospital",
+                    "department": "Intensive Care Unit",
+                    "specialty": "Critical Care",
+                    "description": "Handover at 21:45.",
+                    "date": "2031-12-24",
+                    "start_time": "22:00",
+                    "end_time": "06:00",
+                    "hourly_rate": 95.5,
+                    "duration_hours": 8.0,
+                    "total_compensation": 764.0,
+                    "platform_fee_percent": 5.0,
+                    "net_payment": 725.8,
+                    "positions_needed": 2,
+                    "positions_filled": 0,
+                    "urgency": "URGENT",
+                    "location": "London",
+                    "requirements": {
+                        "minimum_experience": 3,
+                        "required_skills": ["ventilator management"],
+                    },
+                    "status": "OPEN",
+                    "posted_by": "2b9d4c7e1f0a4e6b8c3d5a7f9e1b2c4d",
+                    "created_at": "2031-12-01T09:30:00.000Z",
+                    "updated_at": "2031-12-01T09:30:00.000Z",
+                }
+            ]
+        }
+    )
+)
+class DutyView(TypedDict):
+    """A duty as the API and its events show it: the posting admin's details, the pay computed
+    from them (money and hours are JSON numbers) and how many positions are filled."""
+
+    id: str
+    title: str
+    hospital_name: str
+    department: str
+    specialty: str
+    description: str
+    date: CalendarDate
+    start_time: WallClock
+    end_time: Annotated[WallClock, Field(description="before start_time: the shift wraps midnight")]
+    hourly_rate: Annotated[float, Field(gt=0)]
+    duration_hours: Annotated[float, Field(gt=0, le=24)]
+    total_compensation: Annotated[float, Field(ge=0)]
+    platform_fee_percent: Annotated[float, Field(ge=0, le=100)]
+    net_payment: Annotated[float, Field(ge=0, description="total_compensation less the fee")]
+    positions_needed: Annotated[int, Field(ge=1, le=MAX_POSITIONS)]
+    positions_filled: Annotated[int, Field(ge=0, le=MAX_POSITIONS)]
+    urgency: Urgency
+    location: str
+    requirements: RequirementsView
+    status: DutyStatus
+    posted_by: Annotated[str, Field(description="the user id of the admin who posted it")]
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
 @dataclass(frozen=True)
@@ -178,7 +260,7 @@ class Duty:
             raise DutyNotOpen("the duty is already CANCELLED")
         return dataclasses.replace(self, status=DutyStatus.CANCELLED, updated_at=now)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> DutyView:
         """The duty as the API and its events show it; money and hours are JSON numbers."""
         d = self.details
         return {
@@ -198,13 +280,13 @@ class Duty:
             "net_payment": float(self.pay.net_payment),
             "positions_needed": d.positions_needed,
             "positions_filled": self.positions_filled,
-            "urgency": d.urgency.value,
+            "urgency": d.urgency,
             "location": d.location,
             "requirements": {
                 "minimum_experience": d.requirements.minimum_experience,
                 "required_skills": list(d.requirements.required_skills),
             },
-            "status": self.status.value,
+            "status": self.status,
             "posted_by": self.posted_by,
             "created_at": rfc3339(self.created_at),
             "updated_at": rfc3339(self.updated_at),

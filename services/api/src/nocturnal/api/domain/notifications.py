@@ -6,10 +6,13 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field
+from typing_extensions import TypedDict
 
 from nocturnal.api.domain.events import EventName
-from nocturnal.shared.clock import rfc3339
+from nocturnal.shared.clock import Timestamp, rfc3339
 
 # Duty events that concern the people who applied (PENDING or ACCEPTED) rather than the poster.
 APPLICANT_DUTY_EVENTS = frozenset({EventName.DUTY_UPDATED, EventName.DUTY_CANCELLED})
@@ -21,6 +24,19 @@ class Notice:
 
     user_id: str
     message: str
+
+
+class NotificationView(TypedDict):
+    """A notification as its user reads it."""
+
+    id: str
+    kind: Annotated[str, Field(description="the event it tells of, e.g. application.accepted")]
+    message: str
+    duty_id: str | None
+    application_id: str | None
+    read: bool
+    created_at: Timestamp
+    read_at: Timestamp | None
 
 
 @dataclass(frozen=True)
@@ -36,7 +52,7 @@ class Notification:
     created_at: datetime
     read_at: datetime | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> NotificationView:
         """The notification as the API shows it."""
         return {
             "id": self.id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from aiohttp import web
-from pydantic import StringConstraints
+from pydantic import ConfigDict, StringConstraints
 
 from nocturnal.api.domain.applications import (
     APPLICANT_ROLES,
@@ -21,13 +21,17 @@ from nocturnal.shared.http.request import RequestModel, read_json
 
 
 class ApplicationBody(RequestModel):
-    """POST /api/duties/{id}/applications."""
+    """POST /api/duties/{id}/applications: a cover letter (may be empty)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"cover_letter": "Five years of ICU nights."}]}
+    )
 
     cover_letter: Annotated[str, StringConstraints(max_length=MAX_COVER_LETTER_CHARS)] = ""
 
 
 async def apply(request: web.Request) -> web.Response:
-    """POST /api/duties/{duty_id}/applications (doctor, nurse): 201 PENDING application."""
+    """Apply to an OPEN duty (doctors and nurses); 201 with the PENDING application."""
     principal = await require_role(request, *APPLICANT_ROLES)
     body = await read_json(
         request, ApplicationBody, max_bytes=request.app[SETTINGS].max_json_body_bytes
@@ -39,7 +43,7 @@ async def apply(request: web.Request) -> web.Response:
 
 
 async def list_for_duty(request: web.Request) -> web.Response:
-    """GET /api/duties/{duty_id}/applications (the posting admin): oldest first."""
+    """The applications to a duty, oldest first (its posting admin's view)."""
     principal = await require_role(request, POSTER_ROLE)
     paging = page_request(request)
     applications = await request.app[MARKETPLACE].applications_for_duty(
@@ -49,7 +53,7 @@ async def list_for_duty(request: web.Request) -> web.Response:
 
 
 async def list_mine(request: web.Request) -> web.Response:
-    """GET /api/applications/me: the caller's applications, newest first."""
+    """The caller's applications, newest first."""
     principal = await authenticate(request)
     paging = page_request(request)
     applications = await request.app[MARKETPLACE].applications_of(principal.user_id, paging)
@@ -57,7 +61,7 @@ async def list_mine(request: web.Request) -> web.Response:
 
 
 async def accept(request: web.Request) -> web.Response:
-    """POST /api/applications/{application_id}/accept (the posting admin)."""
+    """Accept a PENDING application (the duty's posting admin); never past its positions."""
     principal = await require_role(request, POSTER_ROLE)
     application = await request.app[MARKETPLACE].accept(
         request.match_info["application_id"], principal.user_id
@@ -66,7 +70,7 @@ async def accept(request: web.Request) -> web.Response:
 
 
 async def reject(request: web.Request) -> web.Response:
-    """POST /api/applications/{application_id}/reject (the posting admin)."""
+    """Reject a PENDING application (the duty's posting admin)."""
     principal = await require_role(request, POSTER_ROLE)
     application = await request.app[MARKETPLACE].reject(
         request.match_info["application_id"], principal.user_id
@@ -75,7 +79,7 @@ async def reject(request: web.Request) -> web.Response:
 
 
 async def withdraw(request: web.Request) -> web.Response:
-    """POST /api/applications/{application_id}/withdraw (the applicant)."""
+    """Withdraw one's PENDING or ACCEPTED application; an accepted one frees its position."""
     principal = await authenticate(request)
     application = await request.app[MARKETPLACE].withdraw(
         request.match_info["application_id"], principal.user_id

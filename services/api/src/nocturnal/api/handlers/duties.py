@@ -6,7 +6,7 @@ import dataclasses
 from typing import Annotated, Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from nocturnal.api.domain.duties import (
     MAX_POSITIONS,
@@ -23,8 +23,8 @@ from nocturnal.api.handlers.fields import Amount, ClockTime, IsoDate, Label, Ski
 from nocturnal.api.keys import MARKETPLACE
 from nocturnal.shared.auth.requests import authenticate, require_role
 from nocturnal.shared.http.app import SETTINGS, json_response
-from nocturnal.shared.http.pagination import page_request, render_page
-from nocturnal.shared.http.request import RequestModel, parse_model, read_json
+from nocturnal.shared.http.pagination import PageQuery, page_of, render_page
+from nocturnal.shared.http.request import RequestModel, parse_query, read_json, schema_extra
 
 Specialty = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 Description = Annotated[str, StringConstraints(max_length=5000)]
@@ -42,7 +42,33 @@ class RequirementsBody(RequestModel):
 
 
 class DutyBody(RequestModel):
-    """POST /api/duties."""
+    """POST /api/duties: a new duty; times are the hospital's wall clock, and an `end_time`
+    before `start_time` means the shift ends the next morning."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Night cover, ICU",
+                    "hospital_name": "St Mary's General Hospital",
+                    "department": "Intensive Care Unit",
+                    "specialty": "Critical Care",
+                    "description": "Handover at 21:45.",
+                    "date": "2031-12-24",
+                    "start_time": "22:00",
+                    "end_time": "06:00",
+                    "hourly_rate": 95.5,
+                    "positions_needed": 2,
+                    "urgency": "URGENT",
+                    "location": "London",
+                    "requirements": {
+                        "minimum_experience": 3,
+                        "required_skills": ["ventilator management"],
+                    },
+                }
+            ]
+        }
+    )
 
     title: Label
     hospital_name: Label
@@ -67,6 +93,13 @@ class DutyBody(RequestModel):
 
 class DutyPatch(RequestModel):
     """PATCH /api/duties/{id}: any subset of the posting fields (none may be null)."""
+
+    model_config = ConfigDict(
+        json_schema_extra=schema_extra(
+            examples=[{"hourly_rate": 110, "urgency": "EMERGENCY"}],
+            never_null=DutyBody.model_fields,
+        )
+    )
 
     title: Label | None = None
     hospital_name: Label | None = None
@@ -98,10 +131,9 @@ class DutyPatch(RequestModel):
         return dataclasses.replace(details, **changes)
 
 
-class DutyListQuery(BaseModel):
-    """GET /api/duties query string (`limit` and `cursor` are read by `page_request`)."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class DutyListQuery(PageQuery):
+    """GET /api/duties query string: the filters (text filters match case-insensitively) and
+    the page."""
 
     specialty: Specialty | None = None
     status: DutyStatus | None = None
@@ -109,8 +141,6 @@ class DutyListQuery(BaseModel):
     location: Label | None = None
     date_from: IsoDate | None = None
     date_to: IsoDate | None = None
-    limit: str | None = None
-    cursor: str | None = None
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> DutyListQuery:
@@ -123,7 +153,7 @@ class DutyListQuery(BaseModel):
 
 
 async def post_duty(request: web.Request) -> web.Response:
-    """POST /api/duties (hospital_admin): post a duty; 201 with its computed pay."""
+    """Post a duty (hospital admins); 201 with its pay computed."""
     principal = await require_role(request, POSTER_ROLE)
     body = await read_json(request, DutyBody, max_bytes=request.app[SETTINGS].max_json_body_bytes)
     duty = await request.app[MARKETPLACE].post_duty(body.to_domain(), posted_by=principal.user_id)
@@ -131,23 +161,22 @@ async def post_duty(request: web.Request) -> web.Response:
 
 
 async def list_duties(request: web.Request) -> web.Response:
-    """GET /api/duties: filtered, soonest first, cursor pages."""
+    """Duties matching the filters, soonest first, in cursor pages."""
     await authenticate(request)
-    query = parse_model(DutyListQuery, dict(request.query))
-    paging = page_request(request)
-    duties = await request.app[MARKETPLACE].list_duties(query.to_query(), paging)
+    query = parse_query(request, DutyListQuery)
+    duties = await request.app[MARKETPLACE].list_duties(query.to_query(), page_of(query))
     return json_response(render_page(duties, Duty.to_json))
 
 
 async def get_duty(request: web.Request) -> web.Response:
-    """GET /api/duties/{duty_id}."""
+    """One duty."""
     await authenticate(request)
     duty = await request.app[MARKETPLACE].duty(request.match_info["duty_id"])
     return json_response(duty.to_json())
 
 
 async def patch_duty(request: web.Request) -> web.Response:
-    """PATCH /api/duties/{duty_id} (the posting admin, while OPEN)."""
+    """Revise a duty (its posting admin, while it is OPEN); the pay is recomputed."""
     principal = await require_role(request, POSTER_ROLE)
     patch = await read_json(request, DutyPatch, max_bytes=request.app[SETTINGS].max_json_body_bytes)
     duty = await request.app[MARKETPLACE].revise_duty(
@@ -157,7 +186,7 @@ async def patch_duty(request: web.Request) -> web.Response:
 
 
 async def cancel_duty(request: web.Request) -> web.Response:
-    """POST /api/duties/{duty_id}/cancel (the posting admin)."""
+    """Cancel a duty (its posting admin); its applicants are notified."""
     principal = await require_role(request, POSTER_ROLE)
     duty = await request.app[MARKETPLACE].cancel_duty(
         request.match_info["duty_id"], principal.user_id

@@ -7,8 +7,9 @@ import re
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import PlainValidator, StringConstraints
+from pydantic import PlainValidator, StringConstraints, WithJsonSchema
 
+from nocturnal.api.domain.pay import MAX_HOURLY_RATE
 from nocturnal.api.domain.profiles import MAX_SKILL_CHARS
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -34,13 +35,32 @@ def _amount(value: Any) -> Decimal:
     return Decimal(str(value))
 
 
-IsoDate = Annotated[dt.date, PlainValidator(_iso_date)]
+IsoDate = Annotated[
+    dt.date,
+    PlainValidator(_iso_date),
+    WithJsonSchema({"type": "string", "format": "date", "pattern": f"^{_DATE.pattern}$"}),
+]
 """A calendar date written `YYYY-MM-DD`."""
 
-ClockTime = Annotated[dt.time, PlainValidator(_clock_time)]
+ClockTime = Annotated[
+    dt.time,
+    PlainValidator(_clock_time),
+    WithJsonSchema({"type": "string", "pattern": f"^{_CLOCK.pattern}$"}),
+]
 """A wall-clock time written `HH:MM`."""
 
-Amount = Annotated[Decimal, PlainValidator(_amount)]
+Amount = Annotated[
+    Decimal,
+    PlainValidator(_amount),
+    WithJsonSchema(
+        {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": int(MAX_HOURLY_RATE),
+            "description": "at most two decimals",
+        }
+    ),
+]
 """A JSON number read exactly as a Decimal (rules such as cents are the domain's)."""
 
 

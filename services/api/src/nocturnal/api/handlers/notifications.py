@@ -12,14 +12,14 @@ from nocturnal.shared.http.pagination import page_request, render_page
 
 
 async def list_notifications(request: web.Request) -> web.Response:
-    """GET /api/notifications: the caller's notifications, newest first."""
+    """The caller's notifications, newest first."""
     principal = await authenticate(request)
     notifications = await request.app[NOTIFICATIONS].page(principal.user_id, page_request(request))
     return json_response(render_page(notifications, Notification.to_json))
 
 
 async def mark_read(request: web.Request) -> web.Response:
-    """POST /api/notifications/{notification_id}/read: 200 with the notification, read."""
+    """Mark one of the caller's notifications read."""
     principal = await authenticate(request)
     notification = await request.app[NOTIFICATIONS].mark_read(
         request.match_info["notification_id"], principal.user_id

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from aiohttp import web
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from nocturnal.api.domain.profiles import (
     MAX_BIO_CHARS,
@@ -20,7 +20,7 @@ from nocturnal.api.handlers.fields import Skill
 from nocturnal.api.keys import PROFILES
 from nocturnal.shared.auth.requests import authenticate
 from nocturnal.shared.http.app import SETTINGS, json_response
-from nocturnal.shared.http.request import RequestModel, read_json
+from nocturnal.shared.http.request import RequestModel, read_json, schema_extra
 
 # Fields that may be absent from a PATCH but not set to null.
 REQUIRED_FIELDS = frozenset({"name", "skills"})
@@ -32,6 +32,20 @@ def _text(max_length: int) -> Any:
 
 class ProfilePatch(RequestModel):
     """PATCH /api/profiles/me: any subset; null clears an optional field."""
+
+    model_config = ConfigDict(
+        json_schema_extra=schema_extra(
+            examples=[
+                {
+                    "specialty": "Critical Care",
+                    "years_experience": 6,
+                    "skills": ["ventilator management", "ALS"],
+                    "location": "London",
+                }
+            ],
+            never_null=REQUIRED_FIELDS,
+        )
+    )
 
     name: Annotated[str, _text(MAX_NAME_CHARS)] | None = None
     specialty: Annotated[str, _text(MAX_SPECIALTY_CHARS)] | None = None
@@ -60,13 +74,13 @@ def _render(shown: tuple[Profile, str | None]) -> web.Response:
 
 
 async def get_me(request: web.Request) -> web.Response:
-    """GET /api/profiles/me: the caller's profile."""
+    """The caller's profile."""
     principal = await authenticate(request)
     return _render(await request.app[PROFILES].profile(principal.user_id))
 
 
 async def patch_me(request: web.Request) -> web.Response:
-    """PATCH /api/profiles/me: change some of one's profile fields."""
+    """Change some of one's profile fields (null clears an optional one)."""
     principal = await authenticate(request)
     patch = await read_json(
         request, ProfilePatch, max_bytes=request.app[SETTINGS].max_json_body_bytes
@@ -75,6 +89,6 @@ async def patch_me(request: web.Request) -> web.Response:
 
 
 async def get_profile(request: web.Request) -> web.Response:
-    """GET /api/profiles/{user_id}: anyone's public profile."""
+    """Anyone's public profile."""
     await authenticate(request)
     return _render(await request.app[PROFILES].profile(request.match_info["user_id"]))

@@ -10,6 +10,7 @@ from nocturnal.shared.http.request import client_ip
 from nocturnal.shared.problems import Problem
 from nocturnal.shared.ratelimit.requests import enforce
 
+API_POLICY = "api"
 API_PREFIX = "/api/"
 UNLIMITED_PATHS = frozenset({"/api/health"})
 
@@ -31,7 +32,7 @@ async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.S
             user_id = (await authenticate(request)).user_id
         except Problem as problem:
             rejected = problem
-    await enforce(request, "api", ip, user_id=user_id)
+    await enforce(request, API_POLICY, ip, user_id=user_id)
     if rejected is not None:
         raise rejected
     return await handler(request)

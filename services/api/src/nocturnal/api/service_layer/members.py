@@ -112,15 +112,15 @@ class Notifications:
     ) -> None:
         """Store the notifications a duty or application event gives rise to (ids derived from
         the event, so a redelivery stores nothing new); none for an erased recipient (an event
-        from before their `user.deleted` may be handled after it). The recipient is looked up,
-        not claimed: a busy poster's notifications would contend for one entry, and the overlap
-        of a notification with the very transaction of its recipient's erasure is a matter of
-        milliseconds."""
+        from before their `user.deleted` may be handled after it). Each recipient is claimed,
+        not merely looked up: a notification committed while its recipient's erasure runs would
+        otherwise survive it (seen under load in the end-to-end test). The price is that a busy
+        poster's notifications contend for one entry and retry on a write conflict."""
         repositories = tx.repositories
         applicants: list[str] = []
         if name in APPLICANT_DUTY_EVENTS:
             applicants = await repositories.applications.live_applicants(data["id"])
         notifications = notifications_for(event_id, name, data, at=at, applicant_ids=applicants)
         await repositories.notifications.add(
-            [n for n in notifications if not await repositories.erasures.is_erased(n.user_id)]
+            [n for n in notifications if await repositories.erasures.claim(n.user_id)]
         )

@@ -152,10 +152,6 @@ class ErasureLedger(Protocol):
         """Mark `user_id` erased, in the erasure's transaction."""
         ...
 
-    async def is_erased(self, user_id: str) -> bool:
-        """Whether `user_id` was erased (a plain read: it orders nothing)."""
-        ...
-
 
 @dataclass(frozen=True)
 class Repositories:

@@ -15,6 +15,7 @@ from pymongo.errors import DuplicateKeyError
 from nocturnal.auth.domain.tokens import RefreshToken
 from nocturnal.auth.domain.users import EmailTaken, Role, User
 from nocturnal.auth.service_layer.ports import REVOCATION_RETENTION_S
+from nocturnal.shared.auth.revocation import RevocationEpoch
 
 Document = dict[str, Any]
 
@@ -168,7 +169,7 @@ class MongoRevocationRepository:
         revocation = {"user_id": user_id, "not_before": not_before, "created_at": now}
         await self._revocations.insert_one(revocation, session=self._session)
 
-    async def in_force(self, since: int) -> list[dict[str, Any]]:
+    async def in_force(self, since: int) -> list[RevocationEpoch]:
         """Revocation epochs `{user_id, not_before}` with `not_before >= since`."""
         cursor = self._revocations.find(
             {"not_before": {"$gte": since}},

@@ -6,7 +6,7 @@ import base64
 import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import jwt
 from cryptography.exceptions import InvalidTag
@@ -14,11 +14,24 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from pydantic import Field
+from typing_extensions import TypedDict
 
 from nocturnal.shared.auth.claims import ALGORITHM, TOKEN_HORIZON_S, TOKEN_TYPE
 
 _NONCE_BYTES = 12
 _SEALING_INFO = b"nocturnal-auth signing-key sealing v1"
+
+
+class JsonWebKey(TypedDict):
+    """An Ed25519 public key as a JWK (RFC 7517, RFC 8037 `OKP`)."""
+
+    kty: Literal["OKP"]
+    crv: Literal["Ed25519"]
+    x: Annotated[str, Field(description="the public key, base64url without padding")]
+    kid: Annotated[str, Field(description="the key id tokens name in their header")]
+    use: Literal["sig"]
+    alg: Literal["EdDSA"]
 
 
 @dataclass(frozen=True)
@@ -28,7 +41,7 @@ class PublicSigningKey:
     kid: str
     public_key: Ed25519PublicKey
 
-    def jwk(self) -> dict[str, str]:
+    def jwk(self) -> JsonWebKey:
         """The RFC 8037 OKP JWK: `{kty: OKP, crv: Ed25519, x, kid, use: sig, alg: EdDSA}`."""
         raw = self.public_key.public_bytes_raw()
         return {

@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 from nocturnal.shared.auth.claims import (
     ACCESS_TOKEN_TTL_S,
@@ -17,7 +17,7 @@ from nocturnal.shared.auth.claims import (
     ISSUER,
 )
 
-TOKEN_TYPE_BEARER = "Bearer"
+TOKEN_TYPE_BEARER: Final = "Bearer"
 
 
 class InvalidRefreshToken(Exception):

@@ -6,11 +6,12 @@ from collections.abc import Container
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+
+from typing_extensions import TypedDict
 
 from nocturnal.auth.domain.emails import InvalidEmail, check_email
 from nocturnal.auth.domain.passwords import WeakPassword, check_password
-from nocturnal.shared.clock import rfc3339
+from nocturnal.shared.clock import Timestamp, rfc3339
 
 
 class EmailTaken(Exception):
@@ -43,6 +44,16 @@ class Role(StrEnum):
     DOCTOR = "doctor"
     NURSE = "nurse"
     HOSPITAL_ADMIN = "hospital_admin"
+
+
+class UserView(TypedDict):
+    """An account as its owner sees it; `email` as typed at registration."""
+
+    id: str
+    email: str
+    name: str
+    role: Role
+    created_at: Timestamp
 
 
 @dataclass(frozen=True)
@@ -90,13 +101,13 @@ class User:
         local part, its name."""
         return (self.email, self.email.rpartition("@")[0], self.name)
 
-    def public(self) -> dict[str, Any]:
+    def public(self) -> UserView:
         """The API representation `{id, email, name, role, created_at}`."""
         return {
             "id": self.id,
             "email": self.email,
             "name": self.name,
-            "role": self.role.value,
+            "role": self.role,
             "created_at": rfc3339(self.created_at),
         }
 

@@ -3,14 +3,15 @@ and account deletion."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Literal
 
 from aiohttp import web
-from pydantic import Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
+from typing_extensions import TypedDict
 
 from nocturnal.auth.domain.emails import MAX_ADDRESS_LENGTH
 from nocturnal.auth.domain.tokens import TOKEN_TYPE_BEARER
-from nocturnal.auth.domain.users import Role
+from nocturnal.auth.domain.users import Role, UserView
 from nocturnal.auth.keys import ACCOUNTS
 from nocturnal.auth.service_layer.accounts import TokenGrant
 from nocturnal.auth.service_layer.ports import Gate
@@ -33,7 +34,21 @@ EmailAddress = Annotated[str, Field(min_length=1, max_length=MAX_ADDRESS_LENGTH)
 
 
 class Registration(RequestModel):
-    """POST /api/auth/register body."""
+    """POST /api/auth/register body: the password is taken as typed (15-128 characters after
+    NFKC normalisation; not a breached one, nor the address or the name)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "ada@example.org",
+                    "password": "night shift at the ward, bed 7",
+                    "name": "Ada Lovelace",
+                    "role": "doctor",
+                }
+            ]
+        }
+    )
 
     email: EmailAddress
     password: RawPassword
@@ -44,12 +59,22 @@ class Registration(RequestModel):
 class Credentials(RequestModel):
     """POST /api/auth/login body."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"email": "ada@example.org", "password": "night shift at the ward, bed 7"}]
+        }
+    )
+
     email: EmailAddress
     password: RawPassword
 
 
 class RefreshTokenBody(RequestModel):
     """POST /api/auth/refresh and /api/auth/logout body."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"refresh_token": "q3Qn0b2M2oZ8eP0sQmYx1l9Vw4yK7fHc"}]}
+    )
 
     refresh_token: Annotated[str, Field(min_length=1, max_length=256)]
 
@@ -66,6 +91,17 @@ class AccountDeletion(RequestModel):
     delete the account."""
 
     password: RawPassword
+
+
+class TokenGrantView(TypedDict):
+    """A signed-in user and their tokens: send `access_token` as `Authorization: Bearer`; trade
+    `refresh_token` for a new pair before it expires (each refresh token works once)."""
+
+    user: UserView
+    access_token: Annotated[str, Field(description="a JWT (EdDSA), valid for expires_in seconds")]
+    refresh_token: Annotated[str, Field(description="opaque; rotated on every refresh")]
+    token_type: Literal["Bearer"]
+    expires_in: Annotated[int, Field(description="seconds the access token is valid")]
 
 
 async def register(request: web.Request) -> web.Response:
@@ -131,7 +167,7 @@ async def delete_me(request: web.Request) -> web.Response:
 
 
 def _tokens(grant: TokenGrant, *, status: int = 200) -> web.Response:
-    body: dict[str, Any] = {
+    body: TokenGrantView = {
         "user": grant.user.public(),
         "access_token": grant.access_token,
         "refresh_token": grant.refresh_token,

@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from nocturnal.auth.domain.signing_keys import PublicSigningKey, SigningKey
 from nocturnal.auth.domain.tokens import RefreshToken
 from nocturnal.auth.domain.users import User
 from nocturnal.shared.auth.claims import MAX_EARLY_IAT_S, TOKEN_HORIZON_S
+from nocturnal.shared.auth.revocation import RevocationEpoch
 from nocturnal.shared.unit_of_work import Transaction
 
 REVOCATION_RETENTION_S = TOKEN_HORIZON_S + MAX_EARLY_IAT_S
@@ -104,7 +105,7 @@ class RevocationRepository(Protocol):
         """Keep the epoch (expires with `REVOCATION_RETENTION_S`)."""
         ...
 
-    async def in_force(self, since: int) -> list[dict[str, Any]]:
+    async def in_force(self, since: int) -> list[RevocationEpoch]:
         """`[{user_id, not_before}]` with `not_before >= since` (epoch seconds)."""
         ...
 

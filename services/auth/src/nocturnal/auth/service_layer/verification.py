@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from nocturnal.auth.domain.signing_keys import PublicSigningKey
 from nocturnal.auth.service_layer.ports import Repositories, SigningKeys
 from nocturnal.shared.auth.claims import TOKEN_HORIZON_S
+from nocturnal.shared.auth.revocation import RevocationEpoch
 from nocturnal.shared.clock import Clock, utc_now
 from nocturnal.shared.unit_of_work import UnitOfWork
 
@@ -26,7 +25,7 @@ class Verification:
         """Every key whose tokens may still be valid, newest first (the JWKS)."""
         return await self._keys.published()
 
-    async def revocations(self) -> list[dict[str, Any]]:
+    async def revocations(self) -> list[RevocationEpoch]:
         """Revocation epochs `[{user_id, not_before}]` that may still reject an unexpired token."""
         since = int(self._clock().timestamp()) - TOKEN_HORIZON_S
         return await self._uow.repositories.revocations.in_force(since)

@@ -6,7 +6,8 @@ import ipaddress
 import re
 
 from aiohttp import web
-from pydantic import Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
+from typing_extensions import TypedDict
 
 from nocturnal.ratelimit.domain.subjects import MAX_TIER_TTL_S, SUBJECT_PATTERN
 from nocturnal.ratelimit.keys import LIMITER, TIERS
@@ -15,9 +16,17 @@ from nocturnal.shared.http.request import RequestModel, read_json
 from nocturnal.shared.problems import validation_problem
 from nocturnal.shared.ratelimit.policies import Tier
 
+SUBJECT_RULE = "must be 1-128 of A-Z a-z 0-9 . _ : @ + = -"
+
 
 class CheckRequest(RequestModel):
     """`POST /v1/check` body: who is checked against which policy, and how many units."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"policy": "api", "ip": "203.0.113.7", "user_id": "a1b2c3", "cost": 1}]
+        }
+    )
 
     policy: str = Field(min_length=1, max_length=64)
     ip: str = Field(max_length=64)
@@ -38,9 +47,30 @@ class CheckRequest(RequestModel):
 class TierRequest(RequestModel):
     """`POST /v1/subjects/{policy}/{subject}/tier` body: a bounded override."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"tier": "strict", "ttl_s": 3600, "reason": "credential stuffing"}]
+        }
+    )
+
     tier: Tier
     ttl_s: int = Field(ge=1, le=MAX_TIER_TTL_S)
     reason: str = Field(min_length=1, max_length=500)
+
+
+class PolicyView(TypedDict):
+    """A policy: at most `normal` (or `strict`) units in any `window_s` seconds."""
+
+    name: str
+    window_s: int
+    normal: int
+    strict: int
+
+
+class PoliciesView(TypedDict):
+    """The policy table, by name."""
+
+    items: list[PolicyView]
 
 
 async def check(request: web.Request) -> web.Response:
@@ -62,11 +92,13 @@ async def check(request: web.Request) -> web.Response:
 async def list_policies(request: web.Request) -> web.Response:
     """The policy table."""
     policies = sorted(request.app[LIMITER].policies.values(), key=lambda p: p.name)
-    items = [
-        {"name": p.name, "window_s": p.window_s, "normal": p.normal, "strict": p.strict}
-        for p in policies
-    ]
-    return json_response({"items": items})
+    body: PoliciesView = {
+        "items": [
+            {"name": p.name, "window_s": p.window_s, "normal": p.normal, "strict": p.strict}
+            for p in policies
+        ]
+    }
+    return json_response(body)
 
 
 async def set_tier(request: web.Request) -> web.Response:
@@ -74,9 +106,7 @@ async def set_tier(request: web.Request) -> web.Response:
     policy = request.app[LIMITER].policy(request.match_info["policy"])
     subject = request.match_info["subject"]
     if not re.fullmatch(SUBJECT_PATTERN, subject):
-        raise validation_problem(
-            [{"field": "subject", "message": "must be 1-128 of A-Z a-z 0-9 . _ : @ + = -"}]
-        )
+        raise validation_problem([{"field": "subject", "message": SUBJECT_RULE}])
     body = await read_json(
         request, TierRequest, max_bytes=request.app[SETTINGS].max_json_body_bytes
     )

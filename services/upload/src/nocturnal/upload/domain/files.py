@@ -9,12 +9,14 @@ from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated
 from urllib.parse import quote
 
 import puremagic
+from pydantic import Field
+from typing_extensions import TypedDict
 
-from nocturnal.shared.clock import rfc3339
+from nocturnal.shared.clock import Timestamp, rfc3339
 from nocturnal.shared.event_payloads import FileData
 from nocturnal.shared.unit_of_work import DomainEvent
 
@@ -209,6 +211,20 @@ def content_disposition(filename: str) -> str:
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{encoded}"
 
 
+class StoredFileView(TypedDict):
+    """A stored file's metadata as its owner sees it (never its bytes or storage key)."""
+
+    id: str
+    kind: FileKind
+    content_type: Annotated[MediaType, Field(description="decided from the file's bytes")]
+    size: Annotated[int, Field(ge=1, description="bytes")]
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="of the bytes, hex")]
+    original_filename: Annotated[
+        str, Field(max_length=MAX_FILENAME_CHARS, description="as sent, cleaned: data, not a path")
+    ]
+    created_at: Timestamp
+
+
 @dataclass(frozen=True)
 class StoredFile:
     """A stored file's metadata; the bytes live in storage under `key`."""
@@ -223,12 +239,12 @@ class StoredFile:
     original_filename: str
     created_at: datetime
 
-    def public(self) -> dict[str, Any]:
+    def public(self) -> StoredFileView:
         """The API representation `{id, kind, content_type, size, sha256, original_filename, created_at}`."""
         return {
             "id": self.id,
-            "kind": self.kind.value,
-            "content_type": self.content_type.value,
+            "kind": self.kind,
+            "content_type": self.content_type,
             "size": self.size,
             "sha256": self.sha256,
             "original_filename": self.original_filename,

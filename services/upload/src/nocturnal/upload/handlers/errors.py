@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from nocturnal.shared.http.errors import ProblemOf
-from nocturnal.shared.problems import Problem, not_found
+from nocturnal.shared.http.errors import ProblemOf, ProblemTable
 from nocturnal.upload.domain.files import (
     EmptyFile,
     FileNotFound,
@@ -14,15 +11,15 @@ from nocturnal.upload.domain.files import (
     UnsupportedMediaType,
 )
 from nocturnal.upload.domain.signing import BadSignature
-from nocturnal.upload.handlers.multipart import too_large
+from nocturnal.upload.handlers.multipart import file_limit
 
-PROBLEMS: Mapping[type[Exception], ProblemOf] = {
-    FileTooLarge: lambda exc: too_large(exc.max_bytes),
-    UnsupportedMediaType: lambda exc: Problem(415, str(exc)),
-    EmptyFile: lambda exc: Problem(400, str(exc)),
-    FileNotFound: lambda _: not_found("no such file"),
-    OwnerErased: lambda _: not_found("this account no longer exists"),
-    BadSignature: lambda _: Problem(403, "the download link is invalid or expired"),
+PROBLEMS: ProblemTable = {
+    FileTooLarge: ProblemOf(413, lambda exc: file_limit(exc.max_bytes)),
+    UnsupportedMediaType: ProblemOf(415, str),
+    EmptyFile: ProblemOf(400, str),
+    FileNotFound: ProblemOf(404, "no such file"),
+    OwnerErased: ProblemOf(404, "this account no longer exists"),
+    BadSignature: ProblemOf(403, "the download link is invalid or expired"),
 }
 """413 too large, 415 not an accepted type, 400 empty, 404 missing or not the caller's (or an
 upload finishing after its owner's account was deleted), 403 a download link that is not ours

@@ -74,9 +74,14 @@ def _malformed() -> Problem:
     return _bad_request("the multipart/form-data body is malformed or incomplete")
 
 
+def file_limit(max_bytes: int) -> str:
+    """What a 413 says of an upload over `max_bytes`."""
+    return f"the file is limited to {max_bytes} bytes"
+
+
 def too_large(max_bytes: int) -> Problem:
     """413 for an upload over `max_bytes`."""
-    return Problem(413, f"the file is limited to {max_bytes} bytes")
+    return Problem(413, file_limit(max_bytes))
 
 
 class FilePart:
