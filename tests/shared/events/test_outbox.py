@@ -230,8 +230,8 @@ async def test_two_relays_do_not_publish_the_same_entries(
         EventPublisher(scratch.connection, scratch.exchange) as second,
     ):
         counts = await asyncio.gather(
-            OutboxRelay(db, first).publish_pending(),
-            OutboxRelay(db, second).publish_pending(),
+            OutboxRelay(db, first, batch_size=3).publish_pending(),
+            OutboxRelay(db, second, batch_size=3).publish_pending(),
         )
 
     assert sum(counts) == 30
@@ -366,6 +366,119 @@ async def test_a_broker_failure_ends_the_pass_and_backs_off(db: AsyncDatabase[An
 
     await add_committed(db, duty_event(1), duty_event(2), duty_event(3))
     publisher = BrokerDown()
+    relay = OutboxRelay(db, publisher, batch_size=2, retry_base=30)
     with pytest.raises(PublishError):
-        await OutboxRelay(db, publisher).publish_pending()
-    assert publisher.calls == 1
+        await relay.publish_pending()
+    assert publisher.calls == 2  # the first batch; the entry behind it is not tried
+
+    with pytest.raises(PublishError):
+        await relay.publish_pending()  # only the untried entry: the batch backs off
+    assert publisher.calls == 3
+    assert await relay.publish_pending() == 0
+    assert publisher.calls == 3
+
+
+class OverlapDetector:
+    """A fake publisher that records every publish and every event published by two at once."""
+
+    def __init__(self) -> None:
+        self.in_flight: set[str] = set()
+        self.overlaps: list[str] = []
+        self.published: list[str] = []
+
+    async def publish_confirmed(self, event: CloudEvent) -> None:
+        if event.id in self.in_flight:
+            self.overlaps.append(event.id)
+        self.in_flight.add(event.id)
+        await asyncio.sleep(0.001)
+        self.in_flight.discard(event.id)
+        self.published.append(event.id)
+
+
+async def test_several_relays_on_one_outbox_publish_every_entry_exactly_once(
+    db: AsyncDatabase[Any],
+) -> None:
+    events = [duty_event(n) for n in range(120)]
+    await add_committed(db, *events)
+    publisher = OverlapDetector()
+    relays = [OutboxRelay(db, publisher, batch_size=7) for _ in range(4)]
+
+    counts = await asyncio.gather(*(relay.publish_pending() for relay in relays))
+
+    assert publisher.overlaps == []
+    assert sorted(publisher.published) == sorted(e.id for e in events)
+    assert sum(counts) == 120
+    assert sum(1 for count in counts if count > 0) >= 2  # the relays really shared the work
+    assert await pending(Outbox(db)) == 0
+
+
+class WinnerFirst:
+    """The loser's outbox collection: the winner claims between the loser's find and update."""
+
+    def __init__(self, collection: Any, winner: OutboxRelay) -> None:
+        self.collection, self.winner = collection, winner
+        self.raced = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.collection, name)
+
+    async def update_many(self, *args: Any, **kwargs: Any) -> Any:
+        if not self.raced:
+            self.raced = True
+            claimed = await self.winner._claim()  # one batch of the winner's
+            assert claimed is not None
+            await self.winner._publish_batch(*claimed)
+        return await self.collection.update_many(*args, **kwargs)
+
+
+async def test_a_relay_that_loses_the_race_for_a_batch_claims_the_next_one(
+    db: AsyncDatabase[Any],
+) -> None:
+    events = [duty_event(n) for n in range(8)]
+    await add_committed(db, *events)
+    first, second = RecordingPublisher(), RecordingPublisher()
+    winner = OutboxRelay(db, first, batch_size=5)
+    loser = OutboxRelay(db, second, batch_size=5)
+    loser.outbox.collection = WinnerFirst(loser.outbox.collection, winner)  # type: ignore[assignment]
+
+    # The loser found entries 0-4, the winner published them, the loser leased none of them.
+    assert await loser.publish_pending() == 3
+
+    assert [e.data["n"] for e in first.published] == [0, 1, 2, 3, 4]
+    assert [e.data["n"] for e in second.published] == [5, 6, 7]
+    assert await pending(Outbox(db)) == 0
+
+
+async def test_a_relay_dying_mid_batch_loses_nothing(db: AsyncDatabase[Any]) -> None:
+    events = [duty_event(n) for n in range(6)]
+    await add_committed(db, *events)
+
+    class DiesAfterTwo:
+        def __init__(self) -> None:
+            self.confirmed: list[str] = []
+            self.stuck = asyncio.Event()
+
+        async def publish_confirmed(self, event: CloudEvent) -> None:
+            if len(self.confirmed) < 2:
+                self.confirmed.append(event.id)
+                return
+            self.stuck.set()
+            await asyncio.Event().wait()
+
+    dying = DiesAfterTwo()
+    holding = asyncio.create_task(OutboxRelay(db, dying, lease=3.0).publish_pending())
+    await asyncio.wait_for(dying.stuck.wait(), 5)
+    holding.cancel()  # dies after two confirms, before marking anything
+    with pytest.raises(asyncio.CancelledError):
+        await holding
+
+    survivor = RecordingPublisher()
+    assert await OutboxRelay(db, survivor).publish_pending() == 0  # still leased
+
+    async def republished() -> bool:
+        await OutboxRelay(db, survivor).publish_pending()
+        return len(survivor.published) == 6
+
+    await eventually(republished, "the dead relay's batch published once its lease expired")
+    assert sorted(e.id for e in survivor.published) == sorted(e.id for e in events)
+    assert await pending(Outbox(db)) == 0

@@ -12,7 +12,7 @@ from typing import Any, Final
 import structlog
 from bson import ObjectId
 from pydantic import ValidationError
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -41,7 +41,8 @@ class Outbox:
     are stored or neither is (the transactional outbox pattern). Entry shape::
 
         {_id: ObjectId, event_id: str, routing_key: str, event: {<CloudEvent JSON>},
-         created_at: datetime, lease_until: datetime, lease_owner: str | None,
+         created_at: datetime, lease_until: datetime, lease_owner: str | None (the token of
+         the relay batch holding the lease),
          attempts: int, sent_at: datetime | None, last_error: str | None}
 
     Pending entries have ``sent_at: null``; sent ones are removed by a TTL index.
@@ -101,27 +102,39 @@ class Outbox:
 class OutboxRelay:
     """Background task that publishes pending outbox entries and marks them sent.
 
-    Entries are taken oldest first (``created_at``, then insertion order within a process) and
-    published with :meth:`ConfirmedPublisher.publish_confirmed`; ``sent_at`` is set only after
-    the broker's confirm. Several relays (one per service instance) run at once: each entry is
-    claimed with ``find_one_and_update`` setting a lease (``lease_until``, ``lease_owner``), so two
-    relays do not publish the same entry concurrently. A relay that dies after the confirm but
-    before marking leaves the entry to be published again when the lease expires: delivery is
-    at-least-once and consumers deduplicate by event id. A failed publish keeps the entry and
-    makes it claimable again after an exponential backoff (with jitter); nothing is deleted
-    except by the TTL on sent entries. Order is best-effort: a failing entry does not block
-    later ones. Leases compare the relays' clocks, so they must be kept in sync (NTP); the
-    lease is far longer than any expected skew.
+    Entries are claimed in batches, oldest first (``created_at``, then insertion order within a
+    process), published concurrently with :meth:`ConfirmedPublisher.publish_confirmed`, and
+    marked sent (``sent_at``) only after the broker's confirm. Several relays (one per service
+    instance) run at once. A claim is two steps: a ``find`` of the oldest claimable ids (served
+    by the ``pending_by_age`` index; ``find_one_and_update`` with a sort is not, on SecantusDB),
+    then one ``update_many`` that leases exactly those still claimable (``lease_until`` in the
+    past) to a token unique to this batch. Each document's update is atomic, so of two relays
+    racing for an entry only one gets its token on it, and only entries carrying this batch's
+    token are published: no entry is published by two relays at once while its lease holds.
+
+    A relay that dies after the confirm but before marking leaves the entry to be published
+    again when the lease expires: delivery is at-least-once and consumers deduplicate by event
+    id. A batch is abandoned (left leased, not marked) if its publishes outlast 80 % of the
+    lease, so a slow broker never lets a lease lapse under a publish in flight. A failed
+    publish keeps the entry and makes it claimable again after an exponential backoff (with
+    jitter); nothing is deleted except by the TTL on sent entries. Order is best-effort: a
+    failing entry does not block later ones. Leases compare the relays' clocks, so they must be
+    kept in sync (NTP); the lease is far longer than any expected skew.
 
     Args:
         db: the service database holding the ``outbox`` collection.
-        publisher: publishes with confirm; raises :class:`PublishError` on failure.
+        publisher: publishes with confirm, safe for concurrent calls; raises
+            :class:`PublishError` on failure.
         poll_interval: seconds between polls when not woken by :meth:`notify`.
         lease: seconds a claimed entry is reserved for this relay; must exceed the publisher's
             confirm timeout.
         retry_base, retry_max: seconds; the n-th failed attempt waits about
             ``min(retry_max, retry_base * 2**(n-1))`` before the entry is tried again.
+        batch_size: entries claimed (and published concurrently) at once.
         owner: lease owner id (default: a random one per relay).
+
+    Raises:
+        ValueError: a duration is not > 0 or ``batch_size`` is not >= 1.
     """
 
     def __init__(
@@ -133,17 +146,22 @@ class OutboxRelay:
         lease: float = 30.0,
         retry_base: float = 0.5,
         retry_max: float = 60.0,
+        batch_size: int = 100,
         owner: str | None = None,
     ) -> None:
         if min(poll_interval, lease, retry_base, retry_max) <= 0:
             raise ValueError("poll_interval, lease, retry_base and retry_max must be > 0 seconds")
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
         self.outbox = Outbox(db)
         self._publisher = publisher
         self._poll_interval = poll_interval
         self._lease = timedelta(seconds=lease)
         self._retry_base = retry_base
         self._retry_max = retry_max
+        self._batch_size = batch_size
         self._owner = owner or uuid.uuid4().hex
+        self._batches = 0
         self._wake = asyncio.Event()
         self._stopping = False
         self._lock = asyncio.Lock()
@@ -222,15 +240,17 @@ class OutboxRelay:
         skipped: PublishError | None = None
         async with self._lock:
             while not (until_stopped and self._stopping):
-                entry = await self._claim()
-                if entry is None:
+                claimed = await self._claim()
+                if claimed is None:
                     break
-                try:
-                    published += await self._publish(entry)
-                except PublishError as exc:
-                    if exc.reason not in _ENTRY_FAILURES:
-                        raise
-                    skipped = exc  # this entry's own fault: the ones behind it must not wait
+                token, entries = claimed
+                sent, failures = await self._publish_batch(token, entries)
+                published += sent
+                broker = [exc for exc in failures if exc.reason not in _ENTRY_FAILURES]
+                if broker:
+                    raise broker[0]
+                # An entry's own fault: the ones behind it must not wait.
+                skipped = failures[0] if failures else skipped
         if skipped is not None:
             raise skipped
         return published
@@ -249,38 +269,88 @@ class OutboxRelay:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll_interval)
 
-    async def _claim(self) -> dict[str, Any] | None:
+    async def _claim(self) -> tuple[str, list[dict[str, Any]]] | None:
+        """Lease up to ``batch_size`` claimable entries to a fresh token; return it and them.
+
+        None when nothing is claimable; an empty list when other relays took all that was found
+        (the caller claims again: more may be claimable behind them).
+        """
         now = datetime.now(UTC)
-        entry: dict[str, Any] | None = await self.outbox.collection.find_one_and_update(
-            {"sent_at": None, "lease_until": {"$lte": now}},
+        claimable = {"sent_at": None, "lease_until": {"$lte": now}}
+        found: list[dict[str, Any]] = await self.outbox.collection.find(
+            claimable,
+            sort=[("created_at", ASCENDING), ("_id", ASCENDING)],
+            limit=self._batch_size,
+        ).to_list()
+        if not found:
+            return None
+        self._batches += 1
+        token = f"{self._owner}:{self._batches}"
+        ids = [entry["_id"] for entry in found]
+        result = await self.outbox.collection.update_many(
+            {"_id": {"$in": ids}, **claimable},
             {
-                "$set": {"lease_until": now + self._lease, "lease_owner": self._owner},
+                "$set": {"lease_until": now + self._lease, "lease_owner": token},
                 "$inc": {"attempts": 1},
             },
-            sort=[("created_at", ASCENDING), ("_id", ASCENDING)],
-            return_document=ReturnDocument.AFTER,
         )
-        return entry
+        if result.modified_count < len(ids):
+            # Another relay took some between the find and the update: keep only ours.
+            ours = await self.outbox.collection.find(
+                {"_id": {"$in": ids}, "lease_owner": token}, {"_id": 1}
+            ).to_list()
+            won = {entry["_id"] for entry in ours}
+            found = [entry for entry in found if entry["_id"] in won]
+        for entry in found:
+            entry["attempts"] = int(entry["attempts"]) + 1
+        return token, found
 
-    async def _publish(self, entry: dict[str, Any]) -> int:
-        try:
-            event = CloudEvent.model_validate(entry["event"])
-        except ValidationError as exc:
-            # Cannot happen for entries written by Outbox.add; keep it for a human, never drop.
-            await self._release(entry, f"corrupt entry: {exc}", delay=self._retry_max)
-            return 0
-        try:
-            await self._publisher.publish_confirmed(event)
-        except PublishError as exc:
-            await self._release(entry, str(exc), delay=self._backoff(int(entry["attempts"])))
-            raise
-        await self.outbox.collection.update_one(
-            {"_id": entry["_id"]},
-            {"$set": {"sent_at": datetime.now(UTC), "lease_owner": None, "last_error": None}},
-        )
-        return 1
+    async def _publish_batch(
+        self, token: str, entries: list[dict[str, Any]]
+    ) -> tuple[int, list[PublishError]]:
+        """Publish ``entries`` concurrently, mark the confirmed ones sent, release the failed.
 
-    async def _release(self, entry: dict[str, Any], error: str, *, delay: float) -> None:
+        Returns the number marked sent and the publish failures, in entry order.
+        """
+        events: list[tuple[dict[str, Any], CloudEvent]] = []
+        for entry in entries:
+            try:
+                events.append((entry, CloudEvent.model_validate(entry["event"])))
+            except ValidationError as exc:
+                # Cannot happen for entries written by Outbox.add; keep it for a human, never drop.
+                await self._release(token, entry, f"corrupt entry: {exc}", delay=self._retry_max)
+        try:
+            async with asyncio.timeout(self._lease.total_seconds() * 0.8):
+                results = await asyncio.gather(
+                    *(self._publisher.publish_confirmed(event) for _, event in events),
+                    return_exceptions=True,
+                )
+        except TimeoutError:
+            # Left leased, not marked: published again once the lease expires (at-least-once).
+            _log.warning("outbox_batch_abandoned", entries=len(events), token=token)
+            return 0, [PublishError(events[0][1], "timeout", "batch outlasted its lease")]
+        sent = [
+            entry["_id"]
+            for (entry, _), result in zip(events, results, strict=True)
+            if result is None
+        ]
+        if sent:
+            await self.outbox.collection.update_many(
+                {"_id": {"$in": sent}, "lease_owner": token},
+                {"$set": {"sent_at": datetime.now(UTC), "lease_owner": None, "last_error": None}},
+            )
+        failures: list[PublishError] = []
+        for (entry, _), result in zip(events, results, strict=True):
+            if isinstance(result, PublishError):
+                failures.append(result)
+                await self._release(token, entry, str(result), delay=self._backoff(entry))
+            elif result is not None:
+                raise result  # not a publish failure: a bug; the entry waits for its lease
+        return len(sent), failures
+
+    async def _release(
+        self, token: str, entry: dict[str, Any], error: str, *, delay: float
+    ) -> None:
         _log.warning(
             "outbox_publish_failed",
             event_id=entry.get("event_id"),
@@ -289,7 +359,7 @@ class OutboxRelay:
             error=error,
         )
         await self.outbox.collection.update_one(
-            {"_id": entry["_id"], "lease_owner": self._owner},
+            {"_id": entry["_id"], "lease_owner": token},
             {
                 "$set": {
                     "lease_until": datetime.now(UTC) + timedelta(seconds=delay),
@@ -298,6 +368,7 @@ class OutboxRelay:
             },
         )
 
-    def _backoff(self, attempts: int) -> float:
+    def _backoff(self, entry: dict[str, Any]) -> float:
+        attempts = int(entry["attempts"])
         delay = min(self._retry_max, self._retry_base * 2.0 ** max(attempts - 1, 0))
         return delay * random.uniform(0.5, 1.0)
