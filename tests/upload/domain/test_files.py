@@ -68,8 +68,8 @@ def test_a_signature_not_at_the_start_does_not_count(samples: dict[str, bytes]) 
 
 
 def test_kinds_have_their_limits_and_key_prefixes() -> None:
-    assert FileKind.PROFILE_PHOTO.max_bytes == 5 * 1024 * 1024
-    assert FileKind.DOCUMENT.max_bytes == 20 * 1024 * 1024
+    assert FileKind.PROFILE_PHOTO.default_max_bytes == 5 * 1024 * 1024
+    assert FileKind.DOCUMENT.default_max_bytes == 20 * 1024 * 1024
     assert FileKind.PROFILE_PHOTO.plural == "profile-photos"
     assert FileKind.DOCUMENT.plural == "documents"
 

@@ -315,6 +315,35 @@ async def test_when_recording_fails_the_stored_object_is_removed(
     assert stored_objects(settings) == []
 
 
+async def test_the_configured_limits_replace_the_defaults(
+    aiohttp_client: Callable[[web.Application], Awaitable[TestClient]],
+    make_settings: SettingsFactory,
+    auth: dict[str, str],
+    samples: dict[str, bytes],
+    file_events: FileEvents,
+) -> None:
+    settings = make_settings(upload_max_bytes_document=21 * MiB, upload_max_bytes_profile_photo=MiB)
+    client = await aiohttp_client(create_app(settings))
+
+    document = single(padded(samples["pdf"], 21 * MiB))
+    assert (await upload(client, DOCUMENT, chunked(document), auth)).status == 201
+    over = single(padded(samples["pdf"], 21 * MiB + 1))
+    assert (
+        str(21 * MiB) in (await problem(await upload(client, DOCUMENT, over, auth), 413))["detail"]
+    )
+    photo = single(padded(samples["jpeg"], MiB + 1))
+    await problem(await upload(client, PHOTO, photo, auth), 413)
+
+
+def test_an_upload_limit_out_of_range_is_refused_at_startup(
+    make_settings: SettingsFactory,
+) -> None:
+    with pytest.raises(ValueError, match="upload_max_bytes_document"):
+        make_settings(upload_max_bytes_document=0)
+    with pytest.raises(ValueError, match="upload_max_bytes_profile_photo"):
+        make_settings(upload_max_bytes_profile_photo=6 * 1024**3)
+
+
 async def test_a_stalled_upload_is_ended_with_408_and_nothing_stored(
     aiohttp_client: Callable[[web.Application], Awaitable[TestClient]],
     make_settings: SettingsFactory,

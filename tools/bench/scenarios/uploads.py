@@ -144,7 +144,7 @@ class Uploader:
     async def service(self, payload: bytes, count: int) -> Batch:
         """`count` concurrent uploads through an upload process started for this batch alone:
         a process keeps the memory it once used, so an earlier batch would hide this one's."""
-        child, url = await asyncio.to_thread(_start_shim, self.run, self.max_bytes)
+        child, url = await asyncio.to_thread(_start_upload, self.run, self.max_bytes)
         try:
             upload_url = f"{url}/api/uploads?kind=document"
             token = self.run.admin.token()
@@ -181,16 +181,16 @@ class Uploader:
         return batch
 
 
-def _start_shim(run: Run, max_bytes: int) -> tuple[Child, str]:
+def _start_upload(run: Run, max_bytes: int) -> tuple[Child, str]:
     port = free_ports(1)[0]
     env = run.stack.service_env("upload", "upload-bench", port)
-    env["BENCH_DOCUMENT_MAX_BYTES"] = str(max_bytes)
-    argv = [sys.executable, "-m", "tools.bench.upload_shim"]
+    env["UPLOAD_MAX_BYTES_DOCUMENT"] = str(max_bytes)
+    argv = [sys.executable, "-m", "nocturnal.upload"]
     child = Child.spawn(
         "upload-bench", argv, run.settings.run_dir / "logs" / "upload-bench.log", env
     )
     url = f"http://127.0.0.1:{port}"
-    wait_until(lambda: http_ok(f"{url}/health/ready"), "upload (bench shim)", 60, child)
+    wait_until(lambda: http_ok(f"{url}/health/ready"), "upload (bench)", 60, child)
     return child, url
 
 
@@ -227,7 +227,7 @@ def run_p5(run: Run) -> None:
     s = run.settings
     results = asyncio.run(_measure(run))
     part_mib = PART_BYTES / MiB
-    shim = "upload service with the document limit raised by tools/bench/upload_shim.py"
+    limit = "upload service with UPLOAD_MAX_BYTES_DOCUMENT raised to fit the uploads"
     for key, what in (
         ("service", f"{s.upload_count} concurrent x {s.upload_mib} MiB"),
         ("big-service", f"1 x {s.big_upload_mib} MiB"),
@@ -240,7 +240,7 @@ def run_p5(run: Run) -> None:
                 unit="MiB",
                 values=[batch.growth_per_upload_mib for batch in batches],
                 target=p5_rss_per_upload(part_mib),
-                note=shim,
+                note=limit,
             )
         )
         run.add(

@@ -87,7 +87,7 @@ def _events_context(settings: UploadSettings) -> CleanupContext:
         db = app[MONGO_DB]
         bus = EventBus.for_service(settings, service=SERVICE, db=db)
         uow = MongoUnitOfWork(db.client, mongo_repositories(db), bus)
-        files = FileService(uow, app[STORAGE])
+        files = FileService(uow, app[STORAGE], max_bytes=settings.max_bytes())
         bus.subscribe({name: uow.joining(h) for name, h in event_handlers(files).items()})
         revocations = http_revocations(app[HTTP_SESSION], settings.auth_url)
         async with serving_events(app, bus, revocations=revocations):

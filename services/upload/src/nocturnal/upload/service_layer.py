@@ -4,7 +4,7 @@ the world (ports): the file repository and the object storage."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -150,11 +150,19 @@ class FileService:
         *,
         clock: Clock = utc_now,
         ids: IdFactory = new_id,
+        max_bytes: Mapping[FileKind, int] | None = None,
     ) -> None:
         self._uow = uow
         self._storage = storage
         self._clock = clock
         self._ids = ids
+        self._max_bytes = {kind: kind.default_max_bytes for kind in FileKind} | dict(
+            max_bytes or {}
+        )
+
+    def max_bytes(self, kind: FileKind) -> int:
+        """The size limit of `kind`, in bytes (the deployment's, else the kind's default)."""
+        return self._max_bytes[kind]
 
     async def upload(
         self, owner_id: str, kind: FileKind, filename: str | None, chunks: AsyncIterator[bytes]
@@ -172,7 +180,7 @@ class FileService:
         media_type = detect_media_type(kind, head[:SNIFF_BYTES])
         file_id, created_at = self._ids(), self._clock()
         key = object_key(kind, media_type, file_id, created_at)
-        meter = Meter(kind.max_bytes)
+        meter = Meter(self.max_bytes(kind))
         await self._storage.put(key, meter.measure(chunks), content_type=media_type.value)
         file = StoredFile(
             id=file_id,

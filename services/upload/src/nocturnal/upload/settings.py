@@ -8,6 +8,11 @@ from typing import Literal
 from pydantic import Field, SecretStr
 
 from nocturnal.shared.config import MongoSettings, PeerSettings, ServiceSettings
+from nocturnal.upload.domain.files import FileKind
+
+MAX_UPLOAD_BYTES = 5 * 1024**3
+"""The most an upload limit may be set to: S3's largest single object PUT, and far below its
+10,000-part multipart ceiling at 8 MiB parts."""
 
 
 class UploadSettings(ServiceSettings, MongoSettings, PeerSettings):
@@ -17,6 +22,8 @@ class UploadSettings(ServiceSettings, MongoSettings, PeerSettings):
     itself at `{PUBLIC_BASE_URL}/api/files/...`; `s3` uses `S3_BUCKET` at `S3_ENDPOINT_URL`
     (AWS when unset) with credentials from the standard AWS variables, and hands out presigned
     URLs for `S3_PUBLIC_ENDPOINT_URL` (default: the same endpoint).
+    `UPLOAD_MAX_BYTES_DOCUMENT` / `UPLOAD_MAX_BYTES_PROFILE_PHOTO` set the size limit of each
+    kind of file (default 20 MiB / 5 MiB); memory per upload does not grow with them.
     """
 
     mongo_database: str = "nocturnal_upload"
@@ -29,6 +36,19 @@ class UploadSettings(ServiceSettings, MongoSettings, PeerSettings):
     s3_region: str = "us-east-1"
     s3_create_bucket: bool = False
     upload_idle_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    upload_max_bytes_document: int = Field(
+        default=FileKind.DOCUMENT.default_max_bytes, ge=1, le=MAX_UPLOAD_BYTES
+    )
+    upload_max_bytes_profile_photo: int = Field(
+        default=FileKind.PROFILE_PHOTO.default_max_bytes, ge=1, le=MAX_UPLOAD_BYTES
+    )
     url_signing_secret: SecretStr = Field(
         default=SecretStr("dev-insecure-upload-url-signing-secret-change-me"), min_length=32
     )
+
+    def max_bytes(self) -> dict[FileKind, int]:
+        """The size limit of each kind of file, in bytes."""
+        return {
+            FileKind.DOCUMENT: self.upload_max_bytes_document,
+            FileKind.PROFILE_PHOTO: self.upload_max_bytes_profile_photo,
+        }

@@ -97,8 +97,8 @@ class FileKind(StrEnum):
     DOCUMENT = "document"
 
     @property
-    def max_bytes(self) -> int:
-        """Largest accepted file, in bytes."""
+    def default_max_bytes(self) -> int:
+        """Largest accepted file, in bytes, unless the deployment sets another limit."""
         return 5 * MiB if self is FileKind.PROFILE_PHOTO else 20 * MiB
 
     @property

@@ -65,8 +65,11 @@ async def create_upload(request: web.Request) -> web.Response:
     settings = request.app[UPLOAD_SETTINGS]
     ip = client_ip(request, settings.client_ip_header)
     await enforce(request, UPLOAD_POLICY, ip, user_id=principal.user_id)
-    part = await file_part(request, kind.max_bytes, idle_timeout_s=settings.upload_idle_timeout_s)
-    file = await request.app[FILES].upload(principal.user_id, kind, part.filename, part.chunks())
+    files = request.app[FILES]
+    part = await file_part(
+        request, files.max_bytes(kind), idle_timeout_s=settings.upload_idle_timeout_s
+    )
+    file = await files.upload(principal.user_id, kind, part.filename, part.chunks())
     return json_response(file.public(), status=201)
 
 
