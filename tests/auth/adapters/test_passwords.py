@@ -27,6 +27,7 @@ def hasher() -> Iterator[Argon2Hasher]:
         parallelism=ARGON2_MIN_PARALLELISM,
         concurrency=1,
         wait_s=0.05,
+        queue=1,
     )
     yield hasher
     hasher.close()
@@ -70,7 +71,12 @@ async def test_hashing_does_not_block_the_event_loop(hasher: Argon2Hasher) -> No
 
 async def test_a_caller_that_waits_too_long_for_a_slot_gets_busy() -> None:
     slow = Argon2Hasher(
-        memory_kib=ARGON2_MIN_MEMORY_KIB, time_cost=20, parallelism=1, concurrency=1, wait_s=0.01
+        memory_kib=ARGON2_MIN_MEMORY_KIB,
+        time_cost=20,
+        parallelism=1,
+        concurrency=1,
+        wait_s=0.01,
+        queue=1,
     )
     first = asyncio.create_task(slow.hash(PASSWORD))
     await asyncio.sleep(0)
@@ -78,6 +84,54 @@ async def test_a_caller_that_waits_too_long_for_a_slot_gets_busy() -> None:
         await slow.hash(PASSWORD)
     await first
     assert await slow.verify(await first, PASSWORD)
+    slow.close()
+
+
+async def test_a_caller_beyond_the_queue_is_refused_at_once_not_queued() -> None:
+    # A wait long enough for every hash here: a refusal can only come from the queue bound.
+    slow = Argon2Hasher(
+        memory_kib=ARGON2_MIN_MEMORY_KIB,
+        time_cost=20,
+        parallelism=1,
+        concurrency=1,
+        wait_s=60,
+        queue=1,
+    )
+    hashing = asyncio.create_task(slow.hash(PASSWORD))
+    waiting = asyncio.create_task(slow.hash(PASSWORD))
+    await asyncio.sleep(0)
+
+    with pytest.raises(HasherBusy):
+        await slow.hash(PASSWORD)
+
+    assert await slow.verify(await hashing, PASSWORD)
+    assert await slow.verify(await waiting, PASSWORD)
+    slow.close()
+
+
+async def test_a_refused_or_cancelled_caller_frees_its_place_in_the_queue() -> None:
+    slow = Argon2Hasher(
+        memory_kib=ARGON2_MIN_MEMORY_KIB,
+        time_cost=20,
+        parallelism=1,
+        concurrency=1,
+        wait_s=60,
+        queue=1,
+    )
+    hashing = asyncio.create_task(slow.hash(PASSWORD))
+    cancelled = asyncio.create_task(slow.hash(PASSWORD))
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+
+    waiting = asyncio.create_task(slow.hash(PASSWORD))  # takes the cancelled caller's place
+    await asyncio.sleep(0)
+    with pytest.raises(HasherBusy):
+        await slow.hash(PASSWORD)
+    assert await slow.verify(await hashing, PASSWORD)
+    assert await slow.verify(await waiting, PASSWORD)
+    assert await slow.verify(await slow.hash(PASSWORD), PASSWORD)  # all places free again
     slow.close()
 
 

@@ -219,6 +219,31 @@ async def test_logout_revokes_the_family(client: TestClient) -> None:
     assert (await client.post("/api/auth/logout", json={"refresh_token": "x"})).status == 204
 
 
+async def test_the_login_past_the_hashing_bound_gets_503_and_is_not_queued(
+    auth_client: AuthClientFactory,
+) -> None:
+    # One slot, one waiting place, a wait far longer than the test: only the bound can refuse.
+    client = await auth_client(
+        argon2_time_cost=30,
+        password_hash_concurrency=1,
+        password_hash_queue=1,
+        password_hash_wait_s=30,
+    )
+    email = new_email()
+    body = {"email": email, "password": PASSWORD, "name": "N", "role": "doctor"}
+    assert (await client.post("/api/auth/register", json=body)).status == 201
+    login = {"email": email, "password": PASSWORD}
+
+    responses = await asyncio.gather(
+        *(client.post("/api/auth/login", json=login) for _ in range(3))
+    )
+
+    assert sorted(resp.status for resp in responses) == [200, 200, 503]
+    busy = next(resp for resp in responses if resp.status == 503)
+    await problem(busy, 503)
+    assert busy.headers["Retry-After"] == "1"
+
+
 async def test_a_saturated_hasher_sheds_load_with_503_and_retry_after(
     auth_client: AuthClientFactory,
 ) -> None:

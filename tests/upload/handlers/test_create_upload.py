@@ -12,11 +12,13 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from polling import eventually
 from pymongo import AsyncMongoClient
 from timestamps import is_rfc3339_millis
 
 from nocturnal.upload.adapters.local_storage import INCOMING_DIR
 from nocturnal.upload.app import create_app
+from nocturnal.upload.keys import UPLOAD_SLOTS
 from nocturnal.upload.settings import UploadSettings
 
 from ..support import FileEvents, SettingsFactory
@@ -342,6 +344,40 @@ def test_an_upload_limit_out_of_range_is_refused_at_startup(
         make_settings(upload_max_bytes_document=0)
     with pytest.raises(ValueError, match="upload_max_bytes_profile_photo"):
         make_settings(upload_max_bytes_profile_photo=6 * 1024**3)
+
+
+async def test_an_upload_past_the_slots_is_shed_with_503_and_retry_after(
+    aiohttp_client: Callable[[web.Application], Awaitable[TestClient]],
+    make_settings: SettingsFactory,
+    auth: dict[str, str],
+    samples: dict[str, bytes],
+    file_events: FileEvents,
+) -> None:
+    app = create_app(make_settings(upload_max_concurrent=1))
+    client = await aiohttp_client(app)
+    data = single(padded(samples["pdf"], MiB))
+    head = (
+        f"POST {DOCUMENT} HTTP/1.1\r\nHost: test\r\nAuthorization: {auth['Authorization']}\r\n"
+        f"Content-Type: {CONTENT_TYPE}\r\nContent-Length: {len(data)}\r\n\r\n"
+    ).encode()
+    assert client.port is not None
+    reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
+    writer.write(head + data[: len(data) // 2])  # holds the only slot, streaming
+    await writer.drain()
+
+    async def slot_taken() -> bool:
+        return app[UPLOAD_SLOTS].in_flight == 1
+
+    await eventually(slot_taken, "the first upload to take the slot")
+    shed = await upload(client, DOCUMENT, single(samples["pdf"]), auth)
+    await problem(shed, 503)
+    assert shed.headers["Retry-After"] == "1"
+
+    writer.write(data[len(data) // 2 :])
+    await writer.drain()
+    assert (await reader.readline()).startswith(b"HTTP/1.1 201")
+    writer.close()
+    assert (await upload(client, DOCUMENT, single(samples["pdf"]), auth)).status == 201
 
 
 async def test_a_stalled_upload_is_ended_with_408_and_nothing_stored(

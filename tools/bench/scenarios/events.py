@@ -232,10 +232,12 @@ def _json(value: Any) -> bytes:
 
 
 def _rate(stamps: list[datetime]) -> float:
-    if len(stamps) < 2:
+    """Items per second after the first stamp: the relay marks a whole batch with one stamp,
+    so the items of the first stamp are the start line, not part of the span."""
+    later = [stamp for stamp in stamps if stamp > stamps[0]] if stamps else []
+    if not later:
         return float("nan")
-    span = (stamps[-1] - stamps[0]).total_seconds()
-    return (len(stamps) - 1) / span if span > 0 else float("nan")
+    return len(later) / (stamps[-1] - stamps[0]).total_seconds()
 
 
 def _fresh_copy(template: dict[str, Any]) -> dict[str, Any]:

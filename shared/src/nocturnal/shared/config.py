@@ -41,6 +41,9 @@ class ServiceSettings(BaseSettings):
     in-flight requests and event handlers, flush the outbox and close its connections. The
     platform's grace period (compose `stop_grace_period`, Kubernetes
     `terminationGracePeriodSeconds` after the preStop hook) must exceed their sum.
+
+    Overload: at most `MAX_IN_FLIGHT` requests are handled at once per instance; the next is
+    answered 503 with `Retry-After` at once instead of waiting (probes and `/metrics` excepted).
     """
 
     model_config = SETTINGS_CONFIG
@@ -59,6 +62,7 @@ class ServiceSettings(BaseSettings):
     peer_timeout_s: float = Field(default=2.0, gt=0, le=30)
     shutdown_drain_s: float = Field(default=5.0, ge=0, le=120)
     shutdown_timeout_s: float = Field(default=20.0, gt=0, le=300)
+    max_in_flight: int = Field(default=256, ge=1, le=100_000)
 
     @property
     def resolved_log_format(self) -> Literal["json", "console"]:

@@ -192,8 +192,9 @@ PROBLEM_TYPES: Mapping[int, ProblemType] = MappingProxyType(
                 "service-unavailable",
                 "Service Unavailable",
                 "The service is unavailable; retry later.",
-                "auth's password hashing is saturated; a tier is set while the rate-limit store"
-                " is unreachable (both with `Retry-After`)",
+                "an instance is at its bound of work in progress: requests (`MAX_IN_FLIGHT`),"
+                " uploads (`UPLOAD_MAX_CONCURRENT`) or auth's password hashing; a tier is set"
+                " while the rate-limit store is unreachable (all with `Retry-After`)",
                 gateway=True,
             ),
             ProblemType(

@@ -111,6 +111,7 @@ def _password_hasher_context(settings: AuthSettings) -> CleanupContext:
             parallelism=settings.argon2_parallelism,
             concurrency=settings.password_hash_concurrency,
             wait_s=settings.password_hash_wait_s,
+            queue=settings.password_hash_queue,
         )
         app[PASSWORD_HASHER] = hasher
         try:

@@ -30,3 +30,4 @@ class AuthSettings(ServiceSettings, MongoSettings, PeerSettings):
     argon2_parallelism: int = Field(default=ARGON2_MIN_PARALLELISM, ge=ARGON2_MIN_PARALLELISM)
     password_hash_concurrency: int = Field(default=4, ge=1, le=64)
     password_hash_wait_s: float = Field(default=2.0, gt=0, le=30)
+    password_hash_queue: int = Field(default=8, ge=0, le=1024)

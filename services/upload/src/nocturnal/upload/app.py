@@ -20,6 +20,7 @@ from nocturnal.shared.http.app import CleanupContext, create_service_app
 from nocturnal.shared.http.client import HTTP_SESSION, http_session_context
 from nocturnal.shared.http.errors import domain_error_middleware
 from nocturnal.shared.http.events import serving_events
+from nocturnal.shared.http.overload import InFlightLimit
 from nocturnal.shared.mongo import MONGO_DB, MongoUnitOfWork, mongo_context
 from nocturnal.shared.ratelimit.requests import ratelimit_client_context
 from nocturnal.upload import SERVICE
@@ -29,7 +30,7 @@ from nocturnal.upload.adapters.s3_storage import open_s3_storage
 from nocturnal.upload.domain.signing import UrlSigner
 from nocturnal.upload.handlers.errors import PROBLEMS
 from nocturnal.upload.handlers.events import event_handlers
-from nocturnal.upload.keys import DOWNLOADS, FILES, STORAGE, UPLOAD_SETTINGS
+from nocturnal.upload.keys import DOWNLOADS, FILES, STORAGE, UPLOAD_SETTINGS, UPLOAD_SLOTS
 from nocturnal.upload.routes import setup_routes
 from nocturnal.upload.service_layer import Downloads, FileService, Repositories, StorageBackend
 from nocturnal.upload.settings import UploadSettings
@@ -102,6 +103,12 @@ def create_app(settings: UploadSettings) -> web.Application:
     app = create_service_app(settings, service=SERVICE)
     app.middlewares.append(domain_error_middleware(PROBLEMS))
     app[UPLOAD_SETTINGS] = settings
+    app[UPLOAD_SLOTS] = InFlightLimit(
+        settings.upload_max_concurrent,
+        service=SERVICE,
+        bound="uploads",
+        detail="every upload slot of this instance is busy; retry in a moment",
+    )
     signer = UrlSigner(settings.url_signing_secret.get_secret_value().encode())
     app.cleanup_ctx.extend(
         [

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from nocturnal.shared.http.overload import InFlightLimit
 from nocturnal.upload.service_layer import Downloads, FileService, StorageBackend
 from nocturnal.upload.settings import UploadSettings
 
@@ -12,3 +13,4 @@ UPLOAD_SETTINGS = web.AppKey("upload_settings", UploadSettings)
 STORAGE = web.AppKey("storage", StorageBackend)
 FILES = web.AppKey("files", FileService)
 DOWNLOADS = web.AppKey("downloads", Downloads)
+UPLOAD_SLOTS = web.AppKey("upload_slots", InFlightLimit)

@@ -57,6 +57,7 @@ ROUTES = RouteTable(
             bearer=SIGNED_IN,
             rate_limit=UPLOAD_POLICY,
             errors=(FileTooLarge, UnsupportedMediaType, EmptyFile, OwnerErased),
+            problems={503: "every upload slot of the instance is busy (UPLOAD_MAX_CONCURRENT)"},
         ),
         Route(
             "GET",

@@ -23,7 +23,9 @@ class UploadSettings(ServiceSettings, MongoSettings, PeerSettings):
     (AWS when unset) with credentials from the standard AWS variables, and hands out presigned
     URLs for `S3_PUBLIC_ENDPOINT_URL` (default: the same endpoint).
     `UPLOAD_MAX_BYTES_DOCUMENT` / `UPLOAD_MAX_BYTES_PROFILE_PHOTO` set the size limit of each
-    kind of file (default 20 MiB / 5 MiB); memory per upload does not grow with them.
+    kind of file (default 20 MiB / 5 MiB); memory per upload does not grow with them (about one
+    8 MiB part is buffered). At most `UPLOAD_MAX_CONCURRENT` uploads stream at once per
+    instance; the next is answered 503 with `Retry-After`.
     """
 
     mongo_database: str = "nocturnal_upload"
@@ -36,6 +38,7 @@ class UploadSettings(ServiceSettings, MongoSettings, PeerSettings):
     s3_region: str = "us-east-1"
     s3_create_bucket: bool = False
     upload_idle_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    upload_max_concurrent: int = Field(default=16, ge=1, le=1024)
     upload_max_bytes_document: int = Field(
         default=FileKind.DOCUMENT.default_max_bytes, ge=1, le=MAX_UPLOAD_BYTES
     )

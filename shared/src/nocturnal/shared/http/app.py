@@ -36,6 +36,7 @@ from nocturnal.shared.http.context import (
     traceparent_from,
 )
 from nocturnal.shared.http.openapi import openapi_document
+from nocturnal.shared.http.overload import in_flight_middleware
 from nocturnal.shared.http.routes import ROUTE_TABLES, Reply, Route, RouteTable, add_routes
 from nocturnal.shared.logging import bind_context, configure_logging, get_logger
 from nocturnal.shared.metrics import HTTP_DURATION, HTTP_REQUESTS, metrics_handler
@@ -257,7 +258,12 @@ def create_service_app(settings: ServiceSettings, *, service: str) -> web.Applic
     `settings.max_json_body_bytes` are refused with 413 unless a route streams its body.
     """
     app = web.Application(
-        middlewares=[context_middleware, problem_middleware, identity_body_middleware],
+        middlewares=[
+            context_middleware,
+            problem_middleware,
+            in_flight_middleware(settings.max_in_flight, service=service),
+            identity_body_middleware,
+        ],
         client_max_size=settings.max_json_body_bytes,
         handler_args=HTTP_PARSER_LIMITS,
     )

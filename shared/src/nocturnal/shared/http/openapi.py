@@ -15,6 +15,7 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
 
 from nocturnal.shared.http.errors import problem_of
+from nocturnal.shared.http.overload import sheddable
 from nocturnal.shared.http.routes import (
     Header,
     Json,
@@ -288,6 +289,8 @@ def _problems(table: RouteTable, route: Route) -> dict[int, list[str]]:
         add(answer.status, _first_line(error.__doc__) or error.__name__)
     for status, when in route.problems.items():
         add(status, when)
+    if sheddable(route.path):
+        add(503, "the instance is at its limit of requests in progress (MAX_IN_FLIGHT)")
     return found
 
 

@@ -19,9 +19,11 @@ class Argon2Hasher:
     """The `PasswordHasher`: argon2id hashing and verification in a thread pool of
     `concurrency` workers.
 
-    A caller waits at most `wait_s` seconds for a free slot, then gets `HasherBusy`, so a
-    burst of logins sheds load instead of queueing without bound (memory: `memory_kib` per
-    slot). Verifying for an unknown account runs against a dummy hash so it costs the same.
+    At most `queue` callers wait for a slot, each at most `wait_s` seconds; a caller beyond
+    them, or one still waiting after `wait_s`, gets `HasherBusy` (503 + Retry-After), so a
+    burst of logins is shed instead of queued without bound (memory: `memory_kib` per slot;
+    latency: at most `wait_s` plus one hash). Verifying for an unknown account runs against a
+    dummy hash so it costs the same.
     """
 
     def __init__(
@@ -32,6 +34,7 @@ class Argon2Hasher:
         parallelism: int,
         concurrency: int,
         wait_s: float,
+        queue: int,
     ) -> None:
         self._argon2 = argon2.PasswordHasher(
             time_cost=time_cost,
@@ -42,6 +45,8 @@ class Argon2Hasher:
         self._executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="argon2")
         self._slots = asyncio.Semaphore(concurrency)
         self._wait_s = wait_s
+        self._admitted = 0  # hashing or waiting for a slot
+        self._bound = concurrency + queue
         self._dummy_hash = self._argon2.hash(secrets.token_urlsafe(32))
 
     async def hash(self, password: str) -> str:
@@ -76,13 +81,24 @@ class Argon2Hasher:
             return False
 
     async def _run(self, work: Callable[..., T], *args: str) -> T:
+        if self._admitted >= self._bound:
+            raise HasherBusy
+        self._admitted += 1
         try:
             async with asyncio.timeout(self._wait_s):
                 await self._slots.acquire()
         except TimeoutError:
+            self._admitted -= 1
             raise HasherBusy from None
+        except BaseException:  # cancelled while waiting: it never got a slot
+            self._admitted -= 1
+            raise
         loop = asyncio.get_running_loop()
         job = self._executor.submit(work, *args)
         # Free the slot when the thread is done, not when a cancelled caller stops waiting.
-        job.add_done_callback(lambda _: loop.call_soon_threadsafe(self._slots.release))
+        job.add_done_callback(lambda _: loop.call_soon_threadsafe(self._free))
         return await asyncio.wrap_future(job)
+
+    def _free(self) -> None:
+        self._admitted -= 1
+        self._slots.release()

@@ -16,7 +16,7 @@ from nocturnal.shared.http.request import QueryModel, client_ip, integer_in, par
 from nocturnal.shared.ratelimit.requests import enforce
 from nocturnal.upload.domain.files import FileKind, StoredFile
 from nocturnal.upload.handlers.multipart import file_part
-from nocturnal.upload.keys import FILES, UPLOAD_SETTINGS
+from nocturnal.upload.keys import FILES, UPLOAD_SETTINGS, UPLOAD_SLOTS
 
 UPLOAD_POLICY = "upload"
 DEFAULT_URL_TTL_S = 3600
@@ -66,10 +66,11 @@ async def create_upload(request: web.Request) -> web.Response:
     ip = client_ip(request, settings.client_ip_header)
     await enforce(request, UPLOAD_POLICY, ip, user_id=principal.user_id)
     files = request.app[FILES]
-    part = await file_part(
-        request, files.max_bytes(kind), idle_timeout_s=settings.upload_idle_timeout_s
-    )
-    file = await files.upload(principal.user_id, kind, part.filename, part.chunks())
+    with request.app[UPLOAD_SLOTS].admit():  # memory: about one part buffer per slot
+        part = await file_part(
+            request, files.max_bytes(kind), idle_timeout_s=settings.upload_idle_timeout_s
+        )
+        file = await files.upload(principal.user_id, kind, part.filename, part.chunks())
     return json_response(file.public(), status=201)
 
 
