@@ -122,7 +122,11 @@ def test_a_route_answers_what_its_declaration_implies() -> None:
     }
     responses = operation["responses"]
     assert "every seat of the shift is taken" in responses["409"]["description"]
-    assert responses["503"]["description"] == "Service Unavailable: too busy."
+    assert responses["503"]["description"] == (
+        "Service Unavailable: too busy; the instance is at its limit of requests in progress"
+        " (MAX_IN_FLIGHT)."
+    )
+    assert "Retry-After" in responses["503"]["headers"]
     assert "WWW-Authenticate" in responses["401"]["headers"]
     assert {"Retry-After", "RateLimit", "RateLimit-Policy"} <= responses["429"]["headers"].keys()
     assert responses["201"]["links"]["shift"] == {
@@ -144,7 +148,7 @@ def test_query_models_become_parameters_and_paths_lose_their_patterns() -> None:
     assert parameters[("query", "late")]["schema"]["type"] == "boolean"
     assert parameters[("query", "late")]["required"] is False
     assert parameters[("path", "shift_id")]["required"] is True
-    assert sorted(operation["responses"]) == ["200", "400", "401"]
+    assert sorted(operation["responses"]) == ["200", "400", "401", "503"]
     assert "ShiftQuery" not in spec["components"]["schemas"]
 
 
@@ -206,3 +210,15 @@ async def test_a_service_serves_its_document_built_once_when_it_starts(aiohttp_c
     validate(spec)
     assert {"/shifts/{day}", "/health/ready", "/openapi.json"} <= spec["paths"].keys()
     assert app[OPENAPI_JSON] is built
+
+
+async def test_every_route_but_the_probes_documents_the_in_flight_503(aiohttp_client: Any) -> None:
+    app = create_service_app(ServiceSettings(), service="test")
+    add_routes(app, TABLE)
+    client = await aiohttp_client(app)
+    spec = await (await client.get("/openapi.json")).json()
+
+    for path, operations in spec["paths"].items():
+        for operation in operations.values():
+            shed = "MAX_IN_FLIGHT" in operation["responses"].get("503", {}).get("description", "")
+            assert shed == (not path.startswith(("/health/", "/metrics"))), path

@@ -427,7 +427,8 @@ class WinnerFirst:
             self.raced = True
             claimed = await self.winner._claim()  # one batch of the winner's
             assert claimed is not None
-            await self.winner._publish_batch(*claimed)
+            token, entries, _ = claimed
+            await self.winner._publish_batch(token, entries)
         return await self.collection.update_many(*args, **kwargs)
 
 
