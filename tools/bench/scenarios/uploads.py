@@ -185,6 +185,7 @@ def _start_upload(run: Run, max_bytes: int) -> tuple[Child, str]:
     port = free_ports(1)[0]
     env = run.stack.service_env("upload", "upload-bench", port)
     env["UPLOAD_MAX_BYTES_DOCUMENT"] = str(max_bytes)
+    env["UPLOAD_MAX_CONCURRENT"] = str(run.settings.upload_count)  # every upload of a batch at once
     argv = [sys.executable, "-m", "nocturnal.upload"]
     child = Child.spawn(
         "upload-bench", argv, run.settings.run_dir / "logs" / "upload-bench.log", env
