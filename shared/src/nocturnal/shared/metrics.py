@@ -20,6 +20,16 @@ RATELIMIT_DEGRADED = Counter(
     ["service", "policy"],
 )
 
+UPLOAD_RECONCILED = Counter(
+    "upload_reconciled_total",
+    "Storage reconciliation findings: incomplete uploads aborted, objects without metadata"
+    " deleted, files whose object is missing (reported only)",
+    ["action"],
+)
+UPLOAD_RECONCILE_RUNS = Counter(
+    "upload_reconcile_runs_total", "Periodic storage reconciliation runs", ["outcome"]
+)
+
 
 async def metrics_handler(_: web.Request) -> web.Response:
     """GET /metrics in the Prometheus text exposition format."""
