@@ -14,6 +14,7 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from event_samples import sample_data, sample_event
 from events_scratch import Scratch, SeverableProxy
 from polling import WAIT_S, eventually
+from prometheus_client import REGISTRY
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -309,11 +310,13 @@ async def test_a_schema_invalid_payload_is_dead_lettered_at_once_with_its_reason
 ) -> None:
     queue, applied_ids, good_applied = await start_recording(db, scratch, consumers)
     invalid = new_event("user.registered", data, service="auth")
+    counted = {"queue": queue.name, "reason": "invalid-payload"}
 
     await publish(scratch, invalid, registered("good"))
     await asyncio.wait_for(good_applied.wait(), WAIT_S)
     assert queue.dead_letter is not None
     dead = await scratch.get(queue.dead_letter.name)
+    assert REGISTRY.get_sample_value("events_dead_lettered_total", counted) == 1
 
     assert dead.message_id == invalid.id
     assert dead.body == invalid.to_json()

@@ -37,6 +37,7 @@ from nocturnal.shared.events.topology import (
     TopologyError,
     declare,
 )
+from nocturnal.shared.metrics import EVENTS_DEAD_LETTERED
 
 __all__ = [
     "ACK_POLICY",
@@ -503,6 +504,7 @@ class EventConsumer:
             reason=reason.value,
             detail=detail,
         )
+        EVENTS_DEAD_LETTERED.labels(self.queue.name, reason.value).inc()
         dead_letter = self.queue.dead_letter
         if dead_letter is None:
             await self._settle(self._policy.dead_letter(message))

@@ -38,7 +38,12 @@ from nocturnal.shared.http.context import (
 from nocturnal.shared.http.openapi import openapi_document
 from nocturnal.shared.http.routes import ROUTE_TABLES, Reply, Route, RouteTable, add_routes
 from nocturnal.shared.logging import bind_context, configure_logging, get_logger
-from nocturnal.shared.metrics import HTTP_DURATION, HTTP_REQUESTS, metrics_handler
+from nocturnal.shared.metrics import (
+    HTTP_DURATION,
+    HTTP_REQUESTS,
+    METRICS_SAMPLERS,
+    metrics_handler,
+)
 from nocturnal.shared.problems import PROBLEM_CONTENT_TYPE, Problem
 
 SETTINGS = web.AppKey("settings", ServiceSettings)
@@ -264,6 +269,7 @@ def create_service_app(settings: ServiceSettings, *, service: str) -> web.Applic
     app[SETTINGS] = settings
     app[SERVICE] = service
     app[READINESS] = Readiness()
+    app[METRICS_SAMPLERS] = []
     app.on_response_prepare.append(_on_prepare)
     app.on_startup.append(_build_openapi)
     add_routes(app, BASE_ROUTES)
