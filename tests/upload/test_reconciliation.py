@@ -327,3 +327,17 @@ def test_the_cli_refuses_a_duration_it_cannot_read(
         main(["uploads", "reconcile", f"--older-than={text}"])
     assert exit.value.code == 2
     assert "not a positive duration" in capsys.readouterr().err
+
+
+def test_the_cli_reports_an_unreachable_database_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("NOCTURNAL_ENV", "test")
+    monkeypatch.setenv("MONGO_URL", "mongodb://127.0.0.1:9/?serverSelectionTimeoutMS=300")
+    monkeypatch.setenv("STORAGE_BACKEND", "local")
+    monkeypatch.setenv("STORAGE_LOCAL_DIR", str(tmp_path))
+
+    assert main(["uploads", "reconcile", "--dry-run"]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("reconciliation stopped: ServerSelectionTimeoutError")
+    assert error.count("\n") == 1

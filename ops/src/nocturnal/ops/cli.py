@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 import urllib.parse
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
@@ -66,6 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     standalone: StandaloneCommand | None = args.standalone
     if standalone is not None:
         return _interruptible(standalone(args, sys.stdout, _ask))
+    # The command reports what went wrong itself, in one line; the AMQP libraries would add
+    # their own log lines (a transport error, a traceback) to it.
+    for library in ("aiormq", "aio_pika"):
+        logging.getLogger(library).setLevel(logging.CRITICAL)
     settings = load_settings(OpsSettings)
     amqp_url = args.amqp_url or settings.amqp_url
     exchange = ExchangeSpec(args.exchange or settings.events_exchange)

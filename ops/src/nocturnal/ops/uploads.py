@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from collections.abc import Callable
 from typing import Any, TextIO
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pymongo.errors import PyMongoError
 
 from nocturnal.shared.config import load_settings
 from nocturnal.upload.app import open_reconciler
@@ -60,13 +64,27 @@ async def reconcile_storage(
     args: argparse.Namespace, out: TextIO, confirm: Callable[[str], bool]
 ) -> int:
     """Show what a reconciliation would do; then, after confirmation (or with `--yes`), do
-    it. Exit code 1 when the operator declined."""
+    it. Exit code 1 when the operator declined or the storage or the database failed (one
+    line on standard error says which)."""
     overrides: dict[str, float] = {}
     if args.older_than is not None:
         overrides["reconcile_upload_age_s"] = args.older_than
     if args.grace is not None:
         overrides["reconcile_grace_s"] = args.grace
     settings = load_settings(UploadSettings).model_copy(update=overrides)
+    try:
+        return await _reconcile(settings, args, out, confirm)
+    except (PyMongoError, BotoCoreError, ClientError, OSError) as exc:
+        print(f"reconciliation stopped: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+async def _reconcile(
+    settings: UploadSettings,
+    args: argparse.Namespace,
+    out: TextIO,
+    confirm: Callable[[str], bool],
+) -> int:
     async with open_reconciler(settings) as reconciler:
         plan = await reconciler.run(dry_run=True)
         _print(plan, out)
