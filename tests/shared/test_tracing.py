@@ -69,6 +69,10 @@ async def test_a_peer_call_is_one_trace_from_the_callers_span_to_the_peers_handl
     assert parent_id(api_span) == gateway_client.context.span_id
     assert parent_id(client_span) == api_span.context.span_id
     assert parent_id(peer_span) == client_span.context.span_id
+    # The gateway's request id names every server span of the trace.
+    assert api_span.attributes is not None and peer_span.attributes is not None
+    assert api_span.attributes["nocturnal.request_id"] == "req-42"
+    assert peer_span.attributes["nocturnal.request_id"] == "req-42"
 
 
 def test_log_lines_carry_the_current_trace_and_span_ids() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import structlog
 from event_samples import sample_data
 from events_scratch import Scratch
 from opentelemetry.trace import SpanKind
@@ -37,7 +38,10 @@ async def test_the_outbox_publish_and_the_consumers_handling_continue_the_reques
     consumer = bus(amqp_url, scratch, "profiles", db)
     consumer.subscribe({"user.registered": create_profile})
     async with consumer, producer:
-        with TRACER.start_as_current_span("POST /api/auth/register") as request:
+        with (
+            structlog.contextvars.bound_contextvars(request_id="req-9"),
+            TRACER.start_as_current_span("POST /api/auth/register") as request,
+        ):
             registered = producer.event("user.registered", sample_data("user.registered"))
             async with db.client.start_session() as session, await session.start_transaction():
                 await producer.outbox.add(registered, session=session)
@@ -53,3 +57,5 @@ async def test_the_outbox_publish_and_the_consumers_handling_continue_the_reques
     assert parent_id(publish) == request.get_span_context().span_id
     assert parent_id(process) == publish.context.span_id
     assert [link.context.span_id for link in process.links] == [publish.context.span_id]
+    assert process.attributes is not None
+    assert process.attributes["nocturnal.request_id"] == "req-9"

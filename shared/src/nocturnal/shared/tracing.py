@@ -71,6 +71,15 @@ def configure_tracing(
     return True
 
 
+REQUEST_ID_ATTRIBUTE = "nocturnal.request_id"
+
+
+def tag_request_id(request_id: str) -> None:
+    """Name the gateway's request id (`X-Request-ID`) on the current span, so a trace is found
+    from a request id and the other way round (a no-op when tracing is off)."""
+    trace.get_current_span().set_attribute(REQUEST_ID_ATTRIBUTE, request_id)
+
+
 def current_traceparent() -> str | None:
     """The W3C `traceparent` of the current span, or None when there is no trace (off)."""
     carrier: dict[str, str] = {}
@@ -107,10 +116,12 @@ def publishing(name: str, traceparent: str | None) -> Iterator[dict[str, str]]:
 
 
 @contextmanager
-def consuming(name: str, traceparent: str | None) -> Iterator[Span]:
+def consuming(
+    name: str, traceparent: str | None, *, request_id: str | None = None
+) -> Iterator[Span]:
     """A CONSUMER span `<name> process` for handling a message published under `traceparent`:
     in the producer's trace, its child, with a link to the producer's span (OpenTelemetry's
-    messaging conventions)."""
+    messaging conventions); tagged with the event's `request_id` when it has one."""
     parent = _context_of(traceparent)
     links = []
     if parent is not None:
@@ -120,4 +131,6 @@ def consuming(name: str, traceparent: str | None) -> Iterator[Span]:
     with _tracer.start_as_current_span(
         f"{name} process", context=parent, kind=SpanKind.CONSUMER, links=links
     ) as span:
+        if request_id is not None:
+            span.set_attribute(REQUEST_ID_ATTRIBUTE, request_id)
         yield span

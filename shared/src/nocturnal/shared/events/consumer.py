@@ -440,7 +440,7 @@ class EventConsumer:
             return
         traceparent = _header(message, "traceparent") or event.traceparent
         with (
-            consuming(event.name, traceparent),
+            consuming(event.name, traceparent, request_id=event.requestid),
             structlog.contextvars.bound_contextvars(**_log_context(event)),
         ):
             await self._handle_event(message, event)

@@ -40,7 +40,7 @@ from nocturnal.shared.metrics import (
     metrics_handler,
 )
 from nocturnal.shared.problems import PROBLEM_CONTENT_TYPE, Problem
-from nocturnal.shared.tracing import configure_tracing
+from nocturnal.shared.tracing import configure_tracing, tag_request_id
 
 SETTINGS = web.AppKey("settings", ServiceSettings)
 SERVICE = web.AppKey("service", str)
@@ -113,6 +113,7 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
     request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
     request[REQUEST_ID] = request_id
     bind_context(request_id=request_id)
+    tag_request_id(request_id)
     started = time.perf_counter()
     status = 500
     try:
