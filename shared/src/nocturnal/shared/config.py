@@ -44,6 +44,10 @@ class ServiceSettings(BaseSettings):
 
     Overload: at most `MAX_IN_FLIGHT` requests are handled at once per instance; the next is
     answered 503 with `Retry-After` at once instead of waiting (probes and `/metrics` excepted).
+
+    Traces are exported over OTLP/HTTP to `OTEL_EXPORTER_OTLP_ENDPOINT` when it is set (the
+    exporter reads the other standard `OTEL_EXPORTER_OTLP_*` variables itself); unset, tracing
+    is off (`nocturnal.shared.tracing`).
     """
 
     model_config = SETTINGS_CONFIG
@@ -63,6 +67,7 @@ class ServiceSettings(BaseSettings):
     shutdown_drain_s: float = Field(default=5.0, ge=0, le=120)
     shutdown_timeout_s: float = Field(default=20.0, gt=0, le=300)
     max_in_flight: int = Field(default=256, ge=1, le=100_000)
+    otel_exporter_otlp_endpoint: str | None = Field(default=None, pattern=r"^https?://")
 
     @property
     def resolved_log_format(self) -> Literal["json", "console"]:

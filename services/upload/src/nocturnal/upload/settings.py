@@ -45,6 +45,12 @@ class UploadSettings(ServiceSettings, MongoSettings, PeerSettings):
     upload_max_bytes_profile_photo: int = Field(
         default=FileKind.PROFILE_PHOTO.default_max_bytes, ge=1, le=MAX_UPLOAD_BYTES
     )
+    reconcile_interval_s: float = Field(default=3600.0, ge=0)
+    """How often each instance reconciles storage and metadata (0: never; `make reconcile`)."""
+    reconcile_upload_age_s: float = Field(default=86400.0, gt=0)
+    """Incomplete uploads begun longer ago than this are aborted."""
+    reconcile_grace_s: float = Field(default=3600.0, gt=0)
+    """Objects without metadata, and metadata without object, younger than this are left be."""
     url_signing_secret: SecretStr = Field(
         default=SecretStr("dev-insecure-upload-url-signing-secret-change-me"), min_length=32
     )
