@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from redis.asyncio import Redis
 
-from nocturnal.ratelimit.adapters.instances import LiveInstances
 from nocturnal.ratelimit.adapters.redis_store import RedisSlidingWindow, connect
 from nocturnal.ratelimit.service_layer import SlidingWindowLimiter
+from nocturnal.shared.ratelimit.instances import LiveInstances
 from nocturnal.shared.ratelimit.policies import Policy
 from tools.devstack import redis_answers, wait_until
 

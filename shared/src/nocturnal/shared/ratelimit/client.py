@@ -1,27 +1,70 @@
-"""The ratelimit service's client (`POST /v1/check`), falling back to local decisions."""
+"""The ratelimit service's client (`POST /v1/check`), falling back to local decisions that keep
+the service's contract: its policies, shared among the live instances of the calling service."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
+from nocturnal.shared.breaker import BreakerState, CircuitBreaker
 from nocturnal.shared.logging import get_logger
 from nocturnal.shared.metrics import RATELIMIT_DEGRADED
+from nocturnal.shared.ratelimit.instances import LiveInstances
 from nocturnal.shared.ratelimit.policies import DEFAULT_POLICIES, Decision, Policy, limit_key
 from nocturnal.shared.ratelimit.sliding_window import SlidingWindowLog, decide_locally
 
 log = get_logger("ratelimit")
 
+_FAILURES = (aiohttp.ClientError, TimeoutError, ValidationError, ValueError)
+
+
+class _PolicyItem(BaseModel):
+    name: str
+    window_s: int
+    normal: int
+    strict: int
+
+
+class _PolicyList(BaseModel):
+    items: list[_PolicyItem]
+
+
+def service_breaker() -> CircuitBreaker:
+    """The breaker in front of the ratelimit service: one failure or timeout opens it (every
+    check then decides locally at once), a probe each second finds the service again."""
+    return CircuitBreaker(
+        "ratelimit",
+        failure_threshold=1,
+        open_s=1.0,
+        opened_message="ratelimit service unreachable",
+        closed_message="ratelimit service reachable again",
+    )
+
 
 class RateLimitClient:
-    """Client of the ratelimit service's `POST /v1/check`.
+    """Client of the ratelimit service's `POST /v1/check`, with a local fallback.
 
-    Times out after the session's timeout (keep it small, e.g. 0.25 s); when the service is
-    unreachable or answers an error, decides from a local `SlidingWindowLog` with the same
-    policies (`degraded: true`, a log line and a metric).
+    Each check times out after `timeout_s` (keep it small, e.g. 0.25 s). A failure, a timeout
+    or a 5xx opens the circuit breaker: checks are then decided at once from a local
+    `SlidingWindowLog` (`degraded: true`, counted in `ratelimit_degraded_decisions_total`)
+    until a half-open probe finds the service again. The fallback uses the service's own
+    policy table (`GET /v1/policies`, fetched by `refresh()`; `policies` until the first
+    answer, which must come from the same configuration as the service's) and allows
+    `ceil(limit / instances.count)` units per window in this instance, as the service's own
+    degraded mode does. Degraded decisions use the normal tier.
+
+    Args:
+        session: the HTTP session (not closed here).
+        base_url: the service, e.g. `http://ratelimit`.
+        service: the calling service's name (a metric label).
+        timeout_s: bound on one check or policy fetch, in seconds.
+        policies: the policy table until the service has answered `refresh()`.
+        instances: the calling service's live instance count (default: one).
+        breaker: the circuit breaker (default: `service_breaker()`).
     """
 
     def __init__(
@@ -32,12 +75,18 @@ class RateLimitClient:
         service: str,
         timeout_s: float = 0.25,
         policies: Mapping[str, Policy] = DEFAULT_POLICIES,
+        instances: LiveInstances | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self._session = session
-        self._url = f"{base_url.rstrip('/')}/v1/check"
+        base = base_url.rstrip("/")
+        self._check_url = f"{base}/v1/check"
+        self._policies_url = f"{base}/v1/policies"
         self._service = service
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
-        self._policies = policies
+        self.policies: Mapping[str, Policy] = dict(policies)
+        self.instances = instances or LiveInstances(None)
+        self.breaker = breaker or service_breaker()
         self._fallback = SlidingWindowLog()
 
     async def check(
@@ -50,19 +99,70 @@ class RateLimitClient:
         cost: int = 1,
         request_id: str | None = None,
     ) -> Decision:
-        """Count one request of `policy` for (ip, subject or user_id) and return the decision."""
+        """Count `cost` units of `policy` for (ip, subject or user_id) and return the decision.
+
+        Raises:
+            KeyError: `policy` is in neither the service's table nor the configured one.
+        """
         body: dict[str, Any] = {"policy": policy, "ip": ip, "cost": cost}
         for name, value in (("user_id", user_id), ("subject", subject), ("request_id", request_id)):
             if value:
                 body[name] = value
-        try:
-            async with self._session.post(self._url, json=body, timeout=self._timeout) as resp:
-                if resp.status == 200:
-                    return Decision.model_validate(await resp.json())
-                reason = f"status {resp.status}"
-        except (aiohttp.ClientError, TimeoutError, ValidationError, ValueError) as exc:
-            reason = repr(exc)
-        log.warning("ratelimit service unavailable, deciding locally", policy=policy, error=reason)
+        if self.breaker.allow():
+            decision = await self._remote(body)
+            if decision is not None:
+                return decision
         RATELIMIT_DEGRADED.labels(self._service, policy).inc()
         key = limit_key(policy, ip, subject or user_id)
-        return decide_locally(self._fallback, self._policies[policy], key, cost=cost)
+        return decide_locally(
+            self._fallback, self.policies[policy], key, cost=cost, share=self.instances.count
+        )
+
+    async def _remote(self, body: dict[str, Any]) -> Decision | None:
+        try:
+            async with self._session.post(
+                self._check_url, json=body, timeout=self._timeout
+            ) as resp:
+                if resp.status == 200:
+                    decision = Decision.model_validate(await resp.json())
+                    self.breaker.success()
+                    return decision
+                if resp.status >= 500:
+                    self.breaker.failure()
+                    return None
+                # The service is up but refused this check: a caller bug, not an outage.
+                self.breaker.success()
+                log.error("ratelimit check refused", status=resp.status, policy=body["policy"])
+                return None
+        except _FAILURES:
+            self.breaker.failure()
+            return None
+        except BaseException:
+            self.breaker.release()
+            raise
+
+    async def refresh(self) -> None:
+        """Fetch the service's policy table (kept when the service does not answer) and count
+        this service's live instances again."""
+        await self.instances.refresh()
+        try:
+            async with self._session.get(self._policies_url, timeout=self._timeout) as resp:
+                resp.raise_for_status()
+                items = _PolicyList.model_validate(await resp.json()).items
+        except _FAILURES as exc:
+            log.debug("ratelimit policies not refreshed", error=repr(exc))
+            return
+        table = {p.name: Policy(p.name, p.window_s, p.normal, p.strict) for p in items}
+        if table != self.policies:
+            log.info("ratelimit policies loaded", policies=sorted(table))
+            self.policies = table
+
+    async def run(self, interval_s: float) -> None:
+        """`refresh()` every `interval_s` seconds until cancelled."""
+        while True:
+            await asyncio.sleep(interval_s)
+            await self.refresh()
+
+    async def ready(self) -> bool:
+        """A readiness check: True while the breaker is closed (checks go to the service)."""
+        return self.breaker.state is BreakerState.CLOSED
