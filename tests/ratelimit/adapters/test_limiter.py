@@ -5,16 +5,18 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
-import time
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from nocturnal.ratelimit.adapters.redis_store import RedisSlidingWindow, connect
-from nocturnal.ratelimit.service_layer import SlidingWindowLimiter
+from nocturnal.ratelimit.service_layer import SlidingWindowLimiter, redis_breaker
+from nocturnal.shared.breaker import BreakerState
 from nocturnal.shared.ratelimit.instances import LiveInstances
-from nocturnal.shared.ratelimit.policies import Policy
+from nocturnal.shared.ratelimit.policies import Decision, Policy
+from ratelimit.fakes import Seconds
 from tools.devstack import redis_answers, wait_until
 
 # Integration without the shared fixtures: private, dead and silent Redis servers of its own.
@@ -33,9 +35,22 @@ class PrivateRedis:
 
     def start(self) -> None:
         argv = ["redis-server", "--port", str(self._port), "--bind", "127.0.0.1"]
-        argv += ["--save", "", "--appendonly", "no"]
+        argv += ["--save", "", "--appendonly", "no", "--enable-debug-command", "yes"]
         self._process = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
         wait_until(lambda: redis_answers(self.url), "private redis-server", timeout=10)
+
+    async def until_hanging(self) -> None:
+        """Wait until the server stops answering (a `DEBUG SLEEP` sent on another connection)."""
+        probe = connect(self.url, timeout_s=0.02)
+        try:
+            while True:
+                try:
+                    await probe.ping()
+                except RedisError:
+                    return
+                await asyncio.sleep(0.005)
+        finally:
+            await probe.aclose()
 
     def stop(self) -> None:
         if self._process is not None:
@@ -54,10 +69,15 @@ def private_redis(unused_tcp_port: int) -> Iterator[PrivateRedis]:
     server.stop()
 
 
-def limiter_on(client: Redis, policy: Policy, *, instances: int = 1) -> SlidingWindowLimiter:
-    live = LiveInstances(None)
-    live.count = instances
-    return SlidingWindowLimiter({policy.name: policy}, RedisSlidingWindow(client), live)
+def limiter_on(
+    client: Redis, policy: Policy, *, instances: int = 1, seconds: Seconds | None = None
+) -> SlidingWindowLimiter:
+    return SlidingWindowLimiter(
+        {policy.name: policy},
+        RedisSlidingWindow(client),
+        LiveInstances(None, configured=instances),
+        breaker=redis_breaker(clock=seconds or Seconds()),
+    )
 
 
 @pytest.fixture
@@ -90,17 +110,44 @@ async def silent_redis() -> AsyncIterator[str]:
     server.close()
 
 
-async def test_a_redis_that_does_not_answer_is_given_up_after_the_timeout(
-    silent_redis: str, short: Policy
+class CountingStore(RedisSlidingWindow):
+    """The Redis store, counting the checks that reached it."""
+
+    hits = 0
+
+    async def hit(self, policy: Policy, counter_key: str, tier_key: str, cost: int) -> Decision:
+        self.hits += 1
+        return await super().hit(policy, counter_key, tier_key, cost)
+
+
+async def test_a_hanging_redis_costs_one_timeout_then_checks_are_local_until_it_answers(
+    private_redis: PrivateRedis, short: Policy
 ) -> None:
-    client = connect(silent_redis, timeout_s=0.1)
-    limiter = limiter_on(client, short)
-    started = time.perf_counter()
-    decision = await limiter.check(short.name, IP, **CLIENT)
-    elapsed = time.perf_counter() - started
-    await client.aclose()
-    assert (decision.degraded, decision.allowed) == (True, True)
-    assert 0.09 <= elapsed < 0.3
+    client = connect(private_redis.url, timeout_s=0.1)
+    admin = Redis.from_url(private_redis.url, socket_timeout=10)
+    store = CountingStore(client)
+    seconds = Seconds()
+    limiter = SlidingWindowLimiter(
+        {short.name: short},
+        store,
+        LiveInstances(None),
+        breaker=redis_breaker(clock=seconds),
+    )
+    try:
+        assert not (await limiter.check(short.name, IP, **CLIENT)).degraded
+        sleeping = asyncio.create_task(admin.execute_command("DEBUG", "SLEEP", "1"))
+        await private_redis.until_hanging()
+        decisions = [await limiter.check(short.name, IP, **CLIENT) for _ in range(20)]
+        assert all(d.degraded for d in decisions)
+        assert store.hits == 2  # the check before the hang, and one that waited for it
+        assert limiter.breaker.state is BreakerState.OPEN
+        await sleeping
+        seconds.now += 1.0
+        assert await limiter.store_ready()  # the half-open probe found Redis answering
+        assert not (await limiter.check(short.name, IP, **CLIENT)).degraded
+    finally:
+        await client.aclose()
+        await admin.aclose()
 
 
 async def test_degraded_instances_share_the_limit(dead_redis: Redis, wide: Policy) -> None:
@@ -114,14 +161,32 @@ async def test_the_limiter_returns_to_redis_when_it_comes_back(
     private_redis: PrivateRedis, short: Policy
 ) -> None:
     client = connect(private_redis.url, timeout_s=0.05)
-    limiter = limiter_on(client, short)
+    seconds = Seconds()
+    limiter = limiter_on(client, short, seconds=seconds)
     try:
         assert not (await limiter.check(short.name, IP, **CLIENT)).degraded
         private_redis.stop()
         assert (await limiter.check(short.name, IP, **CLIENT)).degraded
         private_redis.start()
+        seconds.now += 1.0  # the breaker's next probe
         back = await limiter.check(short.name, IP, **CLIENT)
         assert not back.degraded
         assert back.remaining == 2  # the restarted Redis kept nothing: counted afresh
+    finally:
+        await client.aclose()
+
+
+async def test_right_after_a_restart_redis_is_ready_and_used_at_once(
+    private_redis: PrivateRedis, short: Policy
+) -> None:
+    client = connect(private_redis.url, timeout_s=0.05)
+    limiter = limiter_on(client, short)
+    try:
+        assert await limiter.store_ready()  # a pooled connection now exists
+        private_redis.stop()
+        private_redis.start()
+        # The pooled connection died with the old server: its one retry reconnects.
+        assert await limiter.store_ready()
+        assert not (await limiter.check(short.name, IP, **CLIENT)).degraded
     finally:
         await client.aclose()

@@ -42,9 +42,10 @@ def redis_context(settings: RatelimitSettings) -> CleanupContext:
         store = RedisSlidingWindow(redis)
         instances = LiveInstances(settings.ratelimit_peers_dns, configured=settings.instances)
         app[REDIS] = redis
-        app[LIMITER] = SlidingWindowLimiter(settings.policies, store, instances)
+        limiter = SlidingWindowLimiter(settings.policies, store, instances)
+        app[LIMITER] = limiter
         # Reported, not failing: with Redis down this service still answers (degraded mode).
-        app[READINESS].add("redis", store.ping, critical=False)
+        app[READINESS].add("redis", limiter.store_ready, critical=False)
         await instances.refresh()
         counting = asyncio.create_task(instances.run(settings.ratelimit_peers_refresh_s))
         try:

@@ -8,6 +8,7 @@ from importlib.resources import files
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from nocturnal.ratelimit.service_layer import StoreUnavailable
@@ -19,8 +20,10 @@ SCRIPT = files(__package__).joinpath("sliding_window.lua").read_text()
 def connect(url: str, *, timeout_s: float, max_connections: int = 32) -> Redis:
     """A Redis client whose every step (pool wait, connect, reply) fails after `timeout_s`.
 
-    No retries: the limiter has its own fallback, so a slow or absent Redis must surface at
-    once. The pool is bounded and waits for a free connection: a burst then reuses a few
+    No retry of a timeout: the limiter has its own fallback, so a slow Redis must surface at
+    once. One retry of a connection error: a pooled connection that a Redis restart closed
+    fails its next command, and the retry on a new connection then finds the restarted Redis
+    (a Redis that is down refuses the new connection at once). The pool is bounded and waits for a free connection: a burst then reuses a few
     connections instead of opening one each, whose handshakes would time out together. The
     timeouts are per step, not per check, so time a busy event loop spends before a step
     starts is not mistaken for a slow Redis.
@@ -31,7 +34,7 @@ def connect(url: str, *, timeout_s: float, max_connections: int = 32) -> Redis:
         timeout=timeout_s,
         socket_timeout=timeout_s,
         socket_connect_timeout=timeout_s,
-        retry=Retry(NoBackoff(), retries=0),
+        retry=Retry(NoBackoff(), retries=1, supported_errors=(RedisConnectionError,)),
         decode_responses=True,
     )
     return Redis.from_pool(pool)
