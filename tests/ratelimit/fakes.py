@@ -107,7 +107,7 @@ class FakeRatelimit:
         self.counters, self.instances = FakeCounters(), FakeInstances(instances)
         self.tier_store, self.announcer, self.clock = FakeTierStore(), FakeAnnouncer(), Clock()
         self.seconds = Seconds()
-        self.breaker = redis_breaker(clock=self.seconds)
+        self.breaker = redis_breaker(None, self.seconds)
         self.limiter = SlidingWindowLimiter(
             DEFAULT_POLICIES, self.counters, self.instances, breaker=self.breaker
         )

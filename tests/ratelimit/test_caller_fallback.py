@@ -11,11 +11,12 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from polling import eventually
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
 from nocturnal.ratelimit.app import create_app
-from nocturnal.shared.breaker import BreakerState, CircuitBreaker
+from nocturnal.shared.breaker import BreakerState
 from nocturnal.shared.ratelimit.client import RateLimitClient
 from nocturnal.shared.ratelimit.instances import LiveInstances
 from nocturnal.shared.ratelimit.policies import (
@@ -36,6 +37,10 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
+
+
+async def in_state(client: RateLimitClient, state: BreakerState) -> bool:
+    return client.breaker.state is state
 
 
 @pytest.fixture
@@ -133,29 +138,40 @@ async def test_a_hanging_service_costs_one_timeout_then_decisions_are_local_unti
             }
         )
 
+    async def policies(_: web.Request) -> web.Response:
+        if hanging.is_set():
+            await asyncio.sleep(30)
+        return web.json_response({"items": [dict(vars(p)) for p in DEFAULT_POLICIES.values()]})
+
     app = web.Application()
     app.router.add_post("/v1/check", check)
+    app.router.add_get("/v1/policies", policies)
     clock = FakeClock()
-    breaker = CircuitBreaker("t-hang", failure_threshold=1, open_s=1.0, clock=clock)
     async with TestServer(app) as server:
         client = RateLimitClient(
-            session, str(server.make_url("/")), service="t-hang", timeout_s=0.1, breaker=breaker
+            session, str(server.make_url("/")), service="t-hang", timeout_s=0.1, clock=clock
         )
         decisions = [await client.check("api", ip) for _ in range(20)]
         assert all(d.degraded for d in decisions)
         assert calls == 1  # only the first check waited for its timeout
-        assert breaker.state is BreakerState.OPEN
+        assert client.breaker.state is BreakerState.OPEN
+
+        clock.now += 1.0
+        assert (await client.check("api", ip)).degraded  # starts a probe, does not wait on it
+        # The probe times out against the hanging service.
+        await eventually(lambda: in_state(client, BreakerState.OPEN), "the probe to fail")
 
         hanging.clear()
         clock.now += 1.0
+        assert (await client.check("api", ip)).degraded
+        await eventually(lambda: in_state(client, BreakerState.CLOSED), "the probe to succeed")
         recovered = await client.check("api", ip)
         assert calls == 2
         assert not recovered.degraded
-        assert breaker.state is BreakerState.CLOSED
     local = REGISTRY.get_sample_value(
         "ratelimit_degraded_decisions_total", {"service": "t-hang", "policy": "api"}
     )
-    assert local == 20
+    assert local == 22
 
 
 async def test_a_refused_check_is_decided_locally_without_opening_the_breaker(

@@ -164,3 +164,45 @@ def test_rejects_a_meaningless_configuration() -> None:
         CircuitBreaker("t-bad", failure_threshold=0)
     with pytest.raises(ValueError):
         CircuitBreaker("t-bad", open_s=0)
+
+
+async def test_with_a_probe_no_caller_waits_the_probe_runs_in_the_background() -> None:
+    clock = FakeClock()
+    answers = asyncio.Queue[bool]()
+    probes = 0
+
+    async def probe() -> bool:
+        nonlocal probes
+        probes += 1
+        return await answers.get()
+
+    breaker = CircuitBreaker("t-bg", failure_threshold=1, open_s=5, clock=clock, probe=probe)
+    breaker.failure()
+    clock.now += 5
+    assert not breaker.allow()  # the caller decides on its fallback; the probe has started
+    assert not breaker.allow()
+    await asyncio.sleep(0)
+    assert (probes, breaker.state) == (1, BreakerState.HALF_OPEN)
+    await answers.put(False)
+    await asyncio.sleep(0.01)
+    assert breaker.state is BreakerState.OPEN
+    clock.now += 5
+    assert not breaker.allow()
+    await answers.put(True)
+    await asyncio.sleep(0.01)
+    assert (probes, breaker.state) == (2, BreakerState.CLOSED)
+    assert breaker.allow()
+
+
+async def test_a_probe_that_raises_is_a_failed_probe() -> None:
+    clock = FakeClock()
+
+    async def probe() -> bool:
+        raise ConnectionError("still down")
+
+    breaker = CircuitBreaker("t-bg-raise", failure_threshold=1, open_s=5, clock=clock, probe=probe)
+    breaker.failure()
+    clock.now += 5
+    assert not breaker.allow()
+    await asyncio.sleep(0.01)
+    assert breaker.state is BreakerState.OPEN

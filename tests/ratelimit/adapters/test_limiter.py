@@ -8,6 +8,7 @@ import subprocess
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from polling import eventually
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -72,12 +73,18 @@ def private_redis(unused_tcp_port: int) -> Iterator[PrivateRedis]:
 def limiter_on(
     client: Redis, policy: Policy, *, instances: int = 1, seconds: Seconds | None = None
 ) -> SlidingWindowLimiter:
+    store = RedisSlidingWindow(client)
     return SlidingWindowLimiter(
         {policy.name: policy},
-        RedisSlidingWindow(client),
+        store,
         LiveInstances(None, configured=instances),
-        breaker=redis_breaker(clock=seconds or Seconds()),
+        breaker=redis_breaker(store.ping, seconds or Seconds()),
     )
+
+
+async def until_closed(limiter: SlidingWindowLimiter) -> None:
+    """Ask readiness (which starts the breaker's due probe) until the probe closed the breaker."""
+    await eventually(limiter.store_ready, "the Redis breaker to close")
 
 
 @pytest.fixture
@@ -131,7 +138,7 @@ async def test_a_hanging_redis_costs_one_timeout_then_checks_are_local_until_it_
         {short.name: short},
         store,
         LiveInstances(None),
-        breaker=redis_breaker(clock=seconds),
+        breaker=redis_breaker(store.ping, seconds),
     )
     try:
         assert not (await limiter.check(short.name, IP, **CLIENT)).degraded
@@ -143,7 +150,8 @@ async def test_a_hanging_redis_costs_one_timeout_then_checks_are_local_until_it_
         assert limiter.breaker.state is BreakerState.OPEN
         await sleeping
         seconds.now += 1.0
-        assert await limiter.store_ready()  # the half-open probe found Redis answering
+        await until_closed(limiter)  # the background probe found Redis answering
+        assert store.hits == 2
         assert not (await limiter.check(short.name, IP, **CLIENT)).degraded
     finally:
         await client.aclose()
@@ -168,7 +176,9 @@ async def test_the_limiter_returns_to_redis_when_it_comes_back(
         private_redis.stop()
         assert (await limiter.check(short.name, IP, **CLIENT)).degraded
         private_redis.start()
-        seconds.now += 1.0  # the breaker's next probe
+        seconds.now += 1.0  # the breaker's next probe is due
+        assert (await limiter.check(short.name, IP, **CLIENT)).degraded  # starts the probe
+        await until_closed(limiter)
         back = await limiter.check(short.name, IP, **CLIENT)
         assert not back.degraded
         assert back.remaining == 2  # the restarted Redis kept nothing: counted afresh

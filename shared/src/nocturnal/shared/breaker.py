@@ -2,12 +2,14 @@
 
 After `failure_threshold` consecutive failures the breaker opens: callers skip the call and take
 their fallback at once instead of paying a timeout per request. After `open_s` seconds one
-half-open probe is let through; its success closes the breaker, its failure opens it again.
+half-open probe runs: a call let through, or (given a `probe`) a background check that no
+caller waits for; its success closes the breaker, its failure opens it again.
 Each state change writes one log line and updates the metrics; nothing is logged per call.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -72,6 +74,10 @@ class CircuitBreaker:
         open_s: seconds the breaker stays open before letting one half-open probe through;
             also how long a probe may stay unanswered before another one is allowed.
         clock: monotonic seconds (`time.monotonic`); tests pass a fake.
+        probe: an async check of the dependency (True: usable; bound its time yourself). Given
+            one, `allow()` starts it in the background when `open_s` has passed and answers
+            False, so no caller's request waits on a probe of a dependency that may hang; an
+            exception counts as a failed probe. Without one, the next call is the probe.
         opened_message / closed_message: the log line written on opening / closing (warning /
             info); entering half-open logs at debug level.
     """
@@ -83,6 +89,7 @@ class CircuitBreaker:
         failure_threshold: int = 3,
         open_s: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
+        probe: Callable[[], Awaitable[bool]] | None = None,
         opened_message: str | None = None,
         closed_message: str | None = None,
     ) -> None:
@@ -94,6 +101,8 @@ class CircuitBreaker:
         self._threshold = failure_threshold
         self._open_s = open_s
         self._clock = clock
+        self._probe = probe
+        self._probe_task: asyncio.Task[None] | None = None
         self._opened_message = opened_message or f"circuit breaker {name} open"
         self._closed_message = closed_message or f"circuit breaker {name} closed"
         self._state = BreakerState.CLOSED
@@ -132,7 +141,25 @@ class CircuitBreaker:
         if self._probe_since is not None and now - self._probe_since < self._open_s:
             return False
         self._probe_since = now
-        return True
+        if self._probe is None:
+            return True
+        self._probe_task = asyncio.get_running_loop().create_task(self._run_probe(self._probe))
+        return False
+
+    async def _run_probe(self, probe: Callable[[], Awaitable[bool]]) -> None:
+        try:
+            usable = await probe()
+        except asyncio.CancelledError:
+            self.release()
+            raise
+        except Exception:
+            usable = False
+        if self._state is not BreakerState.HALF_OPEN:
+            return  # a call's outcome decided first
+        if usable:
+            self.success()
+        else:
+            self.failure()
 
     def success(self) -> None:
         """The call succeeded: reset the failure count; a half-open probe closes the breaker."""

@@ -4,7 +4,7 @@ and their ports: the counter store, the tier store, the instance count, the anno
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
 
 from nocturnal.ratelimit import SERVICE
@@ -87,14 +87,19 @@ class Announcer(Protocol):
         ...
 
 
-def redis_breaker(clock: Callable[[], float] = time.monotonic) -> CircuitBreaker:
+def redis_breaker(
+    probe: Callable[[], Awaitable[bool]] | None, clock: Callable[[], float] = time.monotonic
+) -> CircuitBreaker:
     """The breaker in front of Redis: one failure or timeout opens it (checks are then decided
-    in memory at once, without waiting for a timeout each), a probe each second finds Redis."""
+    in memory at once, without waiting for a timeout each); each second a background `probe`
+    (the store's PING: no check waits on it) looks for Redis again. Without a probe the next
+    check is the probe (tests)."""
     return CircuitBreaker(
         "redis",
         failure_threshold=1,
         open_s=1.0,
         clock=clock,
+        probe=probe,
         opened_message="using memory store (degraded)",
         closed_message="using Redis store (distributed)",
     )
@@ -107,7 +112,7 @@ class SlidingWindowLimiter:
     A failure or timeout of the store opens the breaker: decisions then come at once from a
     per-process `SlidingWindowLog` allowing `ceil(limit / live instances)`, with
     `degraded: true`, until a half-open probe (a check, or the readiness check) finds the store
-    again. One log line per change of store; the local decisions and the time spent degraded
+    again (`redis_breaker`). One log line per change of store; the local decisions and the time spent degraded
     are metrics. Degraded decisions use the normal tier (overrides live in the store).
     """
 
@@ -122,7 +127,7 @@ class SlidingWindowLimiter:
         self.policies = policies
         self._store = store
         self._instances = instances
-        self.breaker = breaker or redis_breaker()
+        self.breaker = breaker or redis_breaker(store.ping)
         self._fallback = SlidingWindowLog()
 
     def policy(self, name: str) -> Policy:
@@ -181,8 +186,9 @@ class SlidingWindowLimiter:
         return decide_locally(self._fallback, policy, key, cost=cost, share=self._instances.count)
 
     async def store_ready(self) -> bool:
-        """The readiness check of the store: the breaker's state, after a ping that counts as
-        its probe (so an idle instance finds Redis gone, or back, without a check)."""
+        """The readiness check of the store: the breaker's state. While it is closed a PING
+        checks Redis (an idle instance finds it gone without a check); while it is open, asking
+        starts the breaker's probe when one is due (an idle instance finds Redis back)."""
         if self.breaker.allow():
             if await self._store.ping():
                 self.breaker.success()

@@ -4,7 +4,8 @@ the service's contract: its policies, shared among the live instances of the cal
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -33,13 +34,18 @@ class _PolicyList(BaseModel):
     items: list[_PolicyItem]
 
 
-def service_breaker() -> CircuitBreaker:
+def service_breaker(
+    probe: Callable[[], Awaitable[bool]], clock: Callable[[], float] = time.monotonic
+) -> CircuitBreaker:
     """The breaker in front of the ratelimit service: one failure or timeout opens it (every
-    check then decides locally at once), a probe each second finds the service again."""
+    check then decides locally at once); each second a background `probe` (no request waits
+    on it) looks for the service again."""
     return CircuitBreaker(
         "ratelimit",
         failure_threshold=1,
         open_s=1.0,
+        clock=clock,
+        probe=probe,
         opened_message="ratelimit service unreachable",
         closed_message="ratelimit service reachable again",
     )
@@ -49,9 +55,10 @@ class RateLimitClient:
     """Client of the ratelimit service's `POST /v1/check`, with a local fallback.
 
     Each check times out after `timeout_s` (keep it small, e.g. 0.25 s). A failure, a timeout
-    or a 5xx opens the circuit breaker: checks are then decided at once from a local
-    `SlidingWindowLog` (`degraded: true`, counted in `ratelimit_degraded_decisions_total`)
-    until a half-open probe finds the service again. The fallback uses the service's own
+    or a 5xx opens the circuit breaker (`service_breaker`): checks are then decided at once
+    from a local `SlidingWindowLog` (`degraded: true`, counted in
+    `ratelimit_degraded_decisions_total`) until a background probe (`GET /v1/policies`, which
+    also refreshes the policies) finds the service again. The fallback uses the service's own
     policy table (`GET /v1/policies`, fetched by `refresh()`; `policies` until the first
     answer, which must come from the same configuration as the service's) and allows
     `ceil(limit / instances.count)` units per window in this instance, as the service's own
@@ -64,7 +71,7 @@ class RateLimitClient:
         timeout_s: bound on one check or policy fetch, in seconds.
         policies: the policy table until the service has answered `refresh()`.
         instances: the calling service's live instance count (default: one).
-        breaker: the circuit breaker (default: `service_breaker()`).
+        clock: the breaker's monotonic clock in seconds (tests pass a fake).
     """
 
     def __init__(
@@ -76,7 +83,7 @@ class RateLimitClient:
         timeout_s: float = 0.25,
         policies: Mapping[str, Policy] = DEFAULT_POLICIES,
         instances: LiveInstances | None = None,
-        breaker: CircuitBreaker | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._session = session
         base = base_url.rstrip("/")
@@ -86,7 +93,7 @@ class RateLimitClient:
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self.policies: Mapping[str, Policy] = dict(policies)
         self.instances = instances or LiveInstances(None)
-        self.breaker = breaker or service_breaker()
+        self.breaker = service_breaker(self._fetch_policies, clock)
         self._fallback = SlidingWindowLog()
 
     async def check(
@@ -145,17 +152,21 @@ class RateLimitClient:
         """Fetch the service's policy table (kept when the service does not answer) and count
         this service's live instances again."""
         await self.instances.refresh()
+        await self._fetch_policies()
+
+    async def _fetch_policies(self) -> bool:
         try:
             async with self._session.get(self._policies_url, timeout=self._timeout) as resp:
                 resp.raise_for_status()
                 items = _PolicyList.model_validate(await resp.json()).items
         except _FAILURES as exc:
-            log.debug("ratelimit policies not refreshed", error=repr(exc))
-            return
+            log.debug("ratelimit policies not fetched", error=repr(exc))
+            return False
         table = {p.name: Policy(p.name, p.window_s, p.normal, p.strict) for p in items}
         if table != self.policies:
             log.info("ratelimit policies loaded", policies=sorted(table))
             self.policies = table
+        return True
 
     async def run(self, interval_s: float) -> None:
         """`refresh()` every `interval_s` seconds until cancelled."""
