@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from polling import eventually
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from nocturnal.ratelimit.adapters.redis_store import RedisSlidingWindow, connect
 from nocturnal.ratelimit.service_layer import SlidingWindowLimiter, redis_breaker
@@ -18,46 +16,12 @@ from nocturnal.shared.breaker import BreakerState
 from nocturnal.shared.ratelimit.instances import LiveInstances
 from nocturnal.shared.ratelimit.policies import Decision, Policy
 from ratelimit.fakes import Seconds
-from tools.devstack import redis_answers, wait_until
+from ratelimit.private_redis import PrivateRedis
 
 # Integration without the shared fixtures: private, dead and silent Redis servers of its own.
 pytestmark = pytest.mark.integration
 CLIENT = {"subject": "s1"}
 IP = "198.51.100.4"
-
-
-class PrivateRedis:
-    """A redis-server of this test alone that can be stopped and started on the same port."""
-
-    def __init__(self, port: int) -> None:
-        self.url = f"redis://127.0.0.1:{port}/0"
-        self._port = port
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        argv = ["redis-server", "--port", str(self._port), "--bind", "127.0.0.1"]
-        argv += ["--save", "", "--appendonly", "no", "--enable-debug-command", "yes"]
-        self._process = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
-        wait_until(lambda: redis_answers(self.url), "private redis-server", timeout=10)
-
-    async def until_hanging(self) -> None:
-        """Wait until the server stops answering (a `DEBUG SLEEP` sent on another connection)."""
-        probe = connect(self.url, timeout_s=0.02)
-        try:
-            while True:
-                try:
-                    await probe.ping()
-                except RedisError:
-                    return
-                await asyncio.sleep(0.005)
-        finally:
-            await probe.aclose()
-
-    def stop(self) -> None:
-        if self._process is not None:
-            self._process.terminate()
-            self._process.wait(timeout=10)
-            self._process = None
 
 
 @pytest.fixture
@@ -103,20 +67,6 @@ async def test_without_redis_checks_are_decided_locally_and_still_limited(
     assert [d.allowed for d in decisions] == [True, True, True, False]
 
 
-@pytest.fixture
-async def silent_redis() -> AsyncIterator[str]:
-    """A server that accepts connections and never answers (a hung Redis)."""
-
-    async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read()
-        writer.close()
-
-    server = await asyncio.start_server(hang, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    yield f"redis://127.0.0.1:{port}/0"
-    server.close()
-
-
 class CountingStore(RedisSlidingWindow):
     """The Redis store, counting the checks that reached it."""
 
@@ -131,7 +81,6 @@ async def test_a_hanging_redis_costs_one_timeout_then_checks_are_local_until_it_
     private_redis: PrivateRedis, short: Policy
 ) -> None:
     client = connect(private_redis.url, timeout_s=0.1)
-    admin = Redis.from_url(private_redis.url, socket_timeout=10)
     store = CountingStore(client)
     seconds = Seconds()
     limiter = SlidingWindowLimiter(
@@ -142,8 +91,7 @@ async def test_a_hanging_redis_costs_one_timeout_then_checks_are_local_until_it_
     )
     try:
         assert not (await limiter.check(short.name, IP, **CLIENT)).degraded
-        sleeping = asyncio.create_task(admin.execute_command("DEBUG", "SLEEP", "1"))
-        await private_redis.until_hanging()
+        sleeping = await private_redis.hang(1)
         decisions = [await limiter.check(short.name, IP, **CLIENT) for _ in range(20)]
         assert all(d.degraded for d in decisions)
         assert store.hits == 2  # the check before the hang, and one that waited for it
@@ -155,7 +103,6 @@ async def test_a_hanging_redis_costs_one_timeout_then_checks_are_local_until_it_
         assert not (await limiter.check(short.name, IP, **CLIENT)).degraded
     finally:
         await client.aclose()
-        await admin.aclose()
 
 
 async def test_degraded_instances_share_the_limit(dead_redis: Redis, wide: Policy) -> None:
