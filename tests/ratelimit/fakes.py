@@ -27,7 +27,16 @@ class FakeCounters:
         self.keys: list[str] = []
         self._log = SlidingWindowLog()
 
-    async def hit(self, policy: Policy, counter_key: str, tier_key: str, cost: int) -> Decision:
+    async def hit(
+        self,
+        policy: Policy,
+        counter_key: str,
+        tier_key: str,
+        cost: int,
+        *,
+        lease: int = 0,
+        lease_ms: int = 0,
+    ) -> Decision:
         if self.down:
             raise StoreUnavailable("connection refused")
         self.keys.append(counter_key)

@@ -71,9 +71,20 @@ class CountingStore(RedisSlidingWindow):
 
     hits = 0
 
-    async def hit(self, policy: Policy, counter_key: str, tier_key: str, cost: int) -> Decision:
+    async def hit(
+        self,
+        policy: Policy,
+        counter_key: str,
+        tier_key: str,
+        cost: int,
+        *,
+        lease: int = 0,
+        lease_ms: int = 0,
+    ) -> Decision:
         self.hits += 1
-        return await super().hit(policy, counter_key, tier_key, cost)
+        return await super().hit(
+            policy, counter_key, tier_key, cost, lease=lease, lease_ms=lease_ms
+        )
 
 
 async def test_a_hanging_redis_costs_one_timeout_then_checks_are_local_until_it_answers(

@@ -51,6 +51,7 @@ async def test_a_check_answers_the_shared_decision_and_counts(
         "retry_after_s": 0,
         "window_s": 2,
         "degraded": False,
+        "lease": 0,
     }
 
 

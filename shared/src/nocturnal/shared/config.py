@@ -133,7 +133,8 @@ class PeerSettings(BaseSettings):
     configuration the service reads) and allows `ceil(limit / live instances)` per instance:
     the instances of this service are counted through `INSTANCES_DNS` (a headless Service
     selecting them, e.g. `api-peers`) or, without a name, are `INSTANCES` (set by whoever
-    starts them, e.g. the devstack).
+    starts them, e.g. the devstack). `RATELIMIT_LEASE_MS` is the lifetime of a quota lease
+    (0: no leases; see `RateLimitClient`).
     """
 
     model_config = SETTINGS_CONFIG
@@ -146,6 +147,7 @@ class PeerSettings(BaseSettings):
     ratelimit_policies_refresh_s: float = Field(default=15.0, gt=0, le=3600)
     instances_dns: str | None = None
     instances: int = Field(default=1, ge=1, le=1000)
+    ratelimit_lease_ms: int = Field(default=1000, ge=0, le=5000)
 
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)

@@ -42,9 +42,19 @@ class CostAboveLimit(ValueError):
 class CounterStore(Protocol):
     """The shared sliding-window counters (Redis): decided and counted in one atomic step."""
 
-    async def hit(self, policy: Policy, counter_key: str, tier_key: str, cost: int) -> Decision:
-        """Count `cost` units on `counter_key` if they fit the tier's limit. Raises
-        StoreUnavailable."""
+    async def hit(
+        self,
+        policy: Policy,
+        counter_key: str,
+        tier_key: str,
+        cost: int,
+        *,
+        lease: int = 0,
+        lease_ms: int = 0,
+    ) -> Decision:
+        """Count `cost` units on `counter_key` if they fit the tier's limit, and grant a quota
+        lease of up to `lease` more units for `lease_ms` (never more than half of what remains;
+        counted for the window after the lease ends). Raises StoreUnavailable."""
         ...
 
     async def ping(self) -> bool:
@@ -146,9 +156,13 @@ class SlidingWindowLimiter:
         subject: str | None = None,
         cost: int = 1,
         request_id: str | None = None,
+        lease: int = 0,
+        lease_ms: int = 0,
     ) -> Decision:
         """Count `cost` units of the policy for the client `(ip, subject or user_id)` if they
-        fit; the decision. A denial is logged with the caller's `request_id`.
+        fit; the decision. A denial is logged with the caller's `request_id`. `lease` asks for
+        a quota lease of up to that many more units, spent by the caller within `lease_ms`
+        (granted on the shared store only: a degraded decision grants none).
 
         Raises:
             UnknownPolicy: no such policy.
@@ -158,7 +172,7 @@ class SlidingWindowLimiter:
         if cost > policy.normal:
             raise CostAboveLimit(policy.normal)
         client = Subject.of(ip, user_id=user_id, subject=subject)
-        decision = await self._decide(policy, client, cost)
+        decision = await self._decide(policy, client, cost, lease, lease_ms)
         if not decision.allowed:
             denials_log.info(
                 "rate limited",
@@ -169,11 +183,20 @@ class SlidingWindowLimiter:
             )
         return decision
 
-    async def _decide(self, policy: Policy, subject: Subject, cost: int) -> Decision:
+    async def _decide(
+        self, policy: Policy, subject: Subject, cost: int, lease: int, lease_ms: int
+    ) -> Decision:
         key = subject.counter_key(policy.name)
         if self.breaker.allow():
             try:
-                decision = await self._store.hit(policy, key, subject.tier_key(policy.name), cost)
+                decision = await self._store.hit(
+                    policy,
+                    key,
+                    subject.tier_key(policy.name),
+                    cost,
+                    lease=lease if lease_ms > 0 else 0,
+                    lease_ms=lease_ms,
+                )
             except StoreUnavailable:
                 self.breaker.failure()
             except BaseException:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -21,6 +22,24 @@ from nocturnal.shared.ratelimit.sliding_window import SlidingWindowLog, decide_l
 log = get_logger("ratelimit")
 
 _FAILURES = (aiohttp.ClientError, TimeoutError, ValidationError, ValueError)
+MAX_KEYS = 10_000  # leases and recent-check counts kept, oldest dropped first
+
+
+@dataclass
+class _Lease:
+    """Units of a key granted by the service, spendable here until `expires` (our clock)."""
+
+    units: int
+    expires: float
+    decision: Decision
+
+
+@dataclass
+class _Recent:
+    """How many checks of a key this instance saw since `since` (within one lease lifetime)."""
+
+    since: float
+    checks: int
 
 
 class _PolicyItem(BaseModel):
@@ -64,6 +83,16 @@ class RateLimitClient:
     `ceil(limit / instances.count)` units per window in this instance, as the service's own
     degraded mode does. Degraded decisions use the normal tier.
 
+    Quota leases (DESIGN §1): a key checked more than once here within `lease_ms` asks the
+    service for a lease of as many units as it was checked in that time (at most `max_lease`);
+    the service counts them with the check (never more than half of what remains, so a key
+    near its limit is checked one request at a time) and keeps them counted for the window
+    after the lease ends. Checks of that key are then answered here from the lease, without the
+    hop, until its units are spent or `lease_ms` (from before the request: never past the
+    service's end of the lease) has passed. One check per key is in flight at a time: the
+    others wait for it and spend from the lease it brings (none is replaced, none wasted). Unspent units expire with the lease: a key can lose
+    at most about one lease lifetime of its own recent rate. `lease_ms=0` turns leases off.
+
     Args:
         session: the HTTP session (not closed here).
         base_url: the service, e.g. `http://ratelimit`.
@@ -71,7 +100,9 @@ class RateLimitClient:
         timeout_s: bound on one check or policy fetch, in seconds.
         policies: the policy table until the service has answered `refresh()`.
         instances: the calling service's live instance count (default: one).
-        clock: the breaker's monotonic clock in seconds (tests pass a fake).
+        clock: monotonic seconds, of the breaker and the leases (tests pass a fake).
+        lease_ms: a lease's lifetime in milliseconds (0: no leases).
+        max_lease: the most units one lease asks for.
     """
 
     def __init__(
@@ -84,6 +115,8 @@ class RateLimitClient:
         policies: Mapping[str, Policy] = DEFAULT_POLICIES,
         instances: LiveInstances | None = None,
         clock: Callable[[], float] = time.monotonic,
+        lease_ms: int = 1000,
+        max_lease: int = 100,
     ) -> None:
         self._session = session
         base = base_url.rstrip("/")
@@ -95,6 +128,13 @@ class RateLimitClient:
         self.instances = instances or LiveInstances(None)
         self.breaker = service_breaker(self._fetch_policies, clock)
         self._fallback = SlidingWindowLog()
+        self._clock = clock
+        self._lease_s = lease_ms / 1000
+        self._lease_ms = lease_ms
+        self._max_lease = max_lease
+        self._leases: dict[str, _Lease] = {}
+        self._recent: dict[str, _Recent] = {}
+        self._in_flight: dict[str, asyncio.Future[None]] = {}
 
     async def check(
         self,
@@ -111,19 +151,70 @@ class RateLimitClient:
         Raises:
             KeyError: `policy` is in neither the service's table nor the configured one.
         """
+        key = limit_key(policy, ip, subject or user_id)
+        self._count_check(key, self._clock())
+        while True:
+            now = self._clock()
+            leased = self._spend(key, cost, now)
+            if leased is not None:
+                return leased
+            pending = self._in_flight.get(key)
+            if pending is None:
+                break
+            # Single flight per key: the lease the check in flight brings may cover this one.
+            await asyncio.shield(pending)
         body: dict[str, Any] = {"policy": policy, "ip": ip, "cost": cost}
         for name, value in (("user_id", user_id), ("subject", subject), ("request_id", request_id)):
             if value:
                 body[name] = value
+        wanted = self._lease_wanted(key)
+        if wanted:
+            body["lease"], body["lease_ms"] = wanted, self._lease_ms
         if self.breaker.allow():
-            decision = await self._remote(body)
+            flight = self._in_flight[key] = asyncio.get_running_loop().create_future()
+            try:
+                decision = await self._remote(body)
+            finally:
+                del self._in_flight[key]
+                flight.set_result(None)
             if decision is not None:
-                return decision
+                return self._keep_lease(key, decision, now)
         RATELIMIT_DEGRADED.labels(self._service, policy).inc()
-        key = limit_key(policy, ip, subject or user_id)
         return decide_locally(
             self._fallback, self.policies[policy], key, cost=cost, share=self.instances.count
         )
+
+    def _spend(self, key: str, cost: int, now: float) -> Decision | None:
+        lease = self._leases.get(key)
+        if lease is None:
+            return None
+        if now >= lease.expires or lease.units < cost:
+            del self._leases[key]  # what is left expires with the lease on the service
+            return None
+        lease.units -= cost
+        return lease.decision.model_copy(
+            update={"remaining": lease.decision.remaining + lease.units}
+        )
+
+    def _lease_wanted(self, key: str) -> int:
+        recent = self._recent.get(key)
+        checks = recent.checks if recent is not None else 0
+        return 0 if self._lease_ms <= 0 or checks < 2 else min(checks, self._max_lease)
+
+    def _count_check(self, key: str, now: float) -> None:
+        recent = self._recent.get(key)
+        if recent is None or now - recent.since >= self._lease_s:
+            recent = self._recent[key] = _Recent(now, 0)
+            _bound(self._recent)
+        recent.checks += 1
+
+    def _keep_lease(self, key: str, decision: Decision, sent: float) -> Decision:
+        if not decision.lease:
+            return decision
+        kept = decision.model_copy(update={"lease": 0})
+        self._leases[key] = _Lease(decision.lease, sent + self._lease_s, kept)
+        _bound(self._leases)
+        return kept.model_copy(update={"remaining": kept.remaining + decision.lease})
 
     async def _remote(self, body: dict[str, Any]) -> Decision | None:
         try:
@@ -177,3 +268,8 @@ class RateLimitClient:
     async def ready(self) -> bool:
         """A readiness check: True while the breaker is closed (checks go to the service)."""
         return self.breaker.state is BreakerState.CLOSED
+
+
+def _bound(table: dict[str, Any]) -> None:
+    while len(table) > MAX_KEYS:
+        del table[next(iter(table))]

@@ -107,7 +107,9 @@ class Decision(BaseModel):
     """Outcome of one check (the ratelimit service's `/v1/check` response).
 
     Units are request units; `reset_s` is seconds until the window frees all used units,
-    `retry_after_s` seconds until a denied request could pass (0 when allowed).
+    `retry_after_s` seconds until a denied request could pass (0 when allowed). `lease` is the
+    number of units granted beyond the check's cost as a quota lease (DESIGN §1): already
+    counted (and not in `remaining`), to be spent by the caller within the lease's lifetime.
     """
 
     allowed: bool
@@ -119,3 +121,4 @@ class Decision(BaseModel):
     retry_after_s: int
     window_s: int
     degraded: bool = False
+    lease: int = 0

@@ -81,6 +81,7 @@ def ratelimit_client_context(settings: PeerSettings) -> CleanupContext:
             timeout_s=settings.ratelimit_timeout_s,
             policies=policy_table(settings.ratelimit_policies),
             instances=LiveInstances(settings.instances_dns, configured=settings.instances),
+            lease_ms=settings.ratelimit_lease_ms,
         )
         app[RATELIMIT_CLIENT] = client
         # Reported, not failing: the service keeps serving with its local fallback.

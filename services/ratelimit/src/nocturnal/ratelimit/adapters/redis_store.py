@@ -51,8 +51,21 @@ class RedisSlidingWindow:
         self._redis = redis
         self._script = redis.register_script(SCRIPT)
 
-    async def hit(self, policy: Policy, counter_key: str, tier_key: str, cost: int) -> Decision:
+    async def hit(
+        self,
+        policy: Policy,
+        counter_key: str,
+        tier_key: str,
+        cost: int,
+        *,
+        lease: int = 0,
+        lease_ms: int = 0,
+    ) -> Decision:
         """Count `cost` units on `counter_key` if they fit the tier's limit; the decision.
+
+        With `lease` > 0 an allowed check also grants up to `lease` more units (never more than
+        half of what remains), counted now and for the window after `lease_ms` (see
+        sliding_window.lua); the decision's `lease` says how many.
 
         Raises:
             StoreUnavailable: Redis failed, or a step (waiting for a pooled connection,
@@ -64,9 +77,11 @@ class RedisSlidingWindow:
             policy.strict,
             cost,
             secrets.token_hex(8),
+            lease,
+            lease_ms,
         ]
         try:
-            allowed, tier, limit, remaining, reset, retry = await self._script(
+            allowed, tier, limit, remaining, reset, retry, granted = await self._script(
                 keys=[counter_key, tier_key], args=args
             )
         except RedisError as exc:
@@ -80,6 +95,7 @@ class RedisSlidingWindow:
             reset_s=reset,
             retry_after_s=retry,
             window_s=policy.window_s,
+            lease=granted,
         )
 
     async def ping(self) -> bool:
