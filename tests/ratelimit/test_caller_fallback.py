@@ -187,3 +187,40 @@ async def test_a_refused_check_is_decided_locally_without_opening_the_breaker(
         decision = await client.check("api", ip)
     assert decision.degraded
     assert client.breaker.state is BreakerState.CLOSED
+
+
+async def test_checks_of_one_key_do_not_queue_behind_each_other_when_no_lease_comes(
+    session: aiohttp.ClientSession, ip: str
+) -> None:
+    # A degraded service grants no lease: the checks waiting for one must then go side by
+    # side, not one after another (which queued requests for seconds under a Redis hang).
+    in_flight = most = 0
+
+    async def degraded(request: web.Request) -> web.Response:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.05)
+        in_flight -= 1
+        policy = DEFAULT_POLICIES["api"]
+        return web.json_response(
+            {
+                "allowed": True,
+                "policy": "api",
+                "tier": "normal",
+                "limit": policy.normal,
+                "remaining": policy.normal - 1,
+                "reset_s": policy.window_s,
+                "retry_after_s": 0,
+                "window_s": policy.window_s,
+                "degraded": True,
+            }
+        )
+
+    app = web.Application()
+    app.router.add_post("/v1/check", degraded)
+    async with TestServer(app) as server:
+        client = RateLimitClient(session, str(server.make_url("/")), service="t", timeout_s=5.0)
+        decisions = await asyncio.gather(*(client.check("api", ip) for _ in range(20)))
+    assert all(d.allowed for d in decisions)
+    assert most > 1

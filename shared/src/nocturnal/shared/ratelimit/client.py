@@ -89,8 +89,9 @@ class RateLimitClient:
     near its limit is checked one request at a time) and keeps them counted for the window
     after the lease ends. Checks of that key are then answered here from the lease, without the
     hop, until its units are spent or `lease_ms` (from before the request: never past the
-    service's end of the lease) has passed. One check per key is in flight at a time: the
-    others wait for it and spend from the lease it brings (none is replaced, none wasted). Unspent units expire with the lease: a key can lose
+    service's end of the lease) has passed. One check per key asks for a lease at a time: the
+    others wait for it once and spend from the lease it brings (none is replaced); when it
+    brought none (a degraded service grants none) they go to the service side by side. Unspent units expire with the lease: a key can lose
     at most about one lease lifetime of its own recent rate. `lease_ms=0` turns leases off.
 
     Args:
@@ -153,29 +154,36 @@ class RateLimitClient:
         """
         key = limit_key(policy, ip, subject or user_id)
         self._count_check(key, self._clock())
+        waited = False
         while True:
             now = self._clock()
             leased = self._spend(key, cost, now)
             if leased is not None:
                 return leased
             pending = self._in_flight.get(key)
-            if pending is None:
+            if pending is None or waited:
                 break
-            # Single flight per key: the lease the check in flight brings may cover this one.
+            # The lease the check in flight may bring could cover this one: wait for it once
+            # (never queue behind check after check: a degraded service grants no lease).
             await asyncio.shield(pending)
+            waited = True
         body: dict[str, Any] = {"policy": policy, "ip": ip, "cost": cost}
         for name, value in (("user_id", user_id), ("subject", subject), ("request_id", request_id)):
             if value:
                 body[name] = value
-        wanted = self._lease_wanted(key)
+        leader = key not in self._in_flight  # only one check per key asks for a lease
+        wanted = self._lease_wanted(key) if leader else 0
         if wanted:
             body["lease"], body["lease_ms"] = wanted, self._lease_ms
         if self.breaker.allow():
-            flight = self._in_flight[key] = asyncio.get_running_loop().create_future()
+            flight = asyncio.get_running_loop().create_future()
+            if leader:
+                self._in_flight[key] = flight
             try:
                 decision = await self._remote(body)
             finally:
-                del self._in_flight[key]
+                if leader:
+                    del self._in_flight[key]
                 flight.set_result(None)
             if decision is not None:
                 return self._keep_lease(key, decision, now)
