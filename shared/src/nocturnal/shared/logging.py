@@ -9,6 +9,13 @@ from typing import Any, Literal
 
 import structlog
 
+from nocturnal.shared.json_text import encode
+
+
+def _json_line(event: MutableMapping[str, Any], **options: Any) -> str:
+    # structlog's JSONRenderer passes `default` (repr() of what JSON has no type for).
+    return encode(event, options["default"]).decode()
+
 
 def configure_logging(
     *,
@@ -30,7 +37,7 @@ def configure_logging(
         return event
 
     renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer()
+        structlog.processors.JSONRenderer(serializer=_json_line)
         if fmt == "json"
         else structlog.dev.ConsoleRenderer(colors=False)
     )
