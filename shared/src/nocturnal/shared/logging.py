@@ -82,7 +82,3 @@ def bind_context(**values: Any) -> None:
     """Bind values (request_id, traceparent, user_id, ...) to the current task's log context."""
     structlog.contextvars.bind_contextvars(**values)
 
-
-def context_value(key: str) -> Any:
-    """Return a value bound in the current log context, or None."""
-    return structlog.contextvars.get_contextvars().get(key)
