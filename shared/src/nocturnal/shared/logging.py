@@ -81,4 +81,3 @@ def get_logger(name: str | None = None) -> Any:
 def bind_context(**values: Any) -> None:
     """Bind values (request_id, traceparent, user_id, ...) to the current task's log context."""
     structlog.contextvars.bind_contextvars(**values)
-

@@ -4,6 +4,7 @@ same token skips the signature check."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +26,10 @@ from nocturnal.shared.auth.claims import (
 )
 from nocturnal.shared.auth.jwks import JwksCache
 from nocturnal.shared.auth.revocation import RevocationList
+
+# RFC 7515 §7.1: three base64url parts (RFC 4648 §5, no padding) joined by dots. Anything else,
+# such as header bytes that are not UTF-8 (surrogate escapes), is refused before PyJWT sees it.
+_JWS_COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+", re.ASCII)
 
 VERIFIED_TOKENS = 4096
 """How many verified tokens a verifier remembers (about 1 KiB each)."""
@@ -95,6 +100,8 @@ class TokenVerifier:
         return principal
 
     async def _check_signed(self, token: str) -> _Verified:
+        if not _JWS_COMPACT.fullmatch(token):
+            raise InvalidToken("malformed token: not a JWS compact serialization")
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
