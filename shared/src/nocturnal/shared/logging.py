@@ -10,6 +10,7 @@ from typing import Any, Literal
 import structlog
 
 from nocturnal.shared.json_text import encode
+from nocturnal.shared.tracing import log_trace_ids
 
 
 def _json_line(event: MutableMapping[str, Any], **options: Any) -> str:
@@ -46,6 +47,7 @@ def configure_logging(
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         add_static,
+        log_trace_ids,
     ]
     structlog.configure(
         processors=[

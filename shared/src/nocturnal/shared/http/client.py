@@ -1,4 +1,5 @@
-"""Outgoing HTTP to peer services: one keep-alive session per process, bounded timeouts, context propagation."""
+"""Outgoing HTTP to peer services: one keep-alive session per process, bounded timeouts, request
+id and trace context propagation."""
 
 from __future__ import annotations
 
@@ -9,23 +10,20 @@ import structlog
 from aiohttp import web
 
 from nocturnal.shared.http.app import CleanupContext
-from nocturnal.shared.http.context import REQUEST_ID_HEADER, TRACEPARENT_HEADER
+from nocturnal.shared.http.context import REQUEST_ID_HEADER
 from nocturnal.shared.json_text import encode
 
 HTTP_SESSION = web.AppKey("http_session", aiohttp.ClientSession)
-_PROPAGATED = ((REQUEST_ID_HEADER, "request_id"), (TRACEPARENT_HEADER, "traceparent"))
 
 
-async def _propagate_context(
+async def _propagate_request_id(
     request: aiohttp.ClientRequest, send: aiohttp.ClientHandlerType
 ) -> aiohttp.ClientResponse:
     # A client middleware, not a TraceConfig: trace signals cost every peer call several
     # awaits and parameter objects, this one function call.
-    bound = structlog.contextvars.get_contextvars()
-    for header, key in _PROPAGATED:
-        value = bound.get(key)
-        if value and header not in request.headers:
-            request.headers[header] = value
+    value = structlog.contextvars.get_contextvars().get("request_id")
+    if value and REQUEST_ID_HEADER not in request.headers:
+        request.headers[REQUEST_ID_HEADER] = value
     return await send(request)
 
 
@@ -41,12 +39,14 @@ def peer_session(timeout_s: float, *, pool_size: int = 100) -> aiohttp.ClientSes
     """A keep-alive `ClientSession` for peer calls.
 
     Every request gets a total timeout of `timeout_s` seconds and carries the current
-    `X-Request-ID` and `traceparent` (W3C Trace Context) from the log context.
+    `X-Request-ID` (from the log context) and, when tracing is on, a CLIENT span's
+    `traceparent` (W3C Trace Context; `nocturnal.shared.tracing`). JSON bodies are encoded
+    with orjson (`nocturnal.shared.json_text`).
     """
     return aiohttp.ClientSession(
         timeout=aiohttp.ClientTimeout(total=timeout_s, connect=min(timeout_s, 1.0)),
         connector=aiohttp.TCPConnector(limit=pool_size, keepalive_timeout=30),
-        middlewares=(_propagate_context,),
+        middlewares=(_propagate_request_id,),
         json_serialize=_json_body,
         raise_for_status=False,
     )

@@ -14,7 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from nocturnal.shared.logging import get_logger
 from nocturnal.upload.domain.files import MiB, content_disposition
-from nocturnal.upload.service_layer import ObjectNotFound
+from nocturnal.upload.service_layer import IncompleteUpload, ObjectNotFound, StoredObject
 
 PART_BYTES = 8 * MiB
 """Multipart part size: S3 needs >= 5 MiB for every part but the last; one part is buffered."""
@@ -119,6 +119,34 @@ class S3Storage:
     async def delete(self, key: str) -> None:
         """DeleteObject (S3 answers success for a missing key too)."""
         await self._client.delete_object(Bucket=self._bucket, Key=key)
+
+    async def objects(self, prefix: str) -> AsyncIterator[StoredObject]:
+        """ListObjectsV2 under `prefix`, page by page (S3 lists keys in ascending UTF-8 order)."""
+        pages = self._client.get_paginator("list_objects_v2").paginate(
+            Bucket=self._bucket, Prefix=prefix
+        )
+        async for page in pages:
+            for item in page.get("Contents", []):
+                yield StoredObject(item["Key"], item["LastModified"])
+
+    async def incomplete_uploads(self, prefix: str) -> AsyncIterator[IncompleteUpload]:
+        """ListMultipartUploads under `prefix`, page by page."""
+        pages = self._client.get_paginator("list_multipart_uploads").paginate(
+            Bucket=self._bucket, Prefix=prefix
+        )
+        async for page in pages:
+            for item in page.get("Uploads", []):
+                yield IncompleteUpload(item["Key"], item["UploadId"], item["Initiated"])
+
+    async def abort(self, upload: IncompleteUpload) -> None:
+        """AbortMultipartUpload; one already gone (another instance's run) is not an error."""
+        try:
+            await self._client.abort_multipart_upload(
+                Bucket=self._bucket, Key=upload.key, UploadId=upload.upload_id
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "NoSuchUpload":
+                raise
 
     async def signed_url(self, key: str, *, expires: int, filename: str, content_type: str) -> str:
         """A presigned GET overriding the response's Content-Type and Content-Disposition."""
