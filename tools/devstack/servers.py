@@ -58,14 +58,18 @@ def _bin(name: str) -> str:
     return str(candidate) if candidate.exists() else (shutil.which(name) or name)
 
 
-def start_secantus(storage: str, log_path: Path, timeout: float = 30.0) -> Server:
-    """Start SecantusDB (MongoDB wire protocol, single-node replica set "secantus") on a free port.
+def start_secantus(
+    storage: str, log_path: Path, timeout: float = 30.0, port: int | None = None
+) -> Server:
+    """Start SecantusDB (MongoDB wire protocol, single-node replica set "secantus") on `port`,
+    or a free one.
 
-    `storage` is a directory (kept across runs) or ":memory:".
+    `storage` is a directory (kept across runs: a server started again on the same directory
+    and port is the same database) or ":memory:".
     """
     if storage != ":memory:":
         Path(storage).mkdir(parents=True, exist_ok=True)
-    port = free_ports(1)[0]
+    port = port or free_ports(1)[0]
     argv = [_bin("secantusd-py"), "--host", "127.0.0.1", "--port", str(port)]
     child = Child.spawn("mongo", [*argv, "--storage-path", storage], log_path)
     url = f"mongodb://127.0.0.1:{port}/?replicaSet=secantus"
