@@ -5,39 +5,16 @@ twice, and the stack recovers when the instance starts again."""
 from __future__ import annotations
 
 import signal
-from collections import Counter
-from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient
 
+from chaos.checks import stored_duties, written_once
 from chaos.driver import SteadyLoad, standard_mix
 from chaos.report import record
 from chaos.servers import instances_of, kill, respawn, wait_exited
 from tools.devstack import Stack
 
 pytestmark = pytest.mark.integration
-
-
-async def duty_titles(mongo_url: str, tag: str) -> Counter[str]:
-    """How many stored duties carry each `chaos duty <tag>-<seq>` title."""
-    client: AsyncMongoClient[Any] = AsyncMongoClient(mongo_url)
-    try:
-        cursor = client["nocturnal_api"]["duties"].find(
-            {"title": {"$regex": f"^chaos duty {tag}-"}}, {"title": 1}
-        )
-        return Counter([doc["title"] async for doc in cursor])
-    finally:
-        await client.close()
-
-
-def written_once(load: SteadyLoad, titles: Counter[str]) -> list[str]:
-    """Problems with the load's duty postings: a 201 not stored, or a title stored twice."""
-    posted = [o for o in load.outcomes if o.step == "post duty" and o.status == 201]
-    created = {f"chaos duty {o.key}" for o in posted}
-    twice = [title for title, n in titles.items() if n > 1]
-    lost = sorted(created - set(titles))
-    return [f"stored twice: {twice}"] * bool(twice) + [f"201 but not stored: {lost}"] * bool(lost)
 
 
 async def test_api_instance_sigterm_under_load(chaos_stack: Stack, admin_token: str) -> None:
@@ -53,7 +30,7 @@ async def test_api_instance_sigterm_under_load(chaos_stack: Stack, admin_token: 
         await load.settle(3.0)
     record("api instance SIGTERM", load)
     load.assert_only()
-    assert written_once(load, await duty_titles(chaos_stack.servers[0].url, load.tag)) == []
+    assert written_once(load, await stored_duties(chaos_stack.servers[0].url, load.tag)) == []
 
 
 async def test_api_instance_sigkill_mid_request(chaos_stack: Stack, admin_token: str) -> None:
@@ -78,4 +55,4 @@ async def test_api_instance_sigkill_mid_request(chaos_stack: Stack, admin_token:
     unexpected = [o for o in load.unexpected() if o not in in_flight_posts]
     assert unexpected == [], [o.describe() for o in unexpected]
     assert len(in_flight_posts) <= 2, [o.describe() for o in in_flight_posts]
-    assert written_once(load, await duty_titles(chaos_stack.servers[0].url, load.tag)) == []
+    assert written_once(load, await stored_duties(chaos_stack.servers[0].url, load.tag)) == []

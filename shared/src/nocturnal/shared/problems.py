@@ -193,7 +193,7 @@ PROBLEM_TYPES: Mapping[int, ProblemType] = MappingProxyType(
                 "Service Unavailable",
                 "The service is unavailable; retry later.",
                 "auth's password hashing is saturated; a tier is set while the rate-limit store"
-                " is unreachable (both with `Retry-After`)",
+                " is unreachable; the database is unreachable or hung (all with `Retry-After`)",
                 gateway=True,
             ),
             ProblemType(
