@@ -103,9 +103,10 @@ async def test_mongo_outage_under_load(
     twice = {s: n for s, n in tap.subjects.items() if n > 1}
     assert twice == {} and tap.duplicates == [], (twice, tap.duplicates)
     # Held while MongoDB was away (a retry delay of up to 30 s), applied once it is back.
-    await eventually(
-        lambda: profiles_of(chaos_mongo.url, user_id), "the waiting user.registered", within=60
-    )
+    async def profile_made() -> bool:
+        return await profiles_of(chaos_mongo.url, user_id) > 0
+
+    await eventually(profile_made, "the waiting user.registered", within=60)
     assert await profiles_of(chaos_mongo.url, user_id) == 1
 
 
