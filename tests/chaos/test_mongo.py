@@ -102,6 +102,7 @@ async def test_mongo_outage_under_load(
     assert set(created_ids(load)) <= set(ids)
     twice = {s: n for s, n in tap.subjects.items() if n > 1}
     assert twice == {} and tap.duplicates == [], (twice, tap.duplicates)
+
     # Held while MongoDB was away (a retry delay of up to 30 s), applied once it is back.
     async def profile_made() -> bool:
         return await profiles_of(chaos_mongo.url, user_id) > 0
