@@ -184,7 +184,8 @@ PROBLEM_TYPES: Mapping[int, ProblemType] = MappingProxyType(
                 "bad-gateway",
                 "Bad Gateway",
                 "The service behind this route did not answer.",
-                "no instance of the route's service accepts connections",
+                "an instance of the route's service failed while answering a request that is not"
+                " safe to send to another (POST, PATCH)",
                 gateway=True,
             ),
             ProblemType(
@@ -193,7 +194,8 @@ PROBLEM_TYPES: Mapping[int, ProblemType] = MappingProxyType(
                 "Service Unavailable",
                 "The service is unavailable; retry later.",
                 "auth's password hashing is saturated; a tier is set while the rate-limit store"
-                " is unreachable; the database is unreachable or hung (all with `Retry-After`)",
+                " is unreachable; the database is unreachable or hung; no instance of the route's"
+                " service accepts connections (all with `Retry-After`)",
                 gateway=True,
             ),
             ProblemType(
