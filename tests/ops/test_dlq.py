@@ -152,6 +152,32 @@ async def test_replay_by_id_sends_that_message_once_to_the_queue_it_died_in(
     assert f"replayed {rejected.id}" in out.getvalue()
 
 
+async def test_a_replayed_message_that_dies_again_keeps_its_event_name(
+    amqp: AbstractRobustConnection, ops_exchange: ExchangeSpec, out: io.StringIO
+) -> None:
+    invalid, _ = await dead_letters(amqp, ops_exchange)
+    queue = service_queue(ops_exchange, "api", SUBSCRIPTIONS["api"])
+
+    async def ignore(event: CloudEvent) -> None:
+        return None
+
+    consumer = EventConsumer(
+        amqp, ops_exchange, queue, DirectProcessor(dict.fromkeys(SUBSCRIPTIONS["api"], ignore))
+    )
+    await consumer.start()
+    try:
+        assert await command(amqp, ops_exchange, out, "replay", "api", "--id", invalid.id) == 0
+        await wait_for_depth(amqp, f"{ops_exchange.name}.api.dlq", 2)  # it died once more
+    finally:
+        await consumer.close()
+
+    assert await command(amqp, ops_exchange, out, "show", "api") == 0
+    # Replayed through the default exchange, whose routing key is the queue's name: the event
+    # name is still the one it was published with.
+    assert f"{invalid.id} user.registered (nocturnal.user.registered.v1)" in out.getvalue()
+    assert f"{invalid.id} {ops_exchange.name}.api" not in out.getvalue()
+
+
 async def test_replay_all_moves_every_message_back_exactly_once(
     amqp: AbstractRobustConnection, ops_exchange: ExchangeSpec, out: io.StringIO
 ) -> None:
@@ -283,6 +309,40 @@ async def test_the_cli_runs_as_a_module(
 
     assert process.returncode == 1  # no terminal to confirm on: refused
     assert b"not confirmed: nothing deleted" in stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    [
+        # Found by a fresh-user trial: aiormq's own log line ran into the command's.
+        (["dlq", "list"], 1, "cannot reach the broker at amqp://guest:***@nohost.invalid:5672/: "),
+        # ... and argparse named the parsing function: "invalid _positive value: 'abc'".
+        (["dlq", "show", "api", "--limit", "abc"], 2, "must be a whole number of at least 1"),
+    ],
+)
+async def test_the_cli_reports_a_failure_in_one_line_of_its_own(
+    argv: list[str], code: int, message: str
+) -> None:
+    env = {**os.environ, "AMQP_URL": "amqp://guest:secret@nohost.invalid:5672/"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "nocturnal.ops",
+        *argv,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+
+    assert process.returncode == code
+    errors = stderr.decode().splitlines()
+    assert [line for line in errors if not line.startswith("usage:")] == [
+        next(line for line in errors if message in line)
+    ]
+    assert "_positive" not in stderr.decode() and "secret" not in stderr.decode()
+    assert stdout == b""
 
 
 async def publish_dead_letter(

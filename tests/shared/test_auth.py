@@ -101,7 +101,22 @@ async def test_signature_by_an_unpublished_key_is_refused(keys: Any) -> None:
         await verifier_for(keys).verify(token)
 
 
-@pytest.mark.parametrize("garbage", ["", "abc", "a.b.c", "Bearer x.y.z"])
+# Header bytes that are not UTF-8 reach handlers as surrogate escapes ("t\udcf6k"): PyJWT
+# cannot even encode them, and they must be refused like any other malformed token.
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        "",
+        "abc",
+        "a.b.c",
+        "Bearer x.y.z",
+        "t\udcf6k\udce9n",
+        "t\u00f6k\u00e9n",
+        "a.b.c\udcff",
+        "a..b",
+        "a.b.c.d.e",
+    ],
+)
 async def test_garbage_is_refused(keys: Any, garbage: str) -> None:
     keys.add_key()
     with pytest.raises(InvalidToken):

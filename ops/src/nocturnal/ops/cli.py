@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 import urllib.parse
 from collections.abc import Awaitable, Callable, Sequence
@@ -57,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Console script ``nocturnal-ops``: parse, read settings, run the command; its exit code."""
     args = build_parser().parse_args(argv)
+    # The command reports what went wrong itself, in one line; the AMQP libraries would add
+    # their own log lines (a transport error, a traceback) to it.
+    for library in ("aiormq", "aio_pika"):
+        logging.getLogger(library).setLevel(logging.CRITICAL)
     settings = load_settings(OpsSettings)
     amqp_url = args.amqp_url or settings.amqp_url
     exchange = ExchangeSpec(args.exchange or settings.events_exchange)

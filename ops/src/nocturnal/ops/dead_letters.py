@@ -21,7 +21,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
-from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractConnection,
+    AbstractIncomingMessage,
+    HeadersType,
+)
 from aio_pika.exceptions import ChannelNotFoundEntity
 from aiormq.exceptions import ChannelLockedResource
 
@@ -38,6 +43,7 @@ from nocturnal.shared.events.dead_letter import (
     DEATH_REASON_HEADER,
     DEATH_ROUTING_KEY_HEADER,
     DEATH_TIME_HEADER,
+    EVENT_ROUTING_KEY_HEADER,
     copy_message,
 )
 
@@ -235,7 +241,10 @@ async def _replay_one(
     if not known[target]:
         return f"refused: queue {target!r} does not exist"
     try:
-        replayed = copy_message(message, {REPLAYS_HEADER: dead.replays + 1})
+        headers: HeadersType = {REPLAYS_HEADER: dead.replays + 1}
+        if dead.routing_key is not None:
+            headers[EVENT_ROUTING_KEY_HEADER] = dead.routing_key
+        replayed = copy_message(message, headers)
         await publisher.publish(replayed, exchange="", routing_key=target)
     except MessageNotConfirmed as exc:  # the message stays where it is, unacked
         return f"not replayed to {target!r}: {exc}"

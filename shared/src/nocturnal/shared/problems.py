@@ -110,7 +110,9 @@ PROBLEM_TYPES: Mapping[int, ProblemType] = MappingProxyType(
                 "request-timeout",
                 "Request Timeout",
                 "The request did not arrive in time.",
-                "the headers or body stopped arriving (gateway), an upload stalled",
+                "an upload stalled for 30 s (the upload service answers); the gateway closes a"
+                " connection whose headers (10 s) or JSON body (30 s) stop arriving without an"
+                " answer, as nginx does",
                 gateway=True,
             ),
             ProblemType(

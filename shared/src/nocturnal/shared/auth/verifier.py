@@ -3,6 +3,7 @@ revocation epochs."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import jwt
@@ -20,6 +21,10 @@ from nocturnal.shared.auth.claims import (
 )
 from nocturnal.shared.auth.jwks import JwksCache
 from nocturnal.shared.auth.revocation import RevocationList
+
+# RFC 7515 §7.1: three base64url parts (RFC 4648 §5, no padding) joined by dots. Anything else,
+# such as header bytes that are not UTF-8 (surrogate escapes), is refused before PyJWT sees it.
+_JWS_COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+", re.ASCII)
 
 
 class TokenVerifier:
@@ -47,6 +52,8 @@ class TokenVerifier:
             InvalidToken: malformed, wrong algorithm/type, unknown key, bad signature, expired,
                 not yet valid, wrong issuer/audience, missing claims, or revoked.
         """
+        if not _JWS_COMPACT.fullmatch(token):
+            raise InvalidToken("malformed token: not a JWS compact serialization")
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:

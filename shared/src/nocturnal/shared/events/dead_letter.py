@@ -29,6 +29,7 @@ __all__ = [
     "DEATH_REASON_HEADER",
     "DEATH_ROUTING_KEY_HEADER",
     "DEATH_TIME_HEADER",
+    "EVENT_ROUTING_KEY_HEADER",
     "DeathReason",
     "copy_message",
     "dead_letter_copy",
@@ -46,6 +47,11 @@ DEATH_TIME_HEADER: Final = "nocturnal-death-time"
 """When it died: RFC 3339, UTC."""
 DEATH_DELIVERIES_HEADER: Final = "nocturnal-death-deliveries"
 """How many times the queue had delivered it, the last one included."""
+
+EVENT_ROUTING_KEY_HEADER: Final = "nocturnal-routing-key"
+"""The routing key (event name) a replayed message was first published with. A replay goes
+straight to its queue through the default exchange, whose routing key is the queue's name, so
+the event name travels in this header; a message that dies again is recorded under it."""
 
 DEATH_HEADERS: Final = frozenset(
     {
@@ -101,15 +107,21 @@ def dead_letter_copy(
 
     Same body and properties (persistent); headers without RabbitMQ's own (:data:`BROKER_HEADERS`)
     and with the death headers: ``reason``, ``detail`` (cut to 1000 characters), ``queue`` (where
-    the message died), its routing key, the time, and ``deliveries`` (the queue's deliveries of
+    the message died), its routing key (for a replay through the default exchange, the one in
+    :data:`EVENT_ROUTING_KEY_HEADER`), the time, and ``deliveries`` (the queue's deliveries of
     it, this one included).
     """
     headers: HeadersType = {}
     headers[DEATH_REASON_HEADER] = reason.value
     headers[DEATH_DETAIL_HEADER] = detail[:_DETAIL_MAX_CHARS]
     headers[DEATH_QUEUE_HEADER] = queue
-    if message.routing_key is not None:
-        headers[DEATH_ROUTING_KEY_HEADER] = message.routing_key
+    routing_key: object = message.routing_key
+    if not message.exchange:  # replayed straight to the queue: its routing key is the queue's
+        routing_key = (message.headers or {}).get(EVENT_ROUTING_KEY_HEADER, routing_key)
+    if isinstance(routing_key, bytes):
+        routing_key = routing_key.decode(errors="replace")
+    if isinstance(routing_key, str):
+        headers[DEATH_ROUTING_KEY_HEADER] = routing_key
     headers[DEATH_TIME_HEADER] = _rfc3339_now()
     headers[DEATH_DELIVERIES_HEADER] = deliveries
     return copy_message(message, headers)

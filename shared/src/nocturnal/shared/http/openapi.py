@@ -275,6 +275,8 @@ def _problems(table: RouteTable, route: Route) -> dict[int, list[str]]:
         add(415, "the body is not multipart/form-data, or the file's bytes are not accepted")
     if route.query is not None:
         add(route.query_refusal, "a query parameter is missing or has an invalid value")
+    else:
+        add(400, "a query parameter was given: the route takes none")
     if route.bearer is not None:
         add(401, BAD_TOKEN)
     if route.bearer is not None and route.bearer.roles:

@@ -109,9 +109,10 @@ def schema_extra(
     return extra
 
 
-def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
+def _field_errors(exc: ValidationError, whole: str = "(body)") -> list[dict[str, str]]:
+    """`errors` entries; an error of the whole input (a model validator's) is named `whole`."""
     return [
-        {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "message": error_message(err)}
+        {"field": ".".join(str(p) for p in err["loc"]) or whole, "message": error_message(err)}
         for err in exc.errors(include_url=False)
     ]
 
@@ -190,11 +191,23 @@ def integer_in(low: int, high: int) -> BeforeValidator:
 
 
 def parse_query(request: web.Request, model: type[ModelT]) -> ModelT:
-    """The request's query string as `model` (a `QueryModel`); 400 on invalid values.
+    """The request's query string as `model` (a `QueryModel`).
 
-    A parameter given more than once counts with its first value.
+    Raises:
+        Problem: 400 (`errors: [{field, message}]`) for an invalid or unknown parameter, one
+            given more than once (which value was meant is unknowable), or values that do not
+            fit together (field `(query)`).
     """
-    return parse_model(model, {name: request.query[name] for name in request.query})
+    query = request.query
+    repeated = sorted({name for name in query if len(query.getall(name)) > 1})
+    if repeated:
+        raise validation_problem(
+            [{"field": name, "message": "given more than once"} for name in repeated]
+        )
+    try:
+        return model.model_validate({name: query[name] for name in query})
+    except ValidationError as exc:
+        raise validation_problem(_field_errors(exc, "(query)")) from None
 
 
 class QueryModel(BaseModel):

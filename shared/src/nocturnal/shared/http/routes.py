@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from pydantic import BaseModel
 
+from nocturnal.shared.http.request import QueryModel, parse_query
+
 if TYPE_CHECKING:  # the app module serves the base routes through this one
     from nocturnal.shared.http.app import Handler
     from nocturnal.shared.http.errors import ProblemTable
@@ -138,10 +140,21 @@ ROUTE_TABLES = web.AppKey("route_tables", list[RouteTable])
 
 def add_routes(app: web.Application, table: RouteTable) -> None:
     """Serve every route of `table` on `app` (GET routes answer HEAD too) and keep the table
-    for the app's OpenAPI document."""
+    for the app's OpenAPI document. A route without a `query` model refuses any query
+    parameter (400), as a route with one refuses a parameter it does not know."""
     for route in table.routes:
+        handler = route.handler if route.query is not None else _without_query(route.handler)
         if route.method == "GET":
-            app.router.add_get(route.path, route.handler, name=route.name)
+            app.router.add_get(route.path, handler, name=route.name)
         else:
-            app.router.add_route(route.method, route.path, route.handler, name=route.name)
+            app.router.add_route(route.method, route.path, handler, name=route.name)
     app.setdefault(ROUTE_TABLES, []).append(table)
+
+
+def _without_query(handler: Handler) -> Handler:
+    async def refusing_query(request: web.Request) -> web.StreamResponse:
+        if request.query_string:
+            parse_query(request, QueryModel)  # raises: every parameter is unknown
+        return await handler(request)
+
+    return refusing_query
