@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -70,3 +71,20 @@ async def wait_readiness(urls: list[str], status: int, within_s: float = 90.0) -
             f"readiness {dict(seen)}, not all {status}, after {within_s:.0f} s"
         )
         await asyncio.sleep(0.2)
+
+
+def postings_recovered(load: SteadyLoad, in_a_row: int = 5) -> Callable[[], bool]:
+    """A condition: the last `in_a_row` duty postings answered from now on all succeeded.
+
+    After a fault that cut transactions off (a database outage, an instance killed
+    mid-request), the server keeps each such transaction open until it reaps it
+    (`transactionLifetimeLimitSeconds`, 60 s): the documents it holds, here the poster's
+    erasure-ledger entry, refuse that user's writes with 503 until then.
+    """
+    first = len(load.outcomes)
+
+    def recovered() -> bool:
+        posted = [o for o in load.outcomes[first:] if o.step == "post duty"]
+        return len(posted) >= in_a_row and all(o.status == 201 for o in posted[-in_a_row:])
+
+    return recovered

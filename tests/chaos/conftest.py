@@ -3,7 +3,7 @@
 - `chaos_mongo`: the package's `RestartableMongo` (tests may pause or stop it; each test
   leaves it running).
 - `chaos_stack`: every service (api twice) behind a gateway, on `chaos_mongo`, a Redis database
-  and an events exchange of the package's own. A test that kills an instance starts it again
+  and an events exchange of the package's own, upload on a moto S3 server. A test that kills an instance starts it again
   (`servers.respawn`) before it ends.
 - `admin_token`: a hospital admin's access token on `chaos_stack`.
 
@@ -22,6 +22,8 @@ from chaos.driver import register
 from chaos.report import start_report
 from chaos.servers import RestartableMongo, running_stack
 from tools.devstack import Stack
+
+STALE_UPLOAD_S = 5.0  # no upload of the suite but the killed one takes that long
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -51,6 +53,9 @@ def chaos_stack(
             mongo_url=chaos_mongo.url,
             redis_url=redis_url,
             amqp_url=amqp_url,
+            moto=True,
+            # The instance started again after a kill aborts the killed one's upload soon.
+            extra_env={"S3_STALE_UPLOAD_S": str(STALE_UPLOAD_S)},
         ) as stack,
     ):
         yield stack

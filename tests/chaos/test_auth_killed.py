@@ -12,7 +12,8 @@ from chaos.report import record
 from chaos.servers import instances_of, kill, respawn, wait_exited
 from tools.devstack import Stack
 
-pytestmark = pytest.mark.integration
+# Each waits for a recovery bounded by the servers (a 60 s transaction lifetime at most).
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 
 async def test_auth_killed_under_load(chaos_stack: Stack) -> None:

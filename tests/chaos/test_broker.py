@@ -26,7 +26,8 @@ from chaos.events import tapping
 from chaos.report import record
 from tools.devstack import Stack, amqp_answers, wait_until
 
-pytestmark = pytest.mark.integration
+# Each waits for a recovery bounded by the servers (a 60 s transaction lifetime at most).
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 BROKER_DOWN_S = 4.0
 

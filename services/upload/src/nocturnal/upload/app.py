@@ -59,6 +59,7 @@ def _open_storage(
             endpoint_url=settings.s3_endpoint_url,
             public_endpoint_url=settings.s3_public_endpoint_url,
             create_bucket=settings.s3_create_bucket,
+            stale_upload_s=settings.s3_stale_upload_s,
         )
     return _open_local_storage(settings, signer)
 

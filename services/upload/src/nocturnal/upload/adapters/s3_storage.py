@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aioboto3
@@ -29,8 +31,10 @@ class S3Storage:
 
     A body that fits in one part is sent with a single PutObject; a larger one as a multipart
     upload holding at most one part in memory. Any failure or cancellation aborts the multipart
-    upload, so no object and no incomplete upload is left (a bucket lifecycle rule aborting
-    incomplete uploads after a day is the backstop for a process killed mid-upload).
+    upload, so no object and no incomplete upload is left. The upload of a process killed
+    mid-way is aborted by `abort_stale_uploads` (every instance runs it at start and then
+    periodically; a bucket lifecycle rule aborting incomplete uploads after a day stays the
+    backstop).
     Downloads are presigned GETs (SigV4) made with `signing_client`, whose endpoint is the
     one clients can reach.
     """
@@ -103,6 +107,33 @@ class S3Storage:
         except (ClientError, BotoCoreError) as exc:
             log.warning("multipart upload not aborted", key=key, error=repr(exc))
 
+    async def abort_stale_uploads(self, older_than_s: float, *, now: datetime | None = None) -> int:
+        """Abort the bucket's incomplete multipart uploads started more than `older_than_s`
+        seconds before `now` (default: the current UTC time): those of an instance killed
+        mid-upload (a live one finishes or aborts its own sooner). Returns how many it
+        aborted."""
+        cutoff = (now or datetime.now(UTC)) - timedelta(seconds=older_than_s)
+        aborted = 0
+        paginator = self._client.get_paginator("list_multipart_uploads")
+        async for page in paginator.paginate(Bucket=self._bucket):
+            for upload in page.get("Uploads", []):
+                if upload["Initiated"] < cutoff:
+                    await self._abort_multipart(upload["Key"], upload["UploadId"])
+                    aborted += 1
+        if aborted:
+            log.info("stale multipart uploads aborted", count=aborted)
+        return aborted
+
+    async def sweep_stale_uploads(self, older_than_s: float) -> None:
+        """`abort_stale_uploads` now and then every `older_than_s` (at most 10 min) until
+        cancelled; a failed sweep is logged and tried again at the next turn."""
+        while True:
+            try:
+                await self.abort_stale_uploads(older_than_s)
+            except (ClientError, BotoCoreError) as exc:
+                log.warning("stale multipart uploads not swept", error=repr(exc))
+            await asyncio.sleep(min(older_than_s, 600.0))
+
     async def read(self, key: str) -> AsyncGenerator[bytes, None]:
         """GetObject, streamed in chunks of up to 256 KiB."""
         try:
@@ -164,8 +195,10 @@ async def open_s3_storage(
     public_endpoint_url: str | None = None,
     create_bucket: bool = False,
     part_bytes: int = PART_BYTES,
+    stale_upload_s: float | None = None,
 ) -> AsyncIterator[S3Storage]:
-    """An `S3Storage` with its clients open (credentials from the standard AWS variables).
+    """An `S3Storage` with its clients open (credentials from the standard AWS variables),
+    sweeping incomplete uploads older than `stale_upload_s` seconds while open (None: not).
 
     A custom `endpoint_url` (MinIO, moto, ...) uses path-style addressing;
     `public_endpoint_url` is where clients reach the same store (defaults to `endpoint_url`).
@@ -191,4 +224,13 @@ async def open_s3_storage(
         storage = S3Storage(main, signing, bucket, part_bytes=part_bytes)
         if create_bucket:
             await storage.create_bucket(region)
-        yield storage
+        if stale_upload_s is None:
+            yield storage
+            return
+        sweeper = asyncio.create_task(storage.sweep_stale_uploads(stale_upload_s))
+        try:
+            yield storage
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
