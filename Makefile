@@ -1,5 +1,5 @@
 # Nocturnal developer entry points. `make run` starts everything on http://localhost:8080.
-.PHONY: install run demo test lint fmt bench openapi client fuzz asyncapi ops dlq dlq-show dlq-replay dlq-purge
+.PHONY: install run demo test lint fmt bench openapi client fuzz asyncapi ops dlq dlq-show dlq-replay dlq-purge reconcile-uploads
 
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 SYNC_FLAGS ?= --frozen
@@ -73,6 +73,9 @@ dlq-replay:  # make dlq-replay QUEUE=api ID=<event id>, or ALL=1 for every messa
 
 dlq-purge:  # make dlq-purge QUEUE=api [ID=<event id>] (asks first; ARGS=--yes to confirm)
 	$(OPS) dlq purge $(QUEUE) $(if $(ID),--id $(ID)) $(ARGS)
+
+reconcile-uploads:  # make reconcile-uploads [ARGS="--dry-run | --yes | --older-than 6h --grace 30m"]
+	$(UV) run python -m nocturnal.ops uploads reconcile $(ARGS)
 
 fmt:
 	$(UV) run ruff check --fix .

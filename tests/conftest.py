@@ -17,6 +17,7 @@ from event_topology import delete_event_topology, new_exchange_name, private_eve
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from redis_databases import private_redis_database
+from tracing_spans import SPANS
 
 from tools.devstack import (
     DEFAULT_AMQP_URL,
@@ -46,6 +47,12 @@ MONGO_IMAGE = "mongo:7.0"
 REDIS_IMAGE = "redis:7.2"
 RABBITMQ_IMAGE = "rabbitmq:3.13"
 MOTO_IMAGE = "motoserver/moto:5.1.0"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_spans() -> None:
+    """Each test reads only its own spans (tracing is on for the session: tracing_spans)."""
+    SPANS.clear()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

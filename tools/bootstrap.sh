@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what `make run` and CI need beyond Python packages: uv, nginx, docker-compose (the
 # offline compose.yaml validation of tests/deploy; no Docker engine needed), node with the
-# AsyncAPI parser (tools/asyncapi); with --servers, Redis and RabbitMQ; with --bench, what
+# AsyncAPI parser (tools/asyncapi), promtool (Debian's prometheus package: tests/deploy checks
+# the alerting rules with it; the server it also installs is not started here); with --servers, Redis and RabbitMQ; with --bench, what
 # `make bench` needs besides (wrk and the servers).
 set -euo pipefail
 
@@ -51,6 +52,9 @@ if $bench; then
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
     apt_install "${missing[@]}"
+fi
+if ! has promtool; then
+    apt_install --no-install-recommends prometheus
 fi
 
 # The AsyncAPI parser that validates docs/asyncapi.json, exactly as locked; no install scripts.

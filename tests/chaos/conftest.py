@@ -23,8 +23,6 @@ from chaos.report import start_report
 from chaos.servers import RestartableMongo, running_stack
 from tools.devstack import Stack
 
-STALE_UPLOAD_S = 5.0  # no upload of the suite but the killed one takes that long
-
 
 @pytest.fixture(scope="session", autouse=True)
 def fault_report() -> None:
@@ -54,8 +52,6 @@ def chaos_stack(
             redis_url=redis_url,
             amqp_url=amqp_url,
             moto=True,
-            # The instance started again after a kill aborts the killed one's upload soon.
-            extra_env={"S3_STALE_UPLOAD_S": str(STALE_UPLOAD_S)},
         ) as stack,
     ):
         yield stack

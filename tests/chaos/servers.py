@@ -133,11 +133,14 @@ async def wait_exited(instance: Instance, within_s: float = 60.0) -> int:
     return int(code)
 
 
-async def respawn(stack: Stack, instance: Instance) -> Instance:
-    """Start `instance` again (same name, port and environment) once it has exited, put the
-    new one in its place in `stack.instances`, and wait until it is ready."""
+async def respawn(
+    stack: Stack, instance: Instance, env_changes: dict[str, str] | None = None
+) -> Instance:
+    """Start `instance` again (same name, port and environment, but for `env_changes`) once it
+    has exited, put the new one in its place in `stack.instances`, and wait until it is
+    ready."""
     await wait_exited(instance)
-    env = stack.service_env(instance.service, instance.name, instance.port)
+    env = stack.service_env(instance.service, instance.name, instance.port) | (env_changes or {})
     fresh = Instance.spawn(instance.service, instance.name, instance.port, env, stack.settings.logs)
     stack.instances[stack.instances.index(instance)] = fresh
     ready = lambda: http_ok(f"{fresh.url}/health/ready")  # noqa: E731

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import aio_pika
 import pytest
 from event_samples import sample_data
 from events_scratch import Scratch
-from polling import WAIT_S
+from polling import WAIT_S, eventually
+from prometheus_client import REGISTRY
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
@@ -19,7 +22,7 @@ from nocturnal.shared.events import CloudEvent, EventBus, parse, service_queue
 from nocturnal.shared.events import bus as bus_module
 from nocturnal.shared.events import consumer as consumer_module
 from nocturnal.shared.events.catalogue import catalogue_queue_names
-from nocturnal.shared.events.topology import QueueSpec, declare
+from nocturnal.shared.events.topology import QueueSpec, dead_letter_queue, declare
 
 
 @pytest.fixture
@@ -171,3 +174,50 @@ async def test_every_queue_is_declared_once_its_own_by_its_consumer(
     assert ("consumer", f"{scratch.exchange.name}.ratelimit") in declared
     catalogued = set(catalogue_queue_names(scratch.exchange))
     assert {name for where, name in declared if where == "bus"} <= catalogued
+
+
+def sample(name: str, **labels: str) -> float | None:
+    return REGISTRY.get_sample_value(name, labels)
+
+
+async def test_the_bus_samples_its_consumers_outbox_backlog_and_dead_letter_depth(
+    amqp_url: str, scratch: Scratch, db: AsyncDatabase[Any]
+) -> None:
+    async def ignore(event: CloudEvent, session: AsyncClientSession) -> None:
+        """Nothing to do."""
+
+    service = f"sampled{uuid.uuid4().hex[:8]}"
+    sampled = bus(amqp_url, scratch, service, db)
+    sampled.subscribe({"user.registered": ignore})
+    dead_letters = dead_letter_queue(scratch.exchange, service)
+    now = datetime.now(UTC)
+    # An entry another relay holds (leased for an hour), added ten minutes ago: it stays pending.
+    await db["outbox"].insert_one(
+        {
+            "event_id": uuid.uuid4().hex,
+            "routing_key": "user.registered",
+            "event": {},
+            "created_at": now - timedelta(minutes=10),
+            "lease_until": now + timedelta(hours=1),
+            "lease_owner": "another relay",
+            "attempts": 1,
+            "sent_at": None,
+            "last_error": None,
+        }
+    )
+    async with sampled:
+        async with scratch.connection.channel() as channel:
+            message = aio_pika.Message(b"{}")
+            await channel.default_exchange.publish(message, routing_key=dead_letters.name)
+
+        async def dead_letter_counted() -> bool:
+            await sampled.sample_metrics()
+            depth = sample("events_dead_letter_messages", service=service, queue=dead_letters.name)
+            return depth == 1
+
+        await eventually(dead_letter_counted, "the dead-letter queue's depth sampled")
+        queue = sampled.consumers[0].queue.name
+        assert sample("events_consumer_attached", service=service, queue=queue) == 1
+        assert sample("outbox_pending_entries", service=service) == 1
+        age = sample("outbox_oldest_pending_age_seconds", service=service)
+        assert age is not None and age >= 600

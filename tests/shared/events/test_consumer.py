@@ -13,9 +13,12 @@ import structlog
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from event_samples import sample_data, sample_event
 from events_scratch import Scratch, SeverableProxy
+from opentelemetry import trace
 from polling import WAIT_S, eventually
+from prometheus_client import REGISTRY
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
+from tracing_spans import TRACER
 
 from nocturnal.shared.events.consumer import (
     AckPolicy,
@@ -36,7 +39,6 @@ from nocturnal.shared.events.publisher import EventPublisher
 from nocturnal.shared.events.topology import QueueSpec, TopologyError
 
 FAST_RETRY = AckPolicy(retry_base=0.01, retry_max=0.05)
-TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
 def registered(user_id: str) -> CloudEvent:
@@ -309,11 +311,13 @@ async def test_a_schema_invalid_payload_is_dead_lettered_at_once_with_its_reason
 ) -> None:
     queue, applied_ids, good_applied = await start_recording(db, scratch, consumers)
     invalid = new_event("user.registered", data, service="auth")
+    counted = {"queue": queue.name, "reason": "invalid-payload"}
 
     await publish(scratch, invalid, registered("good"))
     await asyncio.wait_for(good_applied.wait(), WAIT_S)
     assert queue.dead_letter is not None
     dead = await scratch.get(queue.dead_letter.name)
+    assert REGISTRY.get_sample_value("events_dead_lettered_total", counted) == 1
 
     assert dead.message_id == invalid.id
     assert dead.body == invalid.to_json()
@@ -430,27 +434,32 @@ async def test_a_handler_that_takes_too_long_counts_as_a_failed_delivery(
     assert await applied(db, "u1") == 1
 
 
-async def test_the_event_request_id_and_traceparent_are_bound_while_handling(
+async def test_the_event_request_id_is_bound_and_its_trace_continued_while_handling(
     db: AsyncDatabase[Any], scratch: Scratch, consumers: list[EventConsumer]
 ) -> None:
     queue = scratch.service_queue("api", ["user.registered"])
-    seen: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+    seen: asyncio.Future[tuple[dict[str, Any], Any]] = asyncio.get_running_loop().create_future()
 
     async def handler(event: CloudEvent, session: AsyncClientSession) -> None:
-        seen.set_result(structlog.contextvars.get_contextvars())
+        span = trace.get_current_span().get_span_context()
+        seen.set_result((structlog.contextvars.get_contextvars(), span))
 
     processor = InboxProcessor(db, {"user.registered": handler})
     await start(consumers, EventConsumer(scratch.connection, scratch.exchange, queue, processor))
-    with structlog.contextvars.bound_contextvars(request_id="req-7", traceparent=TRACEPARENT):
+    with (
+        structlog.contextvars.bound_contextvars(request_id="req-7"),
+        TRACER.start_as_current_span("request") as request,
+    ):
         event = registered("u1")
 
     await publish(scratch, event)
-    context = await asyncio.wait_for(seen, WAIT_S)
+    context, span = await asyncio.wait_for(seen, WAIT_S)
 
     assert context["request_id"] == "req-7"
-    assert context["traceparent"] == TRACEPARENT
     assert context["event_id"] == event.id
     assert context["event_name"] == "user.registered"
+    assert span.trace_id == request.get_span_context().trace_id
+    assert span.span_id != request.get_span_context().span_id
 
 
 async def test_every_instance_sees_a_fan_out_event(

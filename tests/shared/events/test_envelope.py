@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 import structlog
+from tracing_spans import TRACER, traceparent_of
 
 from nocturnal.shared.events.envelope import (
     CloudEvent,
@@ -16,8 +17,6 @@ from nocturnal.shared.events.envelope import (
     new_event,
     parse,
 )
-
-TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
 def valid_body(**overrides: object) -> dict[str, object]:
@@ -51,12 +50,15 @@ def test_new_event_fills_the_cloudevents_attributes() -> None:
     assert abs((datetime.now(UTC) - event.time).total_seconds()) < 5
 
 
-def test_new_event_takes_request_id_and_traceparent_from_the_log_context() -> None:
-    with structlog.contextvars.bound_contextvars(request_id="req-1", traceparent=TRACEPARENT):
+def test_new_event_takes_the_request_id_from_the_log_context_and_the_trace_from_the_span() -> None:
+    with (
+        structlog.contextvars.bound_contextvars(request_id="req-1"),
+        TRACER.start_as_current_span("request") as span,
+    ):
         event = new_event("auth.tokens_revoked", {"user_id": "u1"}, service="auth")
 
     assert event.requestid == "req-1"
-    assert event.traceparent == TRACEPARENT
+    assert event.traceparent == traceparent_of(span)
 
 
 def test_new_event_without_context_has_no_extensions() -> None:
@@ -81,7 +83,10 @@ def test_each_event_gets_a_new_id() -> None:
 
 
 def test_round_trip_through_json_keeps_every_attribute() -> None:
-    with structlog.contextvars.bound_contextvars(request_id="req-2", traceparent=TRACEPARENT):
+    with (
+        structlog.contextvars.bound_contextvars(request_id="req-2"),
+        TRACER.start_as_current_span("request") as span,
+    ):
         event = new_event("file.uploaded", {"size": 3, "kind": "document"}, service="upload")
 
     body = event.to_json()
@@ -91,7 +96,7 @@ def test_round_trip_through_json_keeps_every_attribute() -> None:
     wire = json.loads(body)
     assert wire["time"].endswith("Z")
     assert wire["requestid"] == "req-2"
-    assert wire["traceparent"] == TRACEPARENT
+    assert wire["traceparent"] == traceparent_of(span)
 
 
 def test_parse_converts_time_to_utc() -> None:

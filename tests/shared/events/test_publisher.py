@@ -7,12 +7,11 @@ import structlog
 from aio_pika import DeliveryMode
 from aio_pika.abc import AbstractRobustConnection
 from events_scratch import Scratch
+from tracing_spans import TRACER, finished, parent_id, traceparent_of
 
 from nocturnal.shared.events.envelope import new_event, parse
 from nocturnal.shared.events.publisher import EventPublisher, PublishError
 from nocturnal.shared.events.topology import ExchangeSpec
-
-TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
 async def test_confirmed_publish_reaches_the_bound_queue_with_its_properties(
@@ -20,7 +19,10 @@ async def test_confirmed_publish_reaches_the_bound_queue_with_its_properties(
 ) -> None:
     queue = scratch.service_queue("api", ["user.registered"])
     await scratch.declare(queue)
-    with structlog.contextvars.bound_contextvars(request_id="req-9", traceparent=TRACEPARENT):
+    with (
+        structlog.contextvars.bound_contextvars(request_id="req-9"),
+        TRACER.start_as_current_span("request") as request,
+    ):
         event = new_event("user.registered", {"user_id": "u1"}, service="auth", subject="u1")
 
     async with EventPublisher(scratch.connection, scratch.exchange) as publisher:
@@ -35,7 +37,10 @@ async def test_confirmed_publish_reaches_the_bound_queue_with_its_properties(
     assert message.delivery_mode == DeliveryMode.PERSISTENT
     assert message.app_id == "auth"
     assert message.headers["x-request-id"] == "req-9"
-    assert message.headers["traceparent"] == TRACEPARENT
+    # The publish continues the trace stored with the event; its span rides in the headers.
+    (publish,) = finished("user.registered publish")
+    assert parent_id(publish) == request.get_span_context().span_id
+    assert message.headers["traceparent"] == traceparent_of(publish)
 
 
 async def test_unroutable_publish_raises_publish_error(scratch: Scratch) -> None:

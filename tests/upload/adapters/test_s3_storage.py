@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import aioboto3
@@ -73,22 +72,3 @@ async def test_small_bodies_are_one_put_and_large_ones_a_completed_multipart_upl
     assert large["ETag"].strip('"').endswith("-2")
     assert large["ContentLength"] == MIN_PART_BYTES * 2
     assert large["ContentType"] == "a/b"
-
-
-async def test_only_incomplete_uploads_older_than_the_limit_are_aborted(
-    storage: S3Storage, s3_endpoint_url: str, bucket: str
-) -> None:
-    session = aioboto3.Session()
-    async with session.client("s3", endpoint_url=s3_endpoint_url, region_name="us-east-1") as s3:
-        # An instance killed mid-upload leaves one like this behind.
-        await s3.create_multipart_upload(Bucket=bucket, Key="documents/2026-11-30/killed.pdf")
-        [upload] = (await s3.list_multipart_uploads(Bucket=bucket))["Uploads"]
-        started = upload["Initiated"]  # (moto dates every upload alike, in 2010)
-
-        young = started + timedelta(seconds=3599)
-        assert await storage.abort_stale_uploads(older_than_s=3600, now=young) == 0
-        assert len((await s3.list_multipart_uploads(Bucket=bucket)).get("Uploads", [])) == 1
-
-        stale = started + timedelta(seconds=3601)
-        assert await storage.abort_stale_uploads(older_than_s=3600, now=stale) == 1
-        assert (await s3.list_multipart_uploads(Bucket=bucket)).get("Uploads", []) == []

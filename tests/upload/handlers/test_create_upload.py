@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from polling import eventually
+from prometheus_client import REGISTRY
 from pymongo import AsyncMongoClient
 from timestamps import is_rfc3339_millis
 
@@ -338,3 +340,32 @@ async def test_a_stalled_upload_is_ended_with_408_and_nothing_stored(
     writer.close()
     assert status_line.startswith(b"HTTP/1.1 408")
     assert stored_objects(settings) == []
+
+
+def bytes_in_flight() -> float:
+    return REGISTRY.get_sample_value("upload_bytes_in_flight") or 0.0
+
+
+async def test_bytes_being_received_count_as_in_flight_until_the_upload_is_over(
+    client: TestClient, auth: dict[str, str], samples: dict[str, bytes]
+) -> None:
+    whole = single(samples["pdf"] + bytes(300_000), filename="cv.pdf")
+    head, rest = whole[:200_000], whole[200_000:]
+    more = asyncio.Event()
+    before = bytes_in_flight()
+
+    async def paused() -> AsyncIterator[bytes]:
+        yield head
+        await more.wait()
+        yield rest
+
+    sending = asyncio.create_task(upload(client, DOCUMENT, paused(), auth))
+
+    async def head_in_flight() -> bool:
+        return bytes_in_flight() - before >= 150_000
+
+    await eventually(head_in_flight, "the first bytes counted as in flight")
+    more.set()
+    response = await sending
+    assert response.status == 201, await response.text()
+    assert bytes_in_flight() == before

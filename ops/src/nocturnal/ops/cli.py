@@ -1,7 +1,8 @@
 """The operator CLI's root: common options, one sub-command group per concern, exit codes.
 
-Groups register themselves with :func:`build_parser` (``dlq`` today; more can follow, each a
-module with a ``register(groups)`` function). Exit codes: 0 done, 1 refused or incomplete (the
+Groups register themselves with :func:`build_parser` (``dlq``, ``uploads``; each a module with
+a ``register(groups)`` function). A broker command sets ``command`` (run with a `Context`); one
+that needs no broker sets ``standalone`` (run with the output and the confirmation question). Exit codes: 0 done, 1 refused or incomplete (the
 output says what), 2 bad usage or configuration.
 """
 
@@ -12,14 +13,14 @@ import asyncio
 import logging
 import sys
 import urllib.parse
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Any, TextIO
 
 import aio_pika
 from aio_pika.abc import AbstractConnection
 
-from nocturnal.ops import dlq
+from nocturnal.ops import dlq, uploads
 from nocturnal.ops.settings import OpsSettings
 from nocturnal.shared.config import load_settings
 from nocturnal.shared.events import ExchangeSpec
@@ -39,6 +40,9 @@ class Context:
 
 
 Command = Callable[[argparse.Namespace, Context], Awaitable[int]]
+StandaloneCommand = Callable[
+    [argparse.Namespace, TextIO, Callable[[str], bool]], Coroutine[Any, Any, int]
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,14 +54,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--amqp-url", help="the broker (default: $AMQP_URL)")
     parser.add_argument("--exchange", help="the event exchange (default: $EVENTS_EXCHANGE)")
+    parser.set_defaults(standalone=None)
     groups = parser.add_subparsers(title="command groups", required=True, metavar="GROUP")
     dlq.register(groups)
+    uploads.register(groups)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console script ``nocturnal-ops``: parse, read settings, run the command; its exit code."""
     args = build_parser().parse_args(argv)
+    standalone: StandaloneCommand | None = args.standalone
+    if standalone is not None:
+        return _interruptible(standalone(args, sys.stdout, _ask))
     # The command reports what went wrong itself, in one line; the AMQP libraries would add
     # their own log lines (a transport error, a traceback) to it.
     for library in ("aiormq", "aio_pika"):
@@ -65,8 +74,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = load_settings(OpsSettings)
     amqp_url = args.amqp_url or settings.amqp_url
     exchange = ExchangeSpec(args.exchange or settings.events_exchange)
+    return _interruptible(_run(args, amqp_url, exchange))
+
+
+def _interruptible(command: Coroutine[Any, Any, int]) -> int:
     try:
-        return asyncio.run(_run(args, amqp_url, exchange))
+        return asyncio.run(command)
     except KeyboardInterrupt:
         print("interrupted: what was not finished stays where it was", file=sys.stderr)
         return 1

@@ -41,6 +41,10 @@ class ServiceSettings(BaseSettings):
     in-flight requests and event handlers, flush the outbox and close its connections. The
     platform's grace period (compose `stop_grace_period`, Kubernetes
     `terminationGracePeriodSeconds` after the preStop hook) must exceed their sum.
+
+    Traces are exported over OTLP/HTTP to `OTEL_EXPORTER_OTLP_ENDPOINT` when it is set (the
+    exporter reads the other standard `OTEL_EXPORTER_OTLP_*` variables itself); unset, tracing
+    is off (`nocturnal.shared.tracing`).
     """
 
     model_config = SETTINGS_CONFIG
@@ -59,6 +63,7 @@ class ServiceSettings(BaseSettings):
     peer_timeout_s: float = Field(default=2.0, gt=0, le=30)
     shutdown_drain_s: float = Field(default=5.0, ge=0, le=120)
     shutdown_timeout_s: float = Field(default=20.0, gt=0, le=300)
+    otel_exporter_otlp_endpoint: str | None = Field(default=None, pattern=r"^https?://")
 
     @property
     def resolved_log_format(self) -> Literal["json", "console"]:

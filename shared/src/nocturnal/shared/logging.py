@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 import structlog
 
+from nocturnal.shared.tracing import log_trace_ids
+
 
 def configure_logging(
     *,
@@ -39,6 +41,7 @@ def configure_logging(
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         add_static,
+        log_trace_ids,
     ]
     structlog.configure(
         processors=[

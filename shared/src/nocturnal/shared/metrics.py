@@ -1,9 +1,21 @@
-"""Prometheus metrics shared by every service (one registry per process)."""
+"""Prometheus metrics shared by every service (one registry per process): the one place every
+metric is declared. docs/metrics.md is the operators' table of them; deploy/prometheus holds the
+alerting rules built on them.
+
+Most metrics are updated where the thing happens. Those that are a state read from elsewhere
+(the outbox's backlog, a dead-letter queue's depth) are sampled when Prometheus scrapes: an app
+lists its samplers under `app[METRICS_SAMPLERS]` and `GET /metrics` runs them first.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+
+from nocturnal.shared.logging import get_logger
 
 HTTP_REQUESTS = Counter(
     "http_requests_total", "HTTP requests served", ["service", "route", "method", "status"]
@@ -19,8 +31,70 @@ RATELIMIT_DEGRADED = Counter(
     "Rate-limit decisions taken from the in-memory fallback because the store was unreachable",
     ["service", "policy"],
 )
+OUTBOX_PENDING = Gauge(
+    "outbox_pending_entries", "Outbox entries not yet published (sampled)", ["service"]
+)
+OUTBOX_OLDEST_AGE = Gauge(
+    "outbox_oldest_pending_age_seconds",
+    "Age of the oldest unpublished outbox entry in seconds, 0 when none (sampled)",
+    ["service"],
+)
+EVENTS_CONSUMER_ATTACHED = Gauge(
+    "events_consumer_attached",
+    "1 while the broker delivers to this process's consumer of the queue, else 0 (sampled)",
+    ["service", "queue"],
+)
+EVENTS_DEAD_LETTER_DEPTH = Gauge(
+    "events_dead_letter_messages",
+    "Messages waiting in the service's dead-letter queue (sampled)",
+    ["service", "queue"],
+)
+EVENTS_DEAD_LETTERED = Counter(
+    "events_dead_lettered_total",
+    "Messages a consumer gave up on and dead-lettered, by queue and reason",
+    ["queue", "reason"],
+)
+TOKEN_REVOCATIONS = Gauge(
+    "token_revocations",
+    "Users whose revocation epoch is still in force in this verifier's revocation list",
+)
+JWKS_REFRESHES = Counter(
+    "jwks_refreshes_total",
+    "JWKS fetches by this verifier (an unknown kid, or a stale set), by outcome ok|failed",
+    ["outcome"],
+)
+UPLOAD_BYTES_IN_FLIGHT = Gauge(
+    "upload_bytes_in_flight",
+    "Bytes received by uploads still in progress (not yet stored, refused or failed)",
+)
+UPLOAD_RECONCILED = Counter(
+    "upload_reconciled_total",
+    "Storage reconciliation findings: incomplete uploads aborted, objects without metadata"
+    " deleted, files whose object is missing (reported only)",
+    ["action"],
+)
+UPLOAD_RECONCILE_RUNS = Counter(
+    "upload_reconcile_runs_total", "Periodic storage reconciliation runs", ["outcome"]
+)
+
+MetricsSampler = Callable[[], Awaitable[None]]
+"""Updates some metrics from their source; run on every scrape, within `SAMPLE_TIMEOUT_S`."""
+METRICS_SAMPLERS = web.AppKey("metrics_samplers", list[MetricsSampler])
+SAMPLE_TIMEOUT_S = 2.0
+
+log = get_logger("metrics")
 
 
-async def metrics_handler(_: web.Request) -> web.Response:
-    """GET /metrics in the Prometheus text exposition format."""
+async def metrics_handler(request: web.Request) -> web.Response:
+    """GET /metrics in the Prometheus text exposition format, after running the app's samplers.
+
+    A sampler that fails or times out is logged and leaves its metrics as they were: the
+    scrape still succeeds.
+    """
+    for sample in request.app.get(METRICS_SAMPLERS, ()):
+        try:
+            async with asyncio.timeout(SAMPLE_TIMEOUT_S):
+                await sample()
+        except Exception as exc:  # a source being down must not fail the whole scrape
+            log.warning("metrics sample failed", error=repr(exc))
     return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -3,8 +3,12 @@ MongoDB and the event bus into the use cases; every resource is a cleanup contex
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import random
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -20,19 +24,29 @@ from nocturnal.shared.http.app import CleanupContext, create_service_app
 from nocturnal.shared.http.client import HTTP_SESSION, http_session_context
 from nocturnal.shared.http.errors import domain_error_middleware
 from nocturnal.shared.http.events import serving_events
-from nocturnal.shared.mongo import MONGO_DB, MongoUnitOfWork, mongo_context
+from nocturnal.shared.logging import get_logger
+from nocturnal.shared.metrics import UPLOAD_RECONCILE_RUNS, UPLOAD_RECONCILED
+from nocturnal.shared.mongo import MONGO_DB, MongoUnitOfWork, connect, mongo_context
 from nocturnal.shared.ratelimit.requests import ratelimit_client_context
 from nocturnal.upload import SERVICE
 from nocturnal.upload.adapters.file_repository import MongoFileRepository
 from nocturnal.upload.adapters.local_storage import LocalStorage
-from nocturnal.upload.adapters.s3_storage import open_s3_storage
+from nocturnal.upload.adapters.s3_storage import S3Storage, open_s3_storage
 from nocturnal.upload.domain.signing import UrlSigner
 from nocturnal.upload.handlers.errors import PROBLEMS
 from nocturnal.upload.handlers.events import event_handlers
 from nocturnal.upload.keys import DOWNLOADS, FILES, STORAGE, UPLOAD_SETTINGS
 from nocturnal.upload.routes import setup_routes
-from nocturnal.upload.service_layer import Downloads, FileService, Repositories, StorageBackend
+from nocturnal.upload.service_layer import (
+    Downloads,
+    FileService,
+    Reconciler,
+    Reconciliation,
+    Repositories,
+)
 from nocturnal.upload.settings import UploadSettings
+
+log = get_logger("reconciler")
 
 
 async def _create_indexes(db: AsyncDatabase[Any]) -> None:
@@ -50,7 +64,7 @@ def mongo_repositories(
 
 def _open_storage(
     settings: UploadSettings, signer: UrlSigner
-) -> AbstractAsyncContextManager[StorageBackend]:
+) -> AbstractAsyncContextManager[S3Storage | LocalStorage]:
     """The configured storage backend, opened (directory created / S3 clients connected)."""
     if settings.storage_backend == "s3":
         return open_s3_storage(
@@ -59,7 +73,6 @@ def _open_storage(
             endpoint_url=settings.s3_endpoint_url,
             public_endpoint_url=settings.s3_public_endpoint_url,
             create_bucket=settings.s3_create_bucket,
-            stale_upload_s=settings.s3_stale_upload_s,
         )
     return _open_local_storage(settings, signer)
 
@@ -67,7 +80,7 @@ def _open_storage(
 @asynccontextmanager
 async def _open_local_storage(
     settings: UploadSettings, signer: UrlSigner
-) -> AsyncIterator[StorageBackend]:
+) -> AsyncIterator[LocalStorage]:
     settings.storage_local_dir.mkdir(parents=True, exist_ok=True)
     yield LocalStorage(settings.storage_local_dir, signer, settings.public_base_url)
 
@@ -78,9 +91,71 @@ def _storage_context(settings: UploadSettings, signer: UrlSigner) -> CleanupCont
             app[STORAGE] = storage
             app[DOWNLOADS] = Downloads(storage, signer)
             app[READINESS].add("storage", storage.ready)
-            yield
+            reconciler = _reconciler(settings, storage, app[MONGO_DB])
+            async with _reconciling_periodically(reconciler, settings.reconcile_interval_s):
+                yield
 
     return context
+
+
+def _reconciler(
+    settings: UploadSettings, storage: S3Storage | LocalStorage, db: AsyncDatabase[Any]
+) -> Reconciler:
+    return Reconciler(
+        storage,
+        MongoFileRepository(db),
+        upload_age=timedelta(seconds=settings.reconcile_upload_age_s),
+        grace=timedelta(seconds=settings.reconcile_grace_s),
+    )
+
+
+@asynccontextmanager
+async def open_reconciler(settings: UploadSettings) -> AsyncIterator[Reconciler]:
+    """The storage reconciler on the configured storage and database, for a one-off run
+    (`python -m nocturnal.ops uploads reconcile`)."""
+    signer = UrlSigner(settings.url_signing_secret.get_secret_value().encode())
+    client = connect(settings.mongo_url, app_name=f"{SERVICE}-reconciler")
+    try:
+        async with _open_storage(settings, signer) as storage:
+            yield _reconciler(settings, storage, client[settings.mongo_database])
+    finally:
+        await client.close()
+
+
+def record(report: Reconciliation) -> None:
+    """Count a run's findings in the metrics (`upload_reconciled_total{action}`)."""
+    UPLOAD_RECONCILED.labels("aborted_upload").inc(len(report.aborted_uploads))
+    UPLOAD_RECONCILED.labels("deleted_object").inc(len(report.deleted_objects))
+    UPLOAD_RECONCILED.labels("missing_object").inc(len(report.missing_objects))
+
+
+@asynccontextmanager
+async def _reconciling_periodically(
+    reconciler: Reconciler, interval_s: float
+) -> AsyncIterator[None]:
+    if interval_s == 0:
+        yield
+        return
+    task = asyncio.create_task(_reconcile_every(reconciler, interval_s))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _reconcile_every(reconciler: Reconciler, interval_s: float) -> None:
+    while True:
+        # Jitter, so that the instances of a Deployment drift apart instead of listing together.
+        await asyncio.sleep(interval_s * random.uniform(0.8, 1.2))
+        try:
+            record(await reconciler.run())
+        except Exception as exc:  # the next run retries; the metric and the log show it
+            UPLOAD_RECONCILE_RUNS.labels("failed").inc()
+            log.warning("storage reconciliation failed", error=repr(exc))
+        else:
+            UPLOAD_RECONCILE_RUNS.labels("succeeded").inc()
 
 
 def _events_context(settings: UploadSettings) -> CleanupContext:

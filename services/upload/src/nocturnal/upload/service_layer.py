@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from nocturnal.shared.clock import Clock, utc_now
@@ -339,6 +339,147 @@ class Downloads:
             await chunks.aclose()
             raise FileNotFound(key) from None
         return Download(media_type, first, chunks)
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """An object in storage: its key and when it was last written."""
+
+    key: str
+    modified: datetime
+
+
+@dataclass(frozen=True)
+class IncompleteUpload:
+    """An upload begun and never completed nor aborted (an S3 multipart upload, a local
+    temporary file)."""
+
+    key: str
+    upload_id: str
+    initiated: datetime
+
+
+class ObjectInventory(Protocol):
+    """What the reconciler needs of the storage beyond `StorageBackend`: listing it."""
+
+    def objects(self, prefix: str) -> AsyncIterator[StoredObject]:
+        """Every object whose key starts with `prefix`, in ascending key order (bytewise)."""
+        ...
+
+    def incomplete_uploads(self, prefix: str) -> AsyncIterator[IncompleteUpload]:
+        """Every incomplete upload whose key starts with `prefix`."""
+        ...
+
+    async def abort(self, upload: IncompleteUpload) -> None:
+        """Abort `upload`, dropping its parts; one that is already gone is not an error."""
+        ...
+
+    async def delete(self, key: str) -> None:
+        """Remove the object; a missing key is not an error."""
+        ...
+
+
+class FileIndex(Protocol):
+    """The metadata's object keys, for reconciling them with the storage."""
+
+    def keys(self, prefix: str) -> AsyncIterator[tuple[str, datetime]]:
+        """`(key, created_at)` of every file whose key starts with `prefix`, ascending by key."""
+        ...
+
+    async def has_key(self, key: str) -> bool:
+        """True when a file's metadata names `key`."""
+        ...
+
+
+@dataclass
+class Reconciliation:
+    """What one reconciliation found (and, unless `dry_run`, did): keys of the aborted
+    incomplete uploads, of the deleted objects without metadata, and of the files whose
+    object is missing (reported only: their metadata stays for an operator to judge)."""
+
+    dry_run: bool
+    aborted_uploads: list[str] = field(default_factory=list)
+    deleted_objects: list[str] = field(default_factory=list)
+    missing_objects: list[str] = field(default_factory=list)
+
+
+class Reconciler:
+    """Keeps the storage and the metadata consistent where a crash could leave them apart.
+
+    Under every kind's key prefix (`profile-photos/`, `documents/`) it aborts incomplete
+    uploads begun more than `upload_age` ago (a process killed mid-upload), deletes objects
+    older than `grace` that no file's metadata names (an upload that stored its object and
+    died before recording it), and reports files older than `grace` whose object is gone.
+    `grace` keeps it off uploads in progress: an upload records its metadata right after its
+    object is stored, and a delete removes the object just before the metadata. Objects and
+    metadata are walked side by side in key order, so memory stays constant whatever the
+    bucket's size; an object is re-checked against the metadata just before it is deleted.
+    """
+
+    def __init__(
+        self,
+        inventory: ObjectInventory,
+        index: FileIndex,
+        *,
+        upload_age: timedelta,
+        grace: timedelta,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._inventory = inventory
+        self._index = index
+        self._upload_age = upload_age
+        self._grace = grace
+        self._clock = clock
+
+    async def run(self, *, dry_run: bool = False) -> Reconciliation:
+        """Reconcile every prefix once; with `dry_run`, only report what would be done."""
+        report = Reconciliation(dry_run)
+        now = self._clock()
+        for prefix in (f"{kind.plural}/" for kind in FileKind):
+            await self._abort_stale_uploads(prefix, now - self._upload_age, report)
+            await self._compare(prefix, now - self._grace, report)
+        if report.aborted_uploads or report.deleted_objects or report.missing_objects:
+            log.warning(
+                "storage reconciled",
+                dry_run=dry_run,
+                aborted_uploads=report.aborted_uploads,
+                deleted_objects=report.deleted_objects,
+                missing_objects=report.missing_objects,
+            )
+        return report
+
+    async def _abort_stale_uploads(
+        self, prefix: str, before: datetime, report: Reconciliation
+    ) -> None:
+        async for upload in self._inventory.incomplete_uploads(prefix):
+            if upload.initiated < before:
+                if not report.dry_run:
+                    await self._inventory.abort(upload)
+                report.aborted_uploads.append(upload.key)
+
+    async def _compare(self, prefix: str, before: datetime, report: Reconciliation) -> None:
+        objects = aiter(self._inventory.objects(prefix))
+        files = aiter(self._index.keys(prefix))
+        stored, recorded = await anext(objects, None), await anext(files, None)
+        while stored is not None or recorded is not None:
+            if recorded is None or (stored is not None and stored.key < recorded[0]):
+                assert stored is not None
+                if stored.modified < before:
+                    await self._delete_orphan(stored.key, report)
+                stored = await anext(objects, None)
+            elif stored is None or recorded[0] < stored.key:
+                if recorded[1] < before:
+                    report.missing_objects.append(recorded[0])
+                recorded = await anext(files, None)
+            else:
+                stored, recorded = await anext(objects, None), await anext(files, None)
+
+    async def _delete_orphan(self, key: str, report: Reconciliation) -> None:
+        if await self._index.has_key(key):
+            return
+        if not report.dry_run:
+            await self._inventory.delete(key)
+        report.deleted_objects.append(key)
 
 
 async def _peek(chunks: AsyncIterator[bytes], size: int) -> tuple[bytes, AsyncIterator[bytes]]:

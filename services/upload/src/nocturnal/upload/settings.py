@@ -28,10 +28,13 @@ class UploadSettings(ServiceSettings, MongoSettings, PeerSettings):
     s3_bucket: str = Field(default="nocturnal-uploads", min_length=3, max_length=63)
     s3_region: str = "us-east-1"
     s3_create_bucket: bool = False
-    # Incomplete multipart uploads older than this are an instance's killed mid-upload: every
-    # instance aborts them (at start, then periodically). Longer than any upload takes.
-    s3_stale_upload_s: float = Field(default=3600.0, gt=0, le=7 * 86400)
     upload_idle_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    reconcile_interval_s: float = Field(default=3600.0, ge=0)
+    """How often each instance reconciles storage and metadata (0: never; `make reconcile`)."""
+    reconcile_upload_age_s: float = Field(default=86400.0, gt=0)
+    """Incomplete uploads begun longer ago than this are aborted."""
+    reconcile_grace_s: float = Field(default=3600.0, gt=0)
+    """Objects without metadata, and metadata without object, younger than this are left be."""
     url_signing_secret: SecretStr = Field(
         default=SecretStr("dev-insecure-upload-url-signing-secret-change-me"), min_length=32
     )

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from nocturnal.shared.auth.claims import ALGORITHM, TOKEN_HORIZON_S
 from nocturnal.shared.logging import get_logger
+from nocturnal.shared.metrics import JWKS_REFRESHES
 
 log = get_logger("auth")
 
@@ -102,8 +103,10 @@ class JwksCache:
             try:
                 fresh = await self._fetch()
             except Exception as exc:  # any source failure: keep verifying with the cached keys
+                JWKS_REFRESHES.labels("failed").inc()
                 log.warning("key fetch failed", error=repr(exc))
                 return
+            JWKS_REFRESHES.labels("ok").inc()
             self._replace(fresh, now)
 
     def _replace(self, fresh: dict[str, Ed25519PublicKey], now: float) -> None:

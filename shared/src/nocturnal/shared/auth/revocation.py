@@ -16,6 +16,7 @@ from nocturnal.shared.event_payloads import TokensRevokedData
 from nocturnal.shared.events.bus import EventBus
 from nocturnal.shared.events.envelope import CloudEvent
 from nocturnal.shared.logging import get_logger
+from nocturnal.shared.metrics import TOKEN_REVOCATIONS
 
 log = get_logger("auth")
 
@@ -44,6 +45,7 @@ class RevocationList:
     def _prune(self, now: int) -> None:
         horizon = now - TOKEN_HORIZON_S
         self._not_before = {u: nb for u, nb in self._not_before.items() if nb > horizon}
+        TOKEN_REVOCATIONS.set(len(self._not_before))
 
 
 class _Revocation(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
@@ -35,9 +36,16 @@ from nocturnal.shared.events.topology import (
     DEFAULT_DELIVERY_LIMIT,
     ExchangeSpec,
     QueueSpec,
+    dead_letter_queue,
     declare,
     instance_queue,
     service_queue,
+)
+from nocturnal.shared.metrics import (
+    EVENTS_CONSUMER_ATTACHED,
+    EVENTS_DEAD_LETTER_DEPTH,
+    OUTBOX_OLDEST_AGE,
+    OUTBOX_PENDING,
 )
 
 __all__ = ["EventBus"]
@@ -219,6 +227,32 @@ class EventBus:
     async def ready(self) -> bool:
         """`attached`, as a readiness check (`app[READINESS].add(EVENT_BUS_CHECK, bus.ready)`)."""
         return self.attached
+
+    async def sample_metrics(self) -> None:
+        """Update the event metrics of this process (a `MetricsSampler`, run on each scrape):
+        each consumer attached or not, the outbox's backlog (entries and the oldest one's age),
+        and the depth of the service's dead-letter queue when it consumes anything.
+
+        Raises:
+            PyMongoError, AMQPError, OSError: the database or the broker did not answer (the
+                metrics sampled before it are updated).
+        """
+        for consumer in self.consumers:
+            EVENTS_CONSUMER_ATTACHED.labels(self.service, consumer.queue.name).set(
+                consumer.attached
+            )
+        if self._relay is not None:
+            pending, oldest = await self._relay.outbox.backlog()
+            age = 0.0 if oldest is None else (datetime.now(UTC) - oldest).total_seconds()
+            OUTBOX_PENDING.labels(self.service).set(pending)
+            OUTBOX_OLDEST_AGE.labels(self.service).set(max(age, 0.0))
+        connection = self._connection
+        if self.consumers and connection is not None and not connection.is_closed:
+            name = dead_letter_queue(self.exchange, self.service).name
+            async with connection.channel(publisher_confirms=False) as channel:
+                queue = await channel.declare_queue(name, passive=True)
+            depth = queue.declaration_result.message_count
+            EVENTS_DEAD_LETTER_DEPTH.labels(self.service, name).set(depth or 0)
 
     def event(self, name: str, data: dict[str, Any], *, subject: str | None = None) -> CloudEvent:
         """A new event of this service (see :func:`new_event`)."""

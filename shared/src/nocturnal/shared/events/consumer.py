@@ -37,7 +37,9 @@ from nocturnal.shared.events.topology import (
     TopologyError,
     declare,
 )
+from nocturnal.shared.metrics import EVENTS_DEAD_LETTERED
 from nocturnal.shared.mongo_errors import database_unavailable
+from nocturnal.shared.tracing import consuming
 
 __all__ = [
     "ACK_POLICY",
@@ -270,8 +272,9 @@ ACK_POLICY: Final = AckPolicy()
 class EventConsumer:
     """Consumes one queue and settles each delivery by :class:`AckPolicy`.
 
-    For each message: parse the CloudEvent, bind its ``requestid`` and ``traceparent`` (as
-    ``request_id``/``traceparent``) plus ``event_id``/``event_name`` into the structlog
+    For each message: parse the CloudEvent, open a CONSUMER span in the publisher's trace
+    (from the event's ``traceparent``; ``nocturnal.shared.tracing.consuming``), bind its
+    ``requestid`` (as ``request_id``) plus ``event_id``/``event_name`` into the structlog
     contextvars, validate its ``data`` against the event's catalogue model, let the processor
     apply it (with :class:`InboxProcessor` the effect and the inbox entry commit in one
     transaction), and ack only after that. An invalid envelope or payload never heals: it is
@@ -436,7 +439,11 @@ class EventConsumer:
         except InvalidEventError as exc:
             await self._dead_letter(message, DeathReason.INVALID_ENVELOPE, str(exc), deliveries=1)
             return
-        with structlog.contextvars.bound_contextvars(**_log_context(event)):
+        traceparent = _header(message, "traceparent") or event.traceparent
+        with (
+            consuming(event.name, traceparent, request_id=event.requestid),
+            structlog.contextvars.bound_contextvars(**_log_context(event)),
+        ):
             await self._handle_event(message, event)
 
     async def _handle_event(self, message: AbstractIncomingMessage, event: CloudEvent) -> None:
@@ -528,6 +535,7 @@ class EventConsumer:
             reason=reason.value,
             detail=detail,
         )
+        EVENTS_DEAD_LETTERED.labels(self.queue.name, reason.value).inc()
         dead_letter = self.queue.dead_letter
         if dead_letter is None:
             await self._settle(self._policy.dead_letter(message))
@@ -572,6 +580,9 @@ def _log_context(event: CloudEvent) -> dict[str, str]:
     context = {"event_id": event.id, "event_name": event.name}
     if event.requestid is not None:
         context["request_id"] = event.requestid
-    if event.traceparent is not None:
-        context["traceparent"] = event.traceparent
     return context
+
+
+def _header(message: AbstractIncomingMessage, name: str) -> str | None:
+    value = (message.headers or {}).get(name)
+    return value if isinstance(value, str) else None

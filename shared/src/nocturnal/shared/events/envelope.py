@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from nocturnal.shared.clock import rfc3339, to_millis, utc_now
+from nocturnal.shared.tracing import current_traceparent
 
 __all__ = [
     "CLOUDEVENTS_CONTENT_TYPE",
@@ -122,9 +123,10 @@ def new_event(
 ) -> CloudEvent:
     """Create an event of ``name`` produced by ``service``, stamped with the current context.
 
-    ``id`` is a fresh UUID4, ``time`` is now (UTC, milliseconds). ``requestid`` and ``traceparent`` come from the
-    structlog contextvars ``request_id`` and ``traceparent`` bound by the HTTP middleware (or by
-    the consumer while handling an event), so the chain of causes can be followed across services.
+    ``id`` is a fresh UUID4, ``time`` is now (UTC, milliseconds). ``requestid`` comes from the
+    structlog contextvar ``request_id`` bound by the HTTP middleware (or by the consumer while
+    handling an event), ``traceparent`` from the current span when tracing is on: stored with
+    the event (in the outbox), it lets the relay's publish continue the request's trace.
     ``data`` must be JSON-serializable (checked when the event is serialized or stored).
 
     Raises:
@@ -138,7 +140,7 @@ def new_event(
             subject=subject,
             data=data,
             requestid=_str_or_none(context.get("request_id")),
-            traceparent=_str_or_none(context.get("traceparent")),
+            traceparent=current_traceparent(),
         )
     except ValidationError as exc:
         raise InvalidEventError(str(exc)) from exc

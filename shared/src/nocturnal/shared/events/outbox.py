@@ -97,6 +97,16 @@ class Outbox:
         }
         await self.collection.insert_one(entry, session=session)
 
+    async def backlog(self) -> tuple[int, datetime | None]:
+        """How many entries are unpublished, and when the oldest of them was added (None when
+        there is none); both served by the pending index."""
+        pending = {"sent_at": None}
+        count = await self.collection.count_documents(pending)
+        oldest = await self.collection.find_one(
+            pending, {"created_at": 1}, sort=[("created_at", ASCENDING), ("_id", ASCENDING)]
+        )
+        return count, None if oldest is None else oldest["created_at"]
+
 
 class OutboxRelay:
     """Background task that publishes pending outbox entries and marks them sent.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Final, Protocol, Self
 
@@ -14,6 +15,7 @@ from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 
 from nocturnal.shared.events.envelope import CLOUDEVENTS_CONTENT_TYPE, CloudEvent
 from nocturnal.shared.events.topology import ExchangeSpec
+from nocturnal.shared.tracing import publishing
 
 __all__ = [
     "REQUEST_ID_HEADER",
@@ -55,17 +57,20 @@ class ConfirmedPublisher(Protocol):
         ...
 
 
-def to_message(event: CloudEvent) -> Message:
+def to_message(event: CloudEvent, trace_headers: Mapping[str, str] | None = None) -> Message:
     """The AMQP message of ``event``: CloudEvents AMQP protocol binding 1.0, structured mode.
 
     Body: the JSON envelope; ``content_type`` ``application/cloudevents+json``; persistent;
     ``message_id`` = ``event.id``; ``type`` = ``event.type``; ``timestamp`` = ``event.time``;
-    ``app_id`` = producing service; headers ``x-request-id`` and ``traceparent`` when known.
+    ``app_id`` = producing service; headers ``x-request-id`` when known and ``trace_headers``
+    (the publish span's ``traceparent``; else the event's own, when it has one).
     """
     headers: HeadersType = {}
     if event.requestid is not None:
         headers[REQUEST_ID_HEADER] = event.requestid
-    if event.traceparent is not None:
+    if trace_headers:
+        headers.update(trace_headers)
+    elif event.traceparent is not None:
         headers[TRACEPARENT_HEADER] = event.traceparent
     return Message(
         event.to_json(),
@@ -248,8 +253,11 @@ class EventPublisher:
                 ``confirm_timeout`` seconds, channel/connection failure, or publisher closed.
         """
         try:
-            await self._channel.publish(
-                to_message(event), exchange=self._exchange_name, routing_key=event.name
-            )
+            with publishing(event.name, event.traceparent) as trace_headers:
+                await self._channel.publish(
+                    to_message(event, trace_headers),
+                    exchange=self._exchange_name,
+                    routing_key=event.name,
+                )
         except MessageNotConfirmed as exc:
             raise PublishError(event, exc.reason, exc.detail) from exc

@@ -29,17 +29,18 @@ from nocturnal.shared.health import (
     live_handler,
     ready_handler,
 )
-from nocturnal.shared.http.context import (
-    REQUEST_ID_HEADER,
-    TRACEPARENT_HEADER,
-    request_id_from,
-    traceparent_from,
-)
+from nocturnal.shared.http.context import REQUEST_ID_HEADER, request_id_from
 from nocturnal.shared.http.openapi import openapi_document
 from nocturnal.shared.http.routes import ROUTE_TABLES, Reply, Route, RouteTable, add_routes
 from nocturnal.shared.logging import bind_context, configure_logging, get_logger
-from nocturnal.shared.metrics import HTTP_DURATION, HTTP_REQUESTS, metrics_handler
+from nocturnal.shared.metrics import (
+    HTTP_DURATION,
+    HTTP_REQUESTS,
+    METRICS_SAMPLERS,
+    metrics_handler,
+)
 from nocturnal.shared.problems import PROBLEM_CONTENT_TYPE, Problem
+from nocturnal.shared.tracing import configure_tracing, tag_request_id
 
 SETTINGS = web.AppKey("settings", ServiceSettings)
 SERVICE = web.AppKey("service", str)
@@ -103,15 +104,16 @@ def _problem_from_http_exception(exc: web.HTTPException) -> Problem:
 
 @web.middleware
 async def context_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Request id + trace context (read or made), log context, access log, metrics.
+    """Request id (read or made), log context, access log, metrics (the trace context is the
+    tracing middleware's, outside this one, when tracing is on).
 
     Echoes `X-Request-ID` on every response and adds headers queued with `add_response_headers`.
     """
     structlog.contextvars.clear_contextvars()
     request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
-    traceparent = traceparent_from(request.headers.get(TRACEPARENT_HEADER))
     request[REQUEST_ID] = request_id
-    bind_context(request_id=request_id, traceparent=traceparent)
+    bind_context(request_id=request_id)
+    tag_request_id(request_id)
     started = time.perf_counter()
     status = 500
     try:
@@ -264,6 +266,7 @@ def create_service_app(settings: ServiceSettings, *, service: str) -> web.Applic
     app[SETTINGS] = settings
     app[SERVICE] = service
     app[READINESS] = Readiness()
+    app[METRICS_SAMPLERS] = []
     app.on_response_prepare.append(_on_prepare)
     app.on_startup.append(_build_openapi)
     add_routes(app, BASE_ROUTES)
@@ -378,13 +381,17 @@ def serve(
     create_app: Callable[[SettingsT], web.Application],
 ) -> None:
     """The whole of a service's `__main__`: read the settings from the environment (exit 2
-    with one line per invalid variable), configure logging, serve until SIGTERM/SIGINT."""
+    with one line per invalid variable), configure logging and tracing, serve until
+    SIGTERM/SIGINT."""
     settings = load_settings(settings_type)
     configure_logging(
         service=service,
         instance=settings.instance_name,
         level=settings.log_level,
         fmt=settings.resolved_log_format,
+    )
+    configure_tracing(
+        service, settings.instance_name, endpoint=settings.otel_exporter_otlp_endpoint
     )
     run_service(create_app(settings), settings)
 

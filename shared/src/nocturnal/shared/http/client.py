@@ -1,4 +1,5 @@
-"""Outgoing HTTP to peer services: one keep-alive session per process, bounded timeouts, context propagation."""
+"""Outgoing HTTP to peer services: one keep-alive session per process, bounded timeouts, request
+id and trace context propagation."""
 
 from __future__ import annotations
 
@@ -9,29 +10,29 @@ import aiohttp
 from aiohttp import web
 
 from nocturnal.shared.http.app import CleanupContext
-from nocturnal.shared.http.context import REQUEST_ID_HEADER, TRACEPARENT_HEADER
+from nocturnal.shared.http.context import REQUEST_ID_HEADER
 from nocturnal.shared.logging import context_value
 
 HTTP_SESSION = web.AppKey("http_session", aiohttp.ClientSession)
 
 
-async def _propagate_context(
+async def _propagate_request_id(
     _: aiohttp.ClientSession, __: SimpleNamespace, params: aiohttp.TraceRequestStartParams
 ) -> None:
-    for header, key in ((REQUEST_ID_HEADER, "request_id"), (TRACEPARENT_HEADER, "traceparent")):
-        value = context_value(key)
-        if value and header not in params.headers:
-            params.headers[header] = value
+    value = context_value("request_id")
+    if value and REQUEST_ID_HEADER not in params.headers:
+        params.headers[REQUEST_ID_HEADER] = value
 
 
 def peer_session(timeout_s: float, *, pool_size: int = 100) -> aiohttp.ClientSession:
     """A keep-alive `ClientSession` for peer calls.
 
     Every request gets a total timeout of `timeout_s` seconds and carries the current
-    `X-Request-ID` and `traceparent` (W3C Trace Context) from the log context.
+    `X-Request-ID` (from the log context) and, when tracing is on, a CLIENT span's
+    `traceparent` (W3C Trace Context; `nocturnal.shared.tracing`).
     """
     trace = aiohttp.TraceConfig()
-    trace.on_request_start.append(_propagate_context)
+    trace.on_request_start.append(_propagate_request_id)
     return aiohttp.ClientSession(
         timeout=aiohttp.ClientTimeout(total=timeout_s, connect=min(timeout_s, 1.0)),
         connector=aiohttp.TCPConnector(limit=pool_size, keepalive_timeout=30),

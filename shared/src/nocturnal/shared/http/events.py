@@ -11,6 +11,7 @@ from nocturnal.shared.auth.requests import TOKEN_VERIFIER
 from nocturnal.shared.auth.revocation import EpochSource, RevocationFollower
 from nocturnal.shared.events.bus import EventBus
 from nocturnal.shared.health import EVENT_BUS_CHECK, READINESS
+from nocturnal.shared.metrics import METRICS_SAMPLERS
 
 
 @asynccontextmanager
@@ -18,7 +19,7 @@ async def serving_events(
     app: web.Application, bus: EventBus, *, revocations: EpochSource | None = None
 ) -> AsyncIterator[EventBus]:
     """Open `bus` (subscribe its handlers first) for the app's lifetime, with its readiness
-    check (`rabbitmq`: connected, every consumer attached).
+    check (`rabbitmq`: connected, every consumer attached) and its metrics sampler.
 
     With `revocations` (a verifying service: the source of the epochs still in force), the
     app's `TokenVerifier` follows `auth.tokens_revoked` on a fan-out queue and loads the
@@ -31,6 +32,7 @@ async def serving_events(
         follower.subscribe(bus)
     async with bus:
         app[READINESS].add(EVENT_BUS_CHECK, bus.ready)
+        app[METRICS_SAMPLERS].append(bus.sample_metrics)
         if follower is not None:
             await follower.load()
         yield bus

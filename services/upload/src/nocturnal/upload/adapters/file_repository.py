@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
@@ -62,6 +64,23 @@ class MongoFileRepository:
         """All of the owner's files."""
         cursor = self._files.find({"owner_id": owner_id}, session=self._session)
         return [_file(document) async for document in cursor]
+
+    async def keys(self, prefix: str) -> AsyncIterator[tuple[str, datetime]]:
+        """`(key, created_at)` of the files under `prefix`, ascending by key (a `FileIndex`)."""
+        # A range, not a regex: the unique key index serves it and gives the order.
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        cursor = self._files.find(
+            {"key": {"$gte": prefix, "$lt": upper}},
+            {"key": 1, "created_at": 1},
+            session=self._session,
+        ).sort("key", ASCENDING)
+        async for document in cursor:
+            yield document["key"], document["created_at"]
+
+    async def has_key(self, key: str) -> bool:
+        """True when a file's metadata names `key`."""
+        found = await self._files.find_one({"key": key}, {"_id": 1}, session=self._session)
+        return found is not None
 
     async def remove(self, file_id: str) -> bool:
         """Delete the file's metadata; False if it was gone."""

@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import quote, urlencode
 
 from nocturnal.upload.domain.files import KEY_PATTERN
 from nocturnal.upload.domain.signing import UrlSigner
-from nocturnal.upload.service_layer import ObjectNotFound
+from nocturnal.upload.service_layer import IncompleteUpload, ObjectNotFound, StoredObject
 
 READ_CHUNK_BYTES = 256 * 1024
 INCOMING_DIR = ".incoming"
@@ -21,8 +22,8 @@ INCOMING_DIR = ".incoming"
 class LocalStorage:
     """Objects as files under `root`; downloads through this service's `/api/files/` route.
 
-    An upload is written to a temporary name inside `root/.incoming` (same file system) and
-    renamed into place atomically once complete, so readers never see a partial object; on any
+    An upload is written to a temporary name inside `root/.incoming` (same file system: the
+    key with `/` as `~`, and a random suffix) and renamed into place atomically once complete, so readers never see a partial object; on any
     failure the temporary file is removed. Only server-made keys are accepted as paths.
     """
 
@@ -43,7 +44,7 @@ class LocalStorage:
         target = self._path(key)
         incoming = self._root / INCOMING_DIR
         await asyncio.to_thread(incoming.mkdir, parents=True, exist_ok=True)
-        temporary = incoming / f"{uuid.uuid4().hex}.part"
+        temporary = incoming / f"{_flat(key)}.{uuid.uuid4().hex}.part"
         handle = await asyncio.to_thread(temporary.open, "xb")
         try:
             async for chunk in chunks:
@@ -77,6 +78,30 @@ class LocalStorage:
             return
         await asyncio.to_thread(path.unlink, missing_ok=True)
 
+    async def objects(self, prefix: str) -> AsyncIterator[StoredObject]:
+        """The files under `prefix`, in ascending key order."""
+        for key, modified in await asyncio.to_thread(self._listing, prefix):
+            yield StoredObject(key, modified)
+
+    def _listing(self, prefix: str) -> list[tuple[str, datetime]]:
+        top = self._root / prefix.split("/", 1)[0]
+        paths = (path for path in top.rglob("*") if path.is_file())
+        keys = ((path.relative_to(self._root).as_posix(), path) for path in paths)
+        return sorted((key, _modified(path)) for key, path in keys if key.startswith(prefix))
+
+    async def incomplete_uploads(self, prefix: str) -> AsyncIterator[IncompleteUpload]:
+        """The temporary files of uploads under `prefix` (left by a killed process)."""
+        incoming = self._root / INCOMING_DIR
+        parts = await asyncio.to_thread(sorted, incoming.glob(f"{_flat(prefix)}*.part"))
+        for part in parts:
+            key = part.name.rsplit(".", 2)[0].replace("~", "/")
+            yield IncompleteUpload(key, part.name, _modified(part))
+
+    async def abort(self, upload: IncompleteUpload) -> None:
+        """Remove the upload's temporary file."""
+        part = self._root / INCOMING_DIR / upload.upload_id
+        await asyncio.to_thread(part.unlink, missing_ok=True)
+
     async def signed_url(self, key: str, *, expires: int, filename: str, content_type: str) -> str:
         """`{PUBLIC_BASE_URL}/api/files/{key}?expires=&filename=&signature=` (HMAC-SHA256).
 
@@ -89,6 +114,14 @@ class LocalStorage:
     async def ready(self) -> bool:
         """True when the storage directory exists and is writable."""
         return await asyncio.to_thread(os.access, self._root, os.W_OK | os.X_OK)
+
+
+def _flat(key: str) -> str:
+    return key.replace("/", "~")
+
+
+def _modified(path: Path) -> datetime:
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC)
 
 
 def _finish(handle: BinaryIO) -> None:

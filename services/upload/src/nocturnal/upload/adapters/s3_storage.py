@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aioboto3
@@ -16,7 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from nocturnal.shared.logging import get_logger
 from nocturnal.upload.domain.files import MiB, content_disposition
-from nocturnal.upload.service_layer import ObjectNotFound
+from nocturnal.upload.service_layer import IncompleteUpload, ObjectNotFound, StoredObject
 
 PART_BYTES = 8 * MiB
 """Multipart part size: S3 needs >= 5 MiB for every part but the last; one part is buffered."""
@@ -31,10 +29,8 @@ class S3Storage:
 
     A body that fits in one part is sent with a single PutObject; a larger one as a multipart
     upload holding at most one part in memory. Any failure or cancellation aborts the multipart
-    upload, so no object and no incomplete upload is left. The upload of a process killed
-    mid-way is aborted by `abort_stale_uploads` (every instance runs it at start and then
-    periodically; a bucket lifecycle rule aborting incomplete uploads after a day stays the
-    backstop).
+    upload, so no object and no incomplete upload is left (a bucket lifecycle rule aborting
+    incomplete uploads after a day is the backstop for a process killed mid-upload).
     Downloads are presigned GETs (SigV4) made with `signing_client`, whose endpoint is the
     one clients can reach.
     """
@@ -107,33 +103,6 @@ class S3Storage:
         except (ClientError, BotoCoreError) as exc:
             log.warning("multipart upload not aborted", key=key, error=repr(exc))
 
-    async def abort_stale_uploads(self, older_than_s: float, *, now: datetime | None = None) -> int:
-        """Abort the bucket's incomplete multipart uploads started more than `older_than_s`
-        seconds before `now` (default: the current UTC time): those of an instance killed
-        mid-upload (a live one finishes or aborts its own sooner). Returns how many it
-        aborted."""
-        cutoff = (now or datetime.now(UTC)) - timedelta(seconds=older_than_s)
-        aborted = 0
-        paginator = self._client.get_paginator("list_multipart_uploads")
-        async for page in paginator.paginate(Bucket=self._bucket):
-            for upload in page.get("Uploads", []):
-                if upload["Initiated"] < cutoff:
-                    await self._abort_multipart(upload["Key"], upload["UploadId"])
-                    aborted += 1
-        if aborted:
-            log.info("stale multipart uploads aborted", count=aborted)
-        return aborted
-
-    async def sweep_stale_uploads(self, older_than_s: float) -> None:
-        """`abort_stale_uploads` now and then every `older_than_s` (at most 10 min) until
-        cancelled; a failed sweep is logged and tried again at the next turn."""
-        while True:
-            try:
-                await self.abort_stale_uploads(older_than_s)
-            except (ClientError, BotoCoreError) as exc:
-                log.warning("stale multipart uploads not swept", error=repr(exc))
-            await asyncio.sleep(min(older_than_s, 600.0))
-
     async def read(self, key: str) -> AsyncGenerator[bytes, None]:
         """GetObject, streamed in chunks of up to 256 KiB."""
         try:
@@ -150,6 +119,34 @@ class S3Storage:
     async def delete(self, key: str) -> None:
         """DeleteObject (S3 answers success for a missing key too)."""
         await self._client.delete_object(Bucket=self._bucket, Key=key)
+
+    async def objects(self, prefix: str) -> AsyncIterator[StoredObject]:
+        """ListObjectsV2 under `prefix`, page by page (S3 lists keys in ascending UTF-8 order)."""
+        pages = self._client.get_paginator("list_objects_v2").paginate(
+            Bucket=self._bucket, Prefix=prefix
+        )
+        async for page in pages:
+            for item in page.get("Contents", []):
+                yield StoredObject(item["Key"], item["LastModified"])
+
+    async def incomplete_uploads(self, prefix: str) -> AsyncIterator[IncompleteUpload]:
+        """ListMultipartUploads under `prefix`, page by page."""
+        pages = self._client.get_paginator("list_multipart_uploads").paginate(
+            Bucket=self._bucket, Prefix=prefix
+        )
+        async for page in pages:
+            for item in page.get("Uploads", []):
+                yield IncompleteUpload(item["Key"], item["UploadId"], item["Initiated"])
+
+    async def abort(self, upload: IncompleteUpload) -> None:
+        """AbortMultipartUpload; one already gone (another instance's run) is not an error."""
+        try:
+            await self._client.abort_multipart_upload(
+                Bucket=self._bucket, Key=upload.key, UploadId=upload.upload_id
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "NoSuchUpload":
+                raise
 
     async def signed_url(self, key: str, *, expires: int, filename: str, content_type: str) -> str:
         """A presigned GET overriding the response's Content-Type and Content-Disposition."""
@@ -195,10 +192,8 @@ async def open_s3_storage(
     public_endpoint_url: str | None = None,
     create_bucket: bool = False,
     part_bytes: int = PART_BYTES,
-    stale_upload_s: float | None = None,
 ) -> AsyncIterator[S3Storage]:
-    """An `S3Storage` with its clients open (credentials from the standard AWS variables),
-    sweeping incomplete uploads older than `stale_upload_s` seconds while open (None: not).
+    """An `S3Storage` with its clients open (credentials from the standard AWS variables).
 
     A custom `endpoint_url` (MinIO, moto, ...) uses path-style addressing;
     `public_endpoint_url` is where clients reach the same store (defaults to `endpoint_url`).
@@ -224,13 +219,4 @@ async def open_s3_storage(
         storage = S3Storage(main, signing, bucket, part_bytes=part_bytes)
         if create_bucket:
             await storage.create_bucket(region)
-        if stale_upload_s is None:
-            yield storage
-            return
-        sweeper = asyncio.create_task(storage.sweep_stale_uploads(stale_upload_s))
-        try:
-            yield storage
-        finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+        yield storage

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -13,6 +15,7 @@ from nocturnal.shared.auth.requests import authenticate
 from nocturnal.shared.http.app import json_response
 from nocturnal.shared.http.pagination import page_request, render_page
 from nocturnal.shared.http.request import QueryModel, client_ip, integer_in, parse_query
+from nocturnal.shared.metrics import UPLOAD_BYTES_IN_FLIGHT
 from nocturnal.shared.ratelimit.requests import enforce
 from nocturnal.upload.domain.files import FileKind, StoredFile
 from nocturnal.upload.handlers.multipart import file_part
@@ -66,8 +69,21 @@ async def create_upload(request: web.Request) -> web.Response:
     ip = client_ip(request, settings.client_ip_header)
     await enforce(request, UPLOAD_POLICY, ip, user_id=principal.user_id)
     part = await file_part(request, kind.max_bytes, idle_timeout_s=settings.upload_idle_timeout_s)
-    file = await request.app[FILES].upload(principal.user_id, kind, part.filename, part.chunks())
+    async with aclosing(_in_flight(part.chunks())) as chunks:
+        file = await request.app[FILES].upload(principal.user_id, kind, part.filename, chunks)
     return json_response(file.public(), status=201)
+
+
+async def _in_flight(chunks: AsyncIterator[bytes]) -> AsyncGenerator[bytes, None]:
+    """`chunks`, counted in `upload_bytes_in_flight` until the upload is over (closed)."""
+    received = 0
+    try:
+        async for chunk in chunks:
+            received += len(chunk)
+            UPLOAD_BYTES_IN_FLIGHT.inc(len(chunk))
+            yield chunk
+    finally:
+        UPLOAD_BYTES_IN_FLIGHT.dec(received)
 
 
 async def list_uploads(request: web.Request) -> web.Response:
