@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from event_topology import delete_event_topology, new_exchange_name, private_event_exchange
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from redis_databases import private_redis_database
@@ -26,10 +25,13 @@ from tools.devstack import (
     Stack,
     StackSettings,
     amqp_answers,
+    delete_event_topology,
     ensure_rabbitmq,
     ensure_redis,
     http_ok,
     mongo_answers,
+    new_exchange_name,
+    private_event_exchange,
     redis_answers,
     start_moto,
     start_secantus,

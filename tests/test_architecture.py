@@ -50,3 +50,25 @@ def test_importing_every_domain_module_loads_no_io_library() -> None:
     ).stdout.split()
     assert IO_LIBRARIES.isdisjoint(loaded), IO_LIBRARIES.intersection(loaded)
     assert nocturnal.__name__ in loaded
+
+
+def test_tools_import_nothing_from_the_test_suite() -> None:
+    # make bench and make run ship without tests/: what both need lives in tools/ (or shared).
+    import ast
+    from pathlib import Path
+
+    tools = Path(__file__).resolve().parent.parent / "tools"
+    offenders = []
+    for path in tools.rglob("*.py"):
+        if "node_modules" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom) and node.level == 0
+                else []
+            )
+            offenders += [f"{path}: {name}" for name in names if name.split(".")[0] == "tests"]
+    assert offenders == []

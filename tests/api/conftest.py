@@ -14,7 +14,6 @@ from aio_pika.abc import AbstractChannel, AbstractRobustConnection
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from event_topology import delete_event_topology, new_exchange_name
 from pymongo.asynchronous.database import AsyncDatabase
 from token_issuer import KeyServer
 
@@ -27,6 +26,7 @@ from nocturnal.shared.events import (
     ExchangeSpec,
     new_event,
 )
+from tools.devstack import delete_event_topology, new_exchange_name
 
 Publish = Callable[..., Awaitable[CloudEvent]]
 ApiClientFactory = Callable[..., Awaitable[TestClient]]

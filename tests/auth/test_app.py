@@ -25,7 +25,7 @@ async def test_two_instances_starting_at_once_on_an_empty_database_share_one_sig
 async def test_readiness_covers_mongodb_and_the_event_bus(client: TestClient) -> None:
     resp = await client.get("/health/ready")
     assert resp.status == 200
-    assert (await resp.json())["checks"] == {"mongodb": "ok", "rabbitmq": "ok"}
+    assert (await resp.json())["checks"] == {"mongodb": "ok", "ratelimit": "ok", "rabbitmq": "ok"}
 
 
 async def test_an_instance_started_after_a_revocation_rejects_the_revoked_tokens_at_once(

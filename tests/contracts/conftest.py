@@ -6,8 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from event_topology import private_event_exchange
 from redis_databases import private_redis_database
+
+from tools.devstack import private_event_exchange
 
 from .platform import Platform, Servers, running
 

@@ -26,9 +26,8 @@ from nocturnal.api.settings import ApiSettings
 from nocturnal.auth.app import create_app as create_auth
 from nocturnal.auth.settings import AuthSettings
 from nocturnal.ratelimit.app import create_app as create_ratelimit
-from nocturnal.ratelimit.domain.policies import PolicyLimits
 from nocturnal.ratelimit.settings import RatelimitSettings
-from nocturnal.shared.ratelimit.policies import DEFAULT_POLICIES
+from nocturnal.shared.ratelimit.policies import DEFAULT_POLICIES, PolicyLimits
 from nocturnal.upload.app import create_app as create_upload
 from nocturnal.upload.settings import UploadSettings
 from tools.devstack import free_ports

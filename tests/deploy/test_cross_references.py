@@ -83,6 +83,18 @@ def test_ratelimit_counts_its_instances_through_its_headless_service(
     assert service["spec"]["selector"] == {"app.kubernetes.io/name": "ratelimit"}
 
 
+@pytest.mark.parametrize("name", ["api", "auth", "upload"])
+def test_rate_limit_callers_count_their_instances_through_a_headless_service(
+    rendered: dict[str, list[Resource]], name: str
+) -> None:
+    resources = rendered["prod"]
+    env = {e["name"]: e.get("value") for e in container(resources, name)["env"]}
+    service = by_kind(resources, "Service")[env["INSTANCES_DNS"]]
+
+    assert service["spec"]["clusterIP"] == "None"
+    assert service["spec"]["selector"] == {"app.kubernetes.io/name": name}
+
+
 # --- a broken reference is named ------------------------------------------------------------
 
 

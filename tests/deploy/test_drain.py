@@ -21,7 +21,6 @@ import aio_pika
 import aiohttp
 import pytest
 from conftest import private_redis_database
-from event_topology import delete_event_topology, new_exchange_name, private_event_exchange
 from pymongo import AsyncMongoClient
 
 from nocturnal.shared.events import EventPublisher, ExchangeSpec, new_event, service_queue
@@ -31,8 +30,11 @@ from tools.devstack import (
     Server,
     Stack,
     StackSettings,
+    delete_event_topology,
     free_ports,
     http_ok,
+    new_exchange_name,
+    private_event_exchange,
     start_secantus,
     wait_until,
 )

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 import aio_pika
 import pytest
 from aio_pika.abc import AbstractRobustConnection
-from event_topology import delete_event_topology, new_exchange_name
 
 from nocturnal.shared.events import (
     ExchangeSpec,
@@ -18,6 +17,7 @@ from nocturnal.shared.events import (
     declare,
 )
 from nocturnal.shared.events.catalogue import SERVICES
+from tools.devstack import delete_event_topology, new_exchange_name
 
 
 @pytest.fixture(scope="session")

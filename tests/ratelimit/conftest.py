@@ -10,9 +10,8 @@ import pytest
 from redis.asyncio import Redis
 
 from nocturnal.ratelimit.app import create_app
-from nocturnal.ratelimit.domain.policies import PolicyLimits
 from nocturnal.ratelimit.settings import RatelimitSettings
-from nocturnal.shared.ratelimit.policies import Policy
+from nocturnal.shared.ratelimit.policies import Policy, PolicyLimits
 from ratelimit.support import Client, SettingsFactory
 
 

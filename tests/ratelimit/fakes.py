@@ -6,7 +6,12 @@ from fakes import Clock
 
 from nocturnal.ratelimit.domain import abuse
 from nocturnal.ratelimit.domain.subjects import TierChange, tier_key
-from nocturnal.ratelimit.service_layer import SlidingWindowLimiter, StoreUnavailable, Tiers
+from nocturnal.ratelimit.service_layer import (
+    SlidingWindowLimiter,
+    StoreUnavailable,
+    Tiers,
+    redis_breaker,
+)
 from nocturnal.shared.ratelimit.policies import DEFAULT_POLICIES, Decision, Policy, Tier
 from nocturnal.shared.ratelimit.sliding_window import SlidingWindowLog, decide_locally
 from nocturnal.shared.unit_of_work import DomainEvent
@@ -22,13 +27,25 @@ class FakeCounters:
         self.keys: list[str] = []
         self._log = SlidingWindowLog()
 
-    async def hit(self, policy: Policy, counter_key: str, tier_key: str, cost: int) -> Decision:
+    async def hit(
+        self,
+        policy: Policy,
+        counter_key: str,
+        tier_key: str,
+        cost: int,
+        *,
+        lease: int = 0,
+        lease_ms: int = 0,
+    ) -> Decision:
         if self.down:
             raise StoreUnavailable("connection refused")
         self.keys.append(counter_key)
         tier = Tier.STRICT if tier_key in self.strict else Tier.NORMAL
         decision = decide_locally(self._log, policy, counter_key, tier=tier, cost=cost)
         return decision.model_copy(update={"degraded": False})
+
+    async def ping(self) -> bool:
+        return not self.down
 
 
 class FakeInstances:
@@ -82,11 +99,25 @@ class FakeAnnouncer:
         self.announced.append(event)
 
 
+class Seconds:
+    """A monotonic clock (seconds) that moves only when told to, for the breakers."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 class FakeRatelimit:
     """The ratelimit use cases on in-memory stores and a fixed clock."""
 
     def __init__(self, instances: int = 1) -> None:
         self.counters, self.instances = FakeCounters(), FakeInstances(instances)
         self.tier_store, self.announcer, self.clock = FakeTierStore(), FakeAnnouncer(), Clock()
-        self.limiter = SlidingWindowLimiter(DEFAULT_POLICIES, self.counters, self.instances)
+        self.seconds = Seconds()
+        self.breaker = redis_breaker(None, self.seconds)
+        self.limiter = SlidingWindowLimiter(
+            DEFAULT_POLICIES, self.counters, self.instances, breaker=self.breaker
+        )
         self.tiers = Tiers(self.tier_store, self.announcer, clock=self.clock)

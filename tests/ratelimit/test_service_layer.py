@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from structlog.testing import capture_logs
 
 from nocturnal.ratelimit.domain import abuse
 from nocturnal.ratelimit.service_layer import CostAboveLimit, StoreUnavailable, UnknownPolicy
@@ -46,7 +47,35 @@ async def test_without_the_store_each_instance_allows_its_share_of_the_limit() -
     assert decisions[0].limit == 3  # ceil(5 / 2)
     assert [d.allowed for d in decisions] == [True, True, True, False]
     rl.counters.down = False
+    rl.seconds.now += 1.0  # the breaker's next probe
     assert not (await rl.limiter.check("auth", IP, user_id="u1")).degraded
+
+
+async def test_after_one_store_failure_checks_skip_the_store_until_a_probe_finds_it() -> None:
+    rl = FakeRatelimit()
+    rl.counters.down = True
+    with capture_logs() as logs:
+        assert (await rl.limiter.check("auth", IP, user_id="u1")).degraded
+        rl.counters.down = False  # back, but the breaker is open: no check goes to the store yet
+        decisions = [await rl.limiter.check("auth", IP, user_id="u2") for _ in range(3)]
+        assert all(d.degraded for d in decisions)
+        assert rl.counters.keys == []
+        rl.seconds.now += 1.0
+        assert not (await rl.limiter.check("auth", IP, user_id="u2")).degraded
+        assert not (await rl.limiter.check("auth", IP, user_id="u2")).degraded
+    changes = [e["event"] for e in logs if e["log_level"] in {"warning", "info"}]
+    assert changes == ["using memory store (degraded)", "using Redis store (distributed)"]
+
+
+async def test_readiness_reports_the_breaker_and_probes_an_idle_store() -> None:
+    rl = FakeRatelimit()
+    assert await rl.limiter.store_ready()
+    rl.counters.down = True
+    assert not await rl.limiter.store_ready()  # found by the readiness check itself
+    rl.counters.down = False
+    assert not await rl.limiter.store_ready()  # open: no probe before open_s
+    rl.seconds.now += 1.0
+    assert await rl.limiter.store_ready()
 
 
 async def test_an_override_is_stored_then_announced_for_the_ip_group(rl: FakeRatelimit) -> None:

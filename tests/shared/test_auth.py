@@ -251,3 +251,129 @@ async def test_a_known_key_is_answered_at_once_while_a_stale_set_refreshes(keys:
     assert time.monotonic() - started < 1.0
     assert calls == 2  # one background refresh in flight, not one per request
     cache._background.cancel()  # type: ignore[union-attr]
+
+
+# A verifier remembers the tokens it verified (the signature is checked once per token); what
+# can change between two uses of a token is checked on every use. The clock is the test's.
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def remembering_verifier(keys: Any, clock: Clock, **options: Any) -> TokenVerifier:
+    jwks = JwksCache(http_jwks(keys.session, keys.jwks_url), min_refetch_s=0)
+    return TokenVerifier(jwks, RevocationList(), clock=clock, **options)
+
+
+@pytest.fixture
+def signature_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The tokens whose signature PyJWT checked, in order."""
+    checked: list[str] = []
+    decode = jwt.decode
+
+    def counting(token: str, *args: Any, **kwargs: Any) -> Any:
+        checked.append(token)
+        return decode(token, *args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counting)
+    return checked
+
+
+async def test_a_token_seen_again_is_not_checked_for_its_signature_again(
+    keys: Any, signature_checks: list[str]
+) -> None:
+    clock = Clock()
+    verifier = remembering_verifier(keys, clock)
+    token = keys.token(sub="u-7", role="nurse")
+    first, again = await verifier.verify(token), await verifier.verify(token)
+    assert first == again
+    assert (again.user_id, again.role) == ("u-7", "nurse")
+    assert signature_checks == [token]
+
+
+async def test_a_remembered_token_expires_at_exp_plus_the_leeway(keys: Any) -> None:
+    clock = Clock()
+    verifier = remembering_verifier(keys, clock, leeway_s=30)
+    exp = int(clock.now) + 60
+    token = keys.token(exp=exp)
+    await verifier.verify(token)
+    clock.now = exp + 29
+    assert (await verifier.verify(token)).user_id == "user-1"
+    clock.now = exp + 30
+    with pytest.raises(InvalidToken, match="expired"):
+        await verifier.verify(token)
+
+
+async def test_a_remembered_token_is_refused_when_the_clock_goes_back_before_its_nbf(
+    keys: Any,
+) -> None:
+    clock = Clock()
+    verifier = remembering_verifier(keys, clock, leeway_s=30)
+    now = int(clock.now)
+    token = keys.token(iat=now, nbf=now + 20)
+    await verifier.verify(token)
+    clock.now = now - 11
+    with pytest.raises(InvalidToken, match="not yet valid"):
+        await verifier.verify(token)
+
+
+async def test_a_remembered_token_is_refused_as_soon_as_its_user_is_revoked(keys: Any) -> None:
+    clock = Clock()
+    verifier = remembering_verifier(keys, clock)
+    issued = int(clock.now) - 5
+    token = keys.token(iat=issued)
+    await verifier.verify(token)
+    verifier.revocations.revoke("user-1", issued + 1)
+    with pytest.raises(InvalidToken, match="revoked"):
+        await verifier.verify(token)
+
+
+async def test_a_remembered_token_is_checked_again_when_its_kid_names_another_key(
+    keys: Any,
+) -> None:
+    clock = Clock()
+    verifier = remembering_verifier(keys, clock)
+    token = keys.token()
+    await verifier.verify(token)
+    keys.keys[keys.kid] = Ed25519PrivateKey.generate()  # same kid, another key
+    await verifier.jwks.refresh(force=True)
+    with pytest.raises(InvalidToken, match="Signature"):
+        await verifier.verify(token)
+
+
+async def test_a_remembered_token_dies_with_its_key_past_the_grace(keys: Any) -> None:
+    clock = Clock()
+    jwks = JwksCache(http_jwks(keys.session, keys.jwks_url), min_refetch_s=0, retired_grace_s=0)
+    verifier = TokenVerifier(jwks, RevocationList(), clock=clock)
+    old = keys.add_key()
+    token = keys.token(kid=old)
+    await verifier.verify(token)
+    keys.keys.pop(old)
+    await jwks.refresh(force=True)  # retired now
+    await jwks.refresh(force=True)  # and past its grace of 0 s: gone
+    with pytest.raises(InvalidToken, match="unknown key"):
+        await verifier.verify(token)
+
+
+async def test_remembered_tokens_are_bounded_the_oldest_forgotten_first(
+    keys: Any, signature_checks: list[str]
+) -> None:
+    verifier = remembering_verifier(keys, Clock(), max_remembered=2)
+    first, second, third = (keys.token(sub=f"u-{n}") for n in range(3))
+    for token in (first, second, third, third, second, first):
+        await verifier.verify(token)
+    assert signature_checks == [first, second, third, first]
+
+
+async def test_a_refused_token_is_not_remembered(keys: Any, signature_checks: list[str]) -> None:
+    verifier = remembering_verifier(keys, Clock())
+    expired = keys.token(exp=int(time.time()) - 120)
+    for _ in range(2):
+        with pytest.raises(InvalidToken, match="expired"):
+            await verifier.verify(expired)
+    assert signature_checks == [expired, expired]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -136,8 +140,11 @@ async def test_request_id_is_echoed_when_valid_and_replaced_when_not(client: Tes
     resp = await client.get("/nope", headers={"X-Request-ID": "abc-123"})
     assert resp.headers["X-Request-ID"] == "abc-123"
     resp = await client.get("/nope", headers={"X-Request-ID": "bad id\twith spaces"})
-    assert resp.headers["X-Request-ID"] != "bad id\twith spaces"
-    assert len(resp.headers["X-Request-ID"]) == 32
+    made = resp.headers["X-Request-ID"]
+    assert made != "bad id\twith spaces"
+    assert uuid.UUID(hex=made).version == 4
+    assert (uuid.UUID(hex=made).variant, uuid.UUID(hex=made).hex) == (uuid.RFC_4122, made)
+    assert (await client.get("/nope")).headers["X-Request-ID"] != made
 
 
 async def test_client_ip_comes_from_the_gateway_header_not_x_forwarded_for(
@@ -184,8 +191,60 @@ async def test_readiness_fails_on_a_critical_check_and_reports_an_optional_one(
     assert (await client.get("/health/ready")).status == 503
 
 
+async def test_json_answers_are_utf8_json_with_rfc3339_times(aiohttp_client: Any) -> None:
+    async def values(_: web.Request) -> web.Response:
+        return json_response(
+            {
+                "at": datetime(2026, 11, 30, 22, 0, 5, 123456, tzinfo=UTC),
+                "day": date(2026, 11, 30),
+                "rate": Decimal("95.50"),
+                "name": "Zoë 東京",
+                "big": 2**70,
+                "odd": "\ud800",
+                "shift": Shift(title="night", hours=8),
+            }
+        )
+
+    app = create_service_app(ServiceSettings(), service="test")
+    app.router.add_get("/values", values)
+    resp = await (await aiohttp_client(app)).get("/values")
+    assert resp.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert json.loads(await resp.read()) == {
+        "at": "2026-11-30T22:00:05.123Z",
+        "day": "2026-11-30",
+        "rate": "95.50",
+        "name": "Zoë 東京",
+        "big": 2**70,
+        "odd": "\ud800",
+        "shift": {"title": "night", "hours": 8},
+    }
+
+
+def test_request_metrics_count_each_label_set_apart() -> None:
+    from prometheus_client import REGISTRY
+
+    from nocturnal.shared.metrics import count_request
+
+    def served(status: str) -> float:
+        labels = {"service": "metrics-test", "route": "/r", "method": "GET", "status": status}
+        return REGISTRY.get_sample_value("http_requests_total", labels) or 0.0
+
+    def observed() -> float:
+        labels = {"service": "metrics-test", "route": "/r", "method": "GET"}
+        return REGISTRY.get_sample_value("http_request_duration_seconds_count", labels) or 0.0
+
+    before = (served("200"), served("404"), observed())
+    count_request("metrics-test", "/r", "GET", 200, 0.001)
+    count_request("metrics-test", "/r", "GET", 200, 0.002)
+    count_request("metrics-test", "/r", "GET", 404, 0.003)
+    assert (served("200"), served("404"), observed()) == (
+        before[0] + 2,
+        before[1] + 1,
+        before[2] + 3,
+    )
+
+
 def test_loggers_made_before_configuration_follow_it() -> None:
-    import json
     import subprocess
     import sys
 
@@ -206,6 +265,33 @@ def test_loggers_made_before_configuration_follow_it() -> None:
         "early",
         1,
     )
+
+
+def test_log_lines_are_json_whatever_the_values() -> None:
+    import subprocess
+    import sys
+
+    program = (
+        "import logging\n"
+        "from nocturnal.shared.logging import configure_logging, get_logger\n"
+        "configure_logging(service='svc', instance='i-1', fmt='json')\n"
+        "get_logger('t').info('odd', big=2**70, obj=object, text='Zoë', at={1: 2})\n"
+        "logging.getLogger('lib').warning('from the standard library %s', 'Zoë')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, check=True, timeout=30
+    ).stdout
+    odd, stdlib = (json.loads(line) for line in out.strip().splitlines()[-2:])
+    assert (odd["event"], odd["big"], odd["obj"], odd["text"], odd["at"]) == (
+        "odd",
+        2**70,
+        "<class 'object'>",
+        "Zoë",
+        {"1": 2},
+    )
+    assert {"service": "svc", "level": "info"}.items() <= odd.items()
+    assert "timestamp" in odd and "timestamp" in stdlib
+    assert (stdlib["event"], stdlib["level"]) == ("from the standard library Zoë", "warning")
 
 
 @pytest.mark.parametrize("limit", ["²", "٣", "1e3", "-1", "0", "101", "9" * 40, " 5"])

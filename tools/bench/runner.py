@@ -23,6 +23,7 @@ from tools.bench.plot import draw
 from tools.bench.report import table, write_json
 from tools.bench.scenarios.duty_read import run_p1
 from tools.bench.scenarios.events import run_p6
+from tools.bench.scenarios.faults import run_faults
 from tools.bench.scenarios.health import run_p2
 from tools.bench.scenarios.logins import run_p7
 from tools.bench.scenarios.profiles import run_profiles
@@ -74,6 +75,8 @@ def _stack_scenarios(run: Run, stamp: str) -> None:
         _guarded(run, "P3", lambda: run_p3(run, api_max))
     if s.profile:
         _guarded(run, "profiles", lambda: run_profiles(run, stamp))
+    if s.wants("FAULTS"):
+        _guarded(run, "FAULTS", lambda: run_faults(run))
     if s.wants("P7"):
         _guarded(run, "P7", lambda: run_p7(run))
     if s.wants("P6"):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tools.devstack import ROOT
 
-SCENARIOS = ("P1", "P2", "P3", "P5", "P6", "P7", "SCALING")
+SCENARIOS = ("P1", "P2", "P3", "P5", "P6", "P7", "FAULTS", "SCALING")
 MiB = 1024 * 1024
 
 

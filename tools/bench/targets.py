@@ -12,6 +12,7 @@ P3_CHECK_SHARE = Target("≤ 20 % of api latency", "value", "<=", 20.0)
 P5_THROUGHPUT = Target("≥ 0.8x direct aioboto3", "ratio", ">=", 0.8)
 P6_P95_MS = Target("p95 ≤ 100 ms at 100 events/s", "value", "<=", 100.0)
 P7_PER_CORE = Target("≥ 40 logins/s per core", "value", ">=", 40.0)
+FAULT_P99 = Target("≤ 2x p99 before", "ratio", "<=", 2.0)
 OVERLOAD_SHED = Target("shed, bounded, flat (1 = yes)", "value", ">=", 1.0)
 
 

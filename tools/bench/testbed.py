@@ -27,6 +27,7 @@ from tools.devstack import (
     Stack,
     StackSettings,
     create_bucket,
+    delete_event_topology,
     ensure_redis,
     free_ports,
     http_ok,
@@ -131,9 +132,6 @@ def _start_bare(logs: Path) -> tuple[Child, str]:
 
 
 def _delete_topology(amqp_url: str, exchange: str) -> None:
-    # The test suite's helper: one definition of "every queue the catalogue declares".
-    from tests.event_topology import delete_event_topology
-
     asyncio.run(delete_event_topology(amqp_url, exchange))
 
 

@@ -25,12 +25,19 @@ modules are how it is organised, not what callers import):
 - The gateway (`gateway`): `GatewayLayout`, `render_gateway_config` (from the one template,
   through `gateway.render`), `check_gateway_config`, `start_gateway`.
 - The command line (`cli`): `settings_from_cli`, `main`.
+- Private events exchanges (`exchanges`): `new_exchange_name`, `delete_event_topology` (the
+  exchange, its dead-letter exchange and every catalogue queue), `private_event_exchange`.
 
 Every failure to start is a `StackError` (`errors`) whose message says what and where to look.
 """
 
 from tools.devstack.cli import main, settings_from_cli, watch
 from tools.devstack.errors import StackError
+from tools.devstack.exchanges import (
+    delete_event_topology,
+    new_exchange_name,
+    private_event_exchange,
+)
 from tools.devstack.gateway import (
     GatewayLayout,
     check_gateway_config,
@@ -103,6 +110,7 @@ __all__ = [
     "amqp_answers",
     "check_gateway_config",
     "create_bucket",
+    "delete_event_topology",
     "ensure_mongo",
     "ensure_rabbitmq",
     "ensure_redis",
@@ -112,7 +120,9 @@ __all__ = [
     "http_ok",
     "main",
     "mongo_answers",
+    "new_exchange_name",
     "port_is_free",
+    "private_event_exchange",
     "redact",
     "redis_answers",
     "render_gateway_config",

@@ -219,6 +219,8 @@ class Stack:
             "PORT": str(port),
             "HOST": "127.0.0.1",
             "INSTANCE_NAME": name,
+            # No cluster DNS here: the degraded rate limiters share limits among this many.
+            "INSTANCES": str(s.instances[service]),
             "NOCTURNAL_ENV": "development",
             "MONGO_URL": self._server_url("mongo"),
             "AMQP_URL": s.amqp_url,

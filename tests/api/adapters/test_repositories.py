@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -49,6 +50,25 @@ async def test_a_duty_reads_back_exactly_with_decimal_money(db: AsyncDatabase[An
     assert stored is not None
     assert stored["hourly_rate"].to_decimal() == Decimal("95.55")
     assert stored["total_compensation"].to_decimal() == Decimal("764.40")
+
+
+async def test_amounts_read_back_with_their_own_digits_however_often_read(
+    db: AsyncDatabase[Any],
+) -> None:
+    # Amounts are converted once per encoding: 95.5 and 95.50 are two encodings, two answers.
+    duties = MongoDutyRepository(db)
+    rates = {"d-a": Decimal("95.5"), "d-b": Decimal("95.50"), "d-c": Decimal("95.5")}
+    for duty_id, rate in rates.items():
+        duty = a_duty(duty_id)
+        duty = dataclasses.replace(
+            duty, details=dataclasses.replace(duty.details, hourly_rate=rate)
+        )
+        await in_transaction(db.client, lambda s, d=duty: MongoDutyRepository(db, s).insert(d))
+    for _ in range(2):
+        for duty_id, rate in rates.items():
+            read = await duties.get(duty_id)
+            assert read is not None
+            assert str(read.details.hourly_rate) == str(rate)
 
 
 async def test_positions_are_counted_up_to_full_then_refused_and_freed(

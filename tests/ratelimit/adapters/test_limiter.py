@@ -2,46 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
 import shutil
-import subprocess
-import time
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from polling import eventually
 from redis.asyncio import Redis
 
-from nocturnal.ratelimit.adapters.instances import LiveInstances
 from nocturnal.ratelimit.adapters.redis_store import RedisSlidingWindow, connect
-from nocturnal.ratelimit.service_layer import SlidingWindowLimiter
-from nocturnal.shared.ratelimit.policies import Policy
-from tools.devstack import redis_answers, wait_until
+from nocturnal.ratelimit.service_layer import SlidingWindowLimiter, redis_breaker
+from nocturnal.shared.breaker import BreakerState
+from nocturnal.shared.ratelimit.instances import LiveInstances
+from nocturnal.shared.ratelimit.policies import Decision, Policy
+from ratelimit.fakes import Seconds
+from ratelimit.private_redis import PrivateRedis
 
 # Integration without the shared fixtures: private, dead and silent Redis servers of its own.
 pytestmark = pytest.mark.integration
 CLIENT = {"subject": "s1"}
 IP = "198.51.100.4"
-
-
-class PrivateRedis:
-    """A redis-server of this test alone that can be stopped and started on the same port."""
-
-    def __init__(self, port: int) -> None:
-        self.url = f"redis://127.0.0.1:{port}/0"
-        self._port = port
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        argv = ["redis-server", "--port", str(self._port), "--bind", "127.0.0.1"]
-        argv += ["--save", "", "--appendonly", "no"]
-        self._process = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
-        wait_until(lambda: redis_answers(self.url), "private redis-server", timeout=10)
-
-    def stop(self) -> None:
-        if self._process is not None:
-            self._process.terminate()
-            self._process.wait(timeout=10)
-            self._process = None
 
 
 @pytest.fixture
@@ -54,10 +33,21 @@ def private_redis(unused_tcp_port: int) -> Iterator[PrivateRedis]:
     server.stop()
 
 
-def limiter_on(client: Redis, policy: Policy, *, instances: int = 1) -> SlidingWindowLimiter:
-    live = LiveInstances(None)
-    live.count = instances
-    return SlidingWindowLimiter({policy.name: policy}, RedisSlidingWindow(client), live)
+def limiter_on(
+    client: Redis, policy: Policy, *, instances: int = 1, seconds: Seconds | None = None
+) -> SlidingWindowLimiter:
+    store = RedisSlidingWindow(client)
+    return SlidingWindowLimiter(
+        {policy.name: policy},
+        store,
+        LiveInstances(None, configured=instances),
+        breaker=redis_breaker(store.ping, seconds or Seconds()),
+    )
+
+
+async def until_closed(limiter: SlidingWindowLimiter) -> None:
+    """Ask readiness (which starts the breaker's due probe) until the probe closed the breaker."""
+    await eventually(limiter.store_ready, "the Redis breaker to close")
 
 
 @pytest.fixture
@@ -76,31 +66,53 @@ async def test_without_redis_checks_are_decided_locally_and_still_limited(
     assert [d.allowed for d in decisions] == [True, True, True, False]
 
 
-@pytest.fixture
-async def silent_redis() -> AsyncIterator[str]:
-    """A server that accepts connections and never answers (a hung Redis)."""
+class CountingStore(RedisSlidingWindow):
+    """The Redis store, counting the checks that reached it."""
 
-    async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read()
-        writer.close()
+    hits = 0
 
-    server = await asyncio.start_server(hang, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    yield f"redis://127.0.0.1:{port}/0"
-    server.close()
+    async def hit(
+        self,
+        policy: Policy,
+        counter_key: str,
+        tier_key: str,
+        cost: int,
+        *,
+        lease: int = 0,
+        lease_ms: int = 0,
+    ) -> Decision:
+        self.hits += 1
+        return await super().hit(
+            policy, counter_key, tier_key, cost, lease=lease, lease_ms=lease_ms
+        )
 
 
-async def test_a_redis_that_does_not_answer_is_given_up_after_the_timeout(
-    silent_redis: str, short: Policy
+async def test_a_hanging_redis_costs_one_timeout_then_checks_are_local_until_it_answers(
+    private_redis: PrivateRedis, short: Policy
 ) -> None:
-    client = connect(silent_redis, timeout_s=0.1)
-    limiter = limiter_on(client, short)
-    started = time.perf_counter()
-    decision = await limiter.check(short.name, IP, **CLIENT)
-    elapsed = time.perf_counter() - started
-    await client.aclose()
-    assert (decision.degraded, decision.allowed) == (True, True)
-    assert 0.09 <= elapsed < 0.3
+    client = connect(private_redis.url, timeout_s=0.1)
+    store = CountingStore(client)
+    seconds = Seconds()
+    limiter = SlidingWindowLimiter(
+        {short.name: short},
+        store,
+        LiveInstances(None),
+        breaker=redis_breaker(store.ping, seconds),
+    )
+    try:
+        assert not (await limiter.check(short.name, IP, **CLIENT)).degraded
+        sleeping = await private_redis.hang(1)
+        decisions = [await limiter.check(short.name, IP, **CLIENT) for _ in range(20)]
+        assert all(d.degraded for d in decisions)
+        assert store.hits == 2  # the check before the hang, and one that waited for it
+        assert limiter.breaker.state is BreakerState.OPEN
+        await sleeping
+        seconds.now += 1.0
+        await until_closed(limiter)  # the background probe found Redis answering
+        assert store.hits == 2
+        assert not (await limiter.check(short.name, IP, **CLIENT)).degraded
+    finally:
+        await client.aclose()
 
 
 async def test_degraded_instances_share_the_limit(dead_redis: Redis, wide: Policy) -> None:
@@ -114,14 +126,34 @@ async def test_the_limiter_returns_to_redis_when_it_comes_back(
     private_redis: PrivateRedis, short: Policy
 ) -> None:
     client = connect(private_redis.url, timeout_s=0.05)
-    limiter = limiter_on(client, short)
+    seconds = Seconds()
+    limiter = limiter_on(client, short, seconds=seconds)
     try:
         assert not (await limiter.check(short.name, IP, **CLIENT)).degraded
         private_redis.stop()
         assert (await limiter.check(short.name, IP, **CLIENT)).degraded
         private_redis.start()
+        seconds.now += 1.0  # the breaker's next probe is due
+        assert (await limiter.check(short.name, IP, **CLIENT)).degraded  # starts the probe
+        await until_closed(limiter)
         back = await limiter.check(short.name, IP, **CLIENT)
         assert not back.degraded
         assert back.remaining == 2  # the restarted Redis kept nothing: counted afresh
+    finally:
+        await client.aclose()
+
+
+async def test_right_after_a_restart_redis_is_ready_and_used_at_once(
+    private_redis: PrivateRedis, short: Policy
+) -> None:
+    client = connect(private_redis.url, timeout_s=0.05)
+    limiter = limiter_on(client, short)
+    try:
+        assert await limiter.store_ready()  # a pooled connection now exists
+        private_redis.stop()
+        private_redis.start()
+        # The pooled connection died with the old server: its one retry reconnects.
+        assert await limiter.store_ready()
+        assert not (await limiter.check(short.name, IP, **CLIENT)).degraded
     finally:
         await client.aclose()

@@ -26,6 +26,7 @@ async def test_readiness_covers_mongodb_storage_and_the_broker(client: TestClien
     assert (await response.json())["checks"] == {
         "mongodb": "ok",
         "storage": "ok",
+        "ratelimit": "ok",
         "rabbitmq": "ok",
     }
     assert (await client.get("/health/live")).status == 200

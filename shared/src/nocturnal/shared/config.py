@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import sys
 from enum import StrEnum
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import ErrorDetails
-from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from nocturnal.shared.problems import error_message
+from nocturnal.shared.ratelimit.policies import PolicyLimits, PolicyName
 
 PLACEHOLDER_SECRET_PREFIX = "dev-insecure-"
 
@@ -107,8 +116,31 @@ class MongoSettings(BaseSettings):
     mongo_database: str = ""
 
 
+def _json_object(value: Any) -> Any:
+    # Decoded by the validator rather than by the settings source, so malformed JSON is a clear
+    # configuration error like any other instead of a traceback.
+    return json.loads(value) if isinstance(value, str) else value
+
+
+RatelimitPolicies = Annotated[
+    dict[PolicyName, PolicyLimits], NoDecode, BeforeValidator(_json_object)
+]
+"""`RATELIMIT_POLICIES`: a JSON object `{name: {window_s, normal, strict}}` replacing or adding
+policies of the shared defaults (read by the ratelimit service and its callers alike)."""
+
+
 class PeerSettings(BaseSettings):
-    """Peer service base URLs; default to DNS names (Kubernetes Service / compose service)."""
+    """Peer service base URLs (default to DNS names: Kubernetes Service / compose service), and
+    what the rate-limit client's fallback needs to keep the service's contract.
+
+    The fallback decides with the service's own policies (`GET /v1/policies`, refreshed every
+    `RATELIMIT_POLICIES_REFRESH_S`; before the first answer, `RATELIMIT_POLICIES`, the same
+    configuration the service reads) and allows `ceil(limit / live instances)` per instance:
+    the instances of this service are counted through `INSTANCES_DNS` (a headless Service
+    selecting them, e.g. `api-peers`) or, without a name, are `INSTANCES` (set by whoever
+    starts them, e.g. the devstack). `RATELIMIT_LEASE_MS` is the lifetime of a quota lease
+    (0: no leases; see `RateLimitClient`).
+    """
 
     model_config = SETTINGS_CONFIG
 
@@ -116,6 +148,11 @@ class PeerSettings(BaseSettings):
     ratelimit_url: str = "http://ratelimit"
     upload_url: str = "http://upload"
     ratelimit_timeout_s: float = Field(default=0.25, gt=0, le=5)
+    ratelimit_policies: RatelimitPolicies = Field(default_factory=dict)
+    ratelimit_policies_refresh_s: float = Field(default=15.0, gt=0, le=3600)
+    instances_dns: str | None = None
+    instances: int = Field(default=1, ge=1, le=1000)
+    ratelimit_lease_ms: int = Field(default=1000, ge=0, le=5000)
 
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)

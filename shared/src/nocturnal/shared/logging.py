@@ -9,7 +9,13 @@ from typing import Any, Literal
 
 import structlog
 
+from nocturnal.shared.json_text import encode
 from nocturnal.shared.tracing import log_trace_ids
+
+
+def _json_line(event: MutableMapping[str, Any], **options: Any) -> str:
+    # structlog's JSONRenderer passes `default` (repr() of what JSON has no type for).
+    return encode(event, options["default"]).decode()
 
 
 def configure_logging(
@@ -32,7 +38,7 @@ def configure_logging(
         return event
 
     renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer()
+        structlog.processors.JSONRenderer(serializer=_json_line)
         if fmt == "json"
         else structlog.dev.ConsoleRenderer(colors=False)
     )
@@ -77,8 +83,3 @@ def get_logger(name: str | None = None) -> Any:
 def bind_context(**values: Any) -> None:
     """Bind values (request_id, traceparent, user_id, ...) to the current task's log context."""
     structlog.contextvars.bind_contextvars(**values)
-
-
-def context_value(key: str) -> Any:
-    """Return a value bound in the current log context, or None."""
-    return structlog.contextvars.get_contextvars().get(key)

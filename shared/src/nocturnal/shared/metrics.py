@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from functools import lru_cache
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
@@ -83,6 +84,27 @@ METRICS_SAMPLERS = web.AppKey("metrics_samplers", list[MetricsSampler])
 SAMPLE_TIMEOUT_S = 2.0
 
 log = get_logger("metrics")
+
+
+@lru_cache(maxsize=4096)
+def _request_series(
+    service: str, route: str, method: str, status: int
+) -> tuple[Counter, Histogram]:
+    # Looking a labelled series up takes a lock and a tuple of strings per call; the series
+    # of one label set never changes, so each is looked up once. The key space is bounded by
+    # the routes (an unknown path is labelled "unmatched"), methods and statuses.
+    return (
+        HTTP_REQUESTS.labels(service, route, method, str(status)),
+        HTTP_DURATION.labels(service, route, method),
+    )
+
+
+def count_request(service: str, route: str, method: str, status: int, seconds: float) -> None:
+    """Count one served request in `http_requests_total` and observe its handling time
+    (`seconds`) in `http_request_duration_seconds`."""
+    requests, duration = _request_series(service, route, method, status)
+    requests.inc()
+    duration.observe(seconds)
 
 
 async def metrics_handler(request: web.Request) -> web.Response:

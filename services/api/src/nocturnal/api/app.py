@@ -101,9 +101,7 @@ def create_app(settings: ApiSettings) -> web.Application:
                 setup=create_indexes,
             ),
             token_verifier_context(settings.auth_url),
-            ratelimit_client_context(
-                settings.ratelimit_url, timeout_s=settings.ratelimit_timeout_s
-            ),
+            ratelimit_client_context(settings),
             events_context(settings),
         ]
     )

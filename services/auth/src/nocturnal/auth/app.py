@@ -58,9 +58,7 @@ def create_app(settings: AuthSettings) -> web.Application:
             _password_hasher_context(settings),
             _events_context(settings),
             http_session_context(settings.peer_timeout_s),
-            ratelimit_client_context(
-                settings.ratelimit_url, timeout_s=settings.ratelimit_timeout_s
-            ),
+            ratelimit_client_context(settings),
         ]
     )
     setup_routes(app)

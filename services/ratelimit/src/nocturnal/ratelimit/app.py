@@ -11,7 +11,6 @@ from aiohttp import web
 
 from nocturnal.ratelimit import SERVICE
 from nocturnal.ratelimit.adapters.announcer import BusAnnouncer
-from nocturnal.ratelimit.adapters.instances import LiveInstances
 from nocturnal.ratelimit.adapters.redis_store import RedisSlidingWindow, connect
 from nocturnal.ratelimit.adapters.tiers import RedisTierStore
 from nocturnal.ratelimit.handlers.errors import PROBLEMS
@@ -25,6 +24,7 @@ from nocturnal.shared.health import READINESS
 from nocturnal.shared.http.app import CleanupContext, create_service_app
 from nocturnal.shared.http.errors import domain_error_middleware
 from nocturnal.shared.http.events import serving_events
+from nocturnal.shared.ratelimit.instances import LiveInstances
 
 
 def redis_context(settings: RatelimitSettings) -> CleanupContext:
@@ -40,11 +40,12 @@ def redis_context(settings: RatelimitSettings) -> CleanupContext:
             max_connections=settings.redis_max_connections,
         )
         store = RedisSlidingWindow(redis)
-        instances = LiveInstances(settings.ratelimit_peers_dns)
+        instances = LiveInstances(settings.ratelimit_peers_dns, configured=settings.instances)
         app[REDIS] = redis
-        app[LIMITER] = SlidingWindowLimiter(settings.policies, store, instances)
+        limiter = SlidingWindowLimiter(settings.policies, store, instances)
+        app[LIMITER] = limiter
         # Reported, not failing: with Redis down this service still answers (degraded mode).
-        app[READINESS].add("redis", store.ping, critical=False)
+        app[READINESS].add("redis", limiter.store_ready, critical=False)
         await instances.refresh()
         counting = asyncio.create_task(instances.run(settings.ratelimit_peers_refresh_s))
         try:

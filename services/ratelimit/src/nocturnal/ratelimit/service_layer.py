@@ -3,12 +3,14 @@ and their ports: the counter store, the tier store, the instance count, the anno
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
 
 from nocturnal.ratelimit import SERVICE
 from nocturnal.ratelimit.domain import abuse
 from nocturnal.ratelimit.domain.subjects import Subject, TierChange
+from nocturnal.shared.breaker import BreakerState, CircuitBreaker
 from nocturnal.shared.clock import Clock, utc_now
 from nocturnal.shared.logging import get_logger
 from nocturnal.shared.metrics import RATELIMIT_DEGRADED
@@ -17,7 +19,6 @@ from nocturnal.shared.ratelimit.sliding_window import SlidingWindowLog, decide_l
 from nocturnal.shared.unit_of_work import DomainEvent
 
 # Component names as the logs have always carried them.
-log = get_logger("limiter")
 denials_log = get_logger("ratelimit")
 tiers_log = get_logger("tiers")
 
@@ -41,9 +42,23 @@ class CostAboveLimit(ValueError):
 class CounterStore(Protocol):
     """The shared sliding-window counters (Redis): decided and counted in one atomic step."""
 
-    async def hit(self, policy: Policy, counter_key: str, tier_key: str, cost: int) -> Decision:
-        """Count `cost` units on `counter_key` if they fit the tier's limit. Raises
-        StoreUnavailable."""
+    async def hit(
+        self,
+        policy: Policy,
+        counter_key: str,
+        tier_key: str,
+        cost: int,
+        *,
+        lease: int = 0,
+        lease_ms: int = 0,
+    ) -> Decision:
+        """Count `cost` units on `counter_key` if they fit the tier's limit, and grant a quota
+        lease of up to `lease` more units for `lease_ms` (never more than half of what remains;
+        counted for the window after the lease ends). Raises StoreUnavailable."""
+        ...
+
+    async def ping(self) -> bool:
+        """True when the store answers."""
         ...
 
 
@@ -82,22 +97,47 @@ class Announcer(Protocol):
         ...
 
 
+def redis_breaker(
+    probe: Callable[[], Awaitable[bool]] | None, clock: Callable[[], float] = time.monotonic
+) -> CircuitBreaker:
+    """The breaker in front of Redis: one failure or timeout opens it (checks are then decided
+    in memory at once, without waiting for a timeout each); each second a background `probe`
+    (the store's PING: no check waits on it) looks for Redis again. Without a probe the next
+    check is the probe (tests)."""
+    return CircuitBreaker(
+        "redis",
+        failure_threshold=1,
+        open_s=1.0,
+        clock=clock,
+        probe=probe,
+        opened_message="using memory store (degraded)",
+        closed_message="using Redis store (distributed)",
+    )
+
+
 class SlidingWindowLimiter:
     """Decides checks of the configured `policies`.
 
-    On the shared store (atomic, shared by every instance) whenever it answers in time.
-    Otherwise the decision comes from a per-process `SlidingWindowLog` allowing
-    `ceil(limit / live instances)`, with `degraded: true`. Every check tries the store first (no
-    sticky state), so the limiter is back on it with the first check after it returns. Degraded
-    decisions use the normal tier (overrides live in the store).
+    On the shared store (atomic, shared by every instance) while its circuit breaker is closed.
+    A failure or timeout of the store opens the breaker: decisions then come at once from a
+    per-process `SlidingWindowLog` allowing `ceil(limit / live instances)`, with
+    `degraded: true`, until a half-open probe (a check, or the readiness check) finds the store
+    again (`redis_breaker`). One log line per change of store; the local decisions and the time spent degraded
+    are metrics. Degraded decisions use the normal tier (overrides live in the store).
     """
 
     def __init__(
-        self, policies: Mapping[str, Policy], store: CounterStore, instances: InstanceCount
+        self,
+        policies: Mapping[str, Policy],
+        store: CounterStore,
+        instances: InstanceCount,
+        *,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self.policies = policies
         self._store = store
         self._instances = instances
+        self.breaker = breaker or redis_breaker(store.ping)
         self._fallback = SlidingWindowLog()
 
     def policy(self, name: str) -> Policy:
@@ -116,9 +156,13 @@ class SlidingWindowLimiter:
         subject: str | None = None,
         cost: int = 1,
         request_id: str | None = None,
+        lease: int = 0,
+        lease_ms: int = 0,
     ) -> Decision:
         """Count `cost` units of the policy for the client `(ip, subject or user_id)` if they
-        fit; the decision. A denial is logged with the caller's `request_id`.
+        fit; the decision. A denial is logged with the caller's `request_id`. `lease` asks for
+        a quota lease of up to that many more units, spent by the caller within `lease_ms`
+        (granted on the shared store only: a degraded decision grants none).
 
         Raises:
             UnknownPolicy: no such policy.
@@ -128,7 +172,7 @@ class SlidingWindowLimiter:
         if cost > policy.normal:
             raise CostAboveLimit(policy.normal)
         client = Subject.of(ip, user_id=user_id, subject=subject)
-        decision = await self._decide(policy, client, cost)
+        decision = await self._decide(policy, client, cost, lease, lease_ms)
         if not decision.allowed:
             denials_log.info(
                 "rate limited",
@@ -139,14 +183,41 @@ class SlidingWindowLimiter:
             )
         return decision
 
-    async def _decide(self, policy: Policy, subject: Subject, cost: int) -> Decision:
+    async def _decide(
+        self, policy: Policy, subject: Subject, cost: int, lease: int, lease_ms: int
+    ) -> Decision:
         key = subject.counter_key(policy.name)
-        try:
-            return await self._store.hit(policy, key, subject.tier_key(policy.name), cost)
-        except StoreUnavailable as exc:
-            log.warning("redis unavailable, deciding locally", policy=policy.name, error=str(exc))
+        if self.breaker.allow():
+            try:
+                decision = await self._store.hit(
+                    policy,
+                    key,
+                    subject.tier_key(policy.name),
+                    cost,
+                    lease=lease if lease_ms > 0 else 0,
+                    lease_ms=lease_ms,
+                )
+            except StoreUnavailable:
+                self.breaker.failure()
+            except BaseException:
+                self.breaker.release()
+                raise
+            else:
+                self.breaker.success()
+                return decision
         RATELIMIT_DEGRADED.labels(SERVICE, policy.name).inc()
         return decide_locally(self._fallback, policy, key, cost=cost, share=self._instances.count)
+
+    async def store_ready(self) -> bool:
+        """The readiness check of the store: the breaker's state. While it is closed a PING
+        checks Redis (an idle instance finds it gone without a check); while it is open, asking
+        starts the breaker's probe when one is due (an idle instance finds Redis back)."""
+        if self.breaker.allow():
+            if await self._store.ping():
+                self.breaker.success()
+            else:
+                self.breaker.failure()
+        return self.breaker.state is BreakerState.CLOSED
 
 
 class Tiers:

@@ -183,9 +183,7 @@ def create_app(settings: UploadSettings) -> web.Application:
         [
             http_session_context(settings.peer_timeout_s),
             token_verifier_context(settings.auth_url),
-            ratelimit_client_context(
-                settings.ratelimit_url, timeout_s=settings.ratelimit_timeout_s
-            ),
+            ratelimit_client_context(settings),
             mongo_context(
                 settings.mongo_url,
                 settings.mongo_database,

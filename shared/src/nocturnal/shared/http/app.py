@@ -9,7 +9,6 @@ import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
-from functools import partial
 from typing import Any, TypeVar
 
 import structlog
@@ -32,11 +31,11 @@ from nocturnal.shared.health import (
 from nocturnal.shared.http.context import REQUEST_ID_HEADER, request_id_from
 from nocturnal.shared.http.openapi import openapi_document
 from nocturnal.shared.http.routes import ROUTE_TABLES, Reply, Route, RouteTable, add_routes
+from nocturnal.shared.json_text import encode
 from nocturnal.shared.logging import bind_context, configure_logging, get_logger
 from nocturnal.shared.metrics import (
-    HTTP_DURATION,
-    HTTP_REQUESTS,
     METRICS_SAMPLERS,
+    count_request,
     metrics_handler,
 )
 from nocturnal.shared.problems import PROBLEM_CONTENT_TYPE, Problem
@@ -63,16 +62,26 @@ def _jsonable(value: Any) -> Any:
     return rfc3339(value) if isinstance(value, datetime) else to_jsonable_python(value)
 
 
-dumps = partial(json.dumps, default=_jsonable, separators=(",", ":"))
+def dumps(data: Any) -> bytes:
+    """`data` as the JSON text of a response body (UTF-8): datetimes become RFC 3339 strings
+    with milliseconds (`2026-11-30T22:00:05.123Z`), pydantic models their JSON form."""
+    return encode(data, _jsonable)
+
+
 log = get_logger("http")
 
 
 def json_response(
     data: Any, *, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:
-    """JSON response; datetimes become RFC 3339 strings with milliseconds
-    (`2026-11-30T22:00:05.123Z`), pydantic models their JSON form."""
-    return web.json_response(data, status=status, headers=headers, dumps=dumps)
+    """JSON response (`application/json; charset=utf-8`) of `data`, encoded by `dumps`."""
+    return web.Response(
+        body=dumps(data),
+        status=status,
+        headers=headers,
+        content_type="application/json",
+        charset="utf-8",
+    )
 
 
 def add_response_headers(request: web.Request, headers: dict[str, str]) -> None:
@@ -89,7 +98,10 @@ def problem_response(request: web.Request, problem: Problem) -> web.Response:
     """Render `problem` as an RFC 9457 `application/problem+json` response."""
     body = problem.body(instance=request.path, request_id=request.get(REQUEST_ID))
     response = web.Response(
-        text=dumps(body), status=problem.status, content_type=PROBLEM_CONTENT_TYPE
+        body=dumps(body),
+        status=problem.status,
+        content_type=PROBLEM_CONTENT_TYPE,
+        charset="utf-8",
     )
     response.headers.update(problem.headers)
     return response
@@ -123,9 +135,7 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
     finally:
         elapsed = time.perf_counter() - started
         route = _route_label(request)
-        service = request.app[SERVICE]
-        HTTP_REQUESTS.labels(service, route, request.method, str(status)).inc()
-        HTTP_DURATION.labels(service, route, request.method).observe(elapsed)
+        count_request(request.app[SERVICE], route, request.method, status, elapsed)
         if not request.path.startswith(("/health/", "/metrics")):
             log.info(
                 "request",

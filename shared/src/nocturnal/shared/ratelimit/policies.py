@@ -8,8 +8,9 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 KEY_PREFIX = "rate-limit"
 
@@ -42,6 +43,43 @@ DEFAULT_POLICIES: Mapping[str, Policy] = {
 }
 
 
+MAX_WINDOW_S = 7 * 24 * 60 * 60
+# The Redis log keeps one member per unit, so the limit bounds the memory of one counter.
+MAX_LIMIT = 10_000
+
+PolicyName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
+
+
+class PolicyLimits(BaseModel):
+    """A configured policy: at most `normal` (or `strict`) units in any `window_s` seconds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    window_s: int = Field(ge=1, le=MAX_WINDOW_S)
+    normal: int = Field(ge=1, le=MAX_LIMIT)
+    strict: int = Field(ge=1, le=MAX_LIMIT)
+
+    @model_validator(mode="after")
+    def _strict_is_not_looser(self) -> PolicyLimits:
+        if self.strict > self.normal:
+            raise ValueError("strict must not be above normal")
+        return self
+
+
+def policy_table(overrides: Mapping[str, PolicyLimits]) -> dict[str, Policy]:
+    """`DEFAULT_POLICIES` with `overrides` replacing or adding policies by name.
+
+    The one way the table is built, by the ratelimit service and by its callers' fallback
+    alike, from the same `RATELIMIT_POLICIES` configuration.
+    """
+    table = dict(DEFAULT_POLICIES)
+    for name, limits in overrides.items():
+        table[name] = Policy(
+            name, window_s=limits.window_s, normal=limits.normal, strict=limits.strict
+        )
+    return table
+
+
 def ip_group(ip: str) -> str:
     """The address a limit counts against: IPv4 as is, IPv6 grouped by its /64 network."""
     try:
@@ -69,7 +107,9 @@ class Decision(BaseModel):
     """Outcome of one check (the ratelimit service's `/v1/check` response).
 
     Units are request units; `reset_s` is seconds until the window frees all used units,
-    `retry_after_s` seconds until a denied request could pass (0 when allowed).
+    `retry_after_s` seconds until a denied request could pass (0 when allowed). `lease` is the
+    number of units granted beyond the check's cost as a quota lease (DESIGN §1): already
+    counted (and not in `remaining`), to be spent by the caller within the lease's lifetime.
     """
 
     allowed: bool
@@ -81,3 +121,4 @@ class Decision(BaseModel):
     retry_after_s: int
     window_s: int
     degraded: bool = False
+    lease: int = 0

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from nocturnal.shared.config import PeerSettings
+from nocturnal.shared.health import READINESS
 from nocturnal.shared.http.app import REQUEST_ID, SERVICE, CleanupContext, add_response_headers
 from nocturnal.shared.http.client import HTTP_SESSION
 from nocturnal.shared.problems import Problem
 from nocturnal.shared.ratelimit.client import RateLimitClient
-from nocturnal.shared.ratelimit.policies import Decision
+from nocturnal.shared.ratelimit.instances import LiveInstances
+from nocturnal.shared.ratelimit.policies import Decision, policy_table
 
 
 def ratelimit_headers(decision: Decision) -> dict[str, str]:
@@ -58,16 +63,36 @@ async def enforce(
     return decision
 
 
-def ratelimit_client_context(base_url: str, *, timeout_s: float) -> CleanupContext:
+def ratelimit_client_context(settings: PeerSettings) -> CleanupContext:
     """aiohttp cleanup context storing a `RateLimitClient` at `app[RATELIMIT_CLIENT]`.
 
-    Needs `app[HTTP_SESSION]` (register `http_session_context` first).
+    The client starts with the configured policy table (`RATELIMIT_POLICIES`), fetches the
+    service's own at start (without waiting past its timeout when the service is down) and
+    every `RATELIMIT_POLICIES_REFRESH_S`, when it also counts this service's live instances
+    (`INSTANCES_DNS`, or `INSTANCES`). Its breaker is reported as the non-critical readiness
+    check `ratelimit`. Needs `app[HTTP_SESSION]` (register `http_session_context` first).
     """
 
     async def context(app: web.Application) -> AsyncIterator[None]:
-        app[RATELIMIT_CLIENT] = RateLimitClient(
-            app[HTTP_SESSION], base_url, service=app[SERVICE], timeout_s=timeout_s
+        client = RateLimitClient(
+            app[HTTP_SESSION],
+            settings.ratelimit_url,
+            service=app[SERVICE],
+            timeout_s=settings.ratelimit_timeout_s,
+            policies=policy_table(settings.ratelimit_policies),
+            instances=LiveInstances(settings.instances_dns, configured=settings.instances),
+            lease_ms=settings.ratelimit_lease_ms,
         )
-        yield
+        app[RATELIMIT_CLIENT] = client
+        # Reported, not failing: the service keeps serving with its local fallback.
+        app[READINESS].add("ratelimit", client.ready, critical=False)
+        await client.refresh()
+        refreshing = asyncio.create_task(client.run(settings.ratelimit_policies_refresh_s))
+        try:
+            yield
+        finally:
+            refreshing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refreshing
 
     return context

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 from decimal import Decimal
+from functools import lru_cache
 
 from bson import Decimal128
 from pymongo import ASCENDING, ReturnDocument
@@ -161,6 +162,17 @@ def _money(value: Decimal) -> Decimal128:
     return Decimal128(value)
 
 
+def _amount(value: Decimal128) -> Decimal:
+    return _decimal_of(value.bid)
+
+
+@lru_cache(maxsize=4096)
+def _decimal_of(bid: bytes) -> Decimal:
+    # Decimal128.to_decimal is pure Python and a duty has five amounts; amounts repeat (rates,
+    # fees) and a Decimal is immutable, so each 16-byte encoding is converted once.
+    return Decimal128.from_bid(bid).to_decimal()
+
+
 def _document(duty: Duty) -> Document:
     d, pay = duty.details, duty.pay
     return {
@@ -206,7 +218,7 @@ def _duty(doc: Document) -> Duty:
         date=date.fromisoformat(doc["date"]),
         start_time=time.fromisoformat(doc["start_time"]),
         end_time=time.fromisoformat(doc["end_time"]),
-        hourly_rate=doc["hourly_rate"].to_decimal(),
+        hourly_rate=_amount(doc["hourly_rate"]),
         positions_needed=doc["positions_needed"],
         urgency=Urgency(doc["urgency"]),
         location=doc["location"],
@@ -216,10 +228,10 @@ def _duty(doc: Document) -> Duty:
         ),
     )
     pay = Pay(
-        duration_hours=doc["duration_hours"].to_decimal(),
-        total_compensation=doc["total_compensation"].to_decimal(),
-        platform_fee_percent=doc["platform_fee_percent"].to_decimal(),
-        net_payment=doc["net_payment"].to_decimal(),
+        duration_hours=_amount(doc["duration_hours"]),
+        total_compensation=_amount(doc["total_compensation"]),
+        platform_fee_percent=_amount(doc["platform_fee_percent"]),
+        net_payment=_amount(doc["net_payment"]),
     )
     return Duty(
         id=doc["_id"],

@@ -16,6 +16,9 @@ from nocturnal.shared.http.request import RequestModel, read_json
 from nocturnal.shared.problems import validation_problem
 from nocturnal.shared.ratelimit.policies import Tier
 
+# Quota leases (DESIGN §1): short, so a tier change or an operator's override takes effect soon.
+MAX_LEASE_UNITS = 1000
+MAX_LEASE_MS = 5000
 SUBJECT_RULE = "must be 1-128 of A-Z a-z 0-9 . _ : @ + = -"
 
 
@@ -33,6 +36,8 @@ class CheckRequest(RequestModel):
     user_id: str | None = Field(default=None, pattern=SUBJECT_PATTERN)
     subject: str | None = Field(default=None, pattern=SUBJECT_PATTERN)
     cost: int = Field(default=1, ge=1)
+    lease: int = Field(default=0, ge=0, le=MAX_LEASE_UNITS)
+    lease_ms: int = Field(default=0, ge=0, le=MAX_LEASE_MS)
     request_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,128}$")
 
     @field_validator("ip")
@@ -85,8 +90,11 @@ async def check(request: web.Request) -> web.Response:
         subject=body.subject,
         cost=body.cost,
         request_id=body.request_id,
+        lease=body.lease,
+        lease_ms=body.lease_ms,
     )
-    return json_response(decision)
+    # Encoded by pydantic-core straight to bytes: this is the hot path of every caller.
+    return web.Response(body=decision.model_dump_json().encode(), content_type="application/json")
 
 
 async def list_policies(request: web.Request) -> web.Response:

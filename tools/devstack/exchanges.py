@@ -1,6 +1,7 @@
-"""Test event topology: unique exchanges whose catalogue queues are deleted afterwards.
+"""Private events exchanges (`exchanges`): unique exchanges whose catalogue queues are deleted
+afterwards, for tests and benchmarks that share one broker.
 
-Quorum queues are heavy for a 2-core broker: a test run must leave none behind.
+Quorum queues are heavy for a 2-core broker: a test or bench run must leave none behind.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from nocturnal.shared.events import ExchangeSpec, catalogue_queue_names
 
 
 def new_exchange_name(label: str = "test") -> str:
-    """A unique events exchange name for tests."""
+    """A unique events exchange name (`nocturnal.events.<label>-<random>`)."""
     return f"nocturnal.events.{label}-{uuid.uuid4().hex[:12]}"
 
 

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from nocturnal.ratelimit.adapters.instances import LiveInstances
+from nocturnal.shared.ratelimit.instances import LiveInstances
 
 
 async def test_without_a_name_there_is_one_instance() -> None:
@@ -28,3 +28,9 @@ async def test_an_unresolvable_name_counts_as_one_instance(name: str) -> None:
     instances.count = 5
     await instances.refresh()
     assert instances.count == 1
+
+
+async def test_without_a_name_the_configured_count_holds() -> None:
+    instances = LiveInstances(None, configured=3)
+    await instances.refresh()
+    assert instances.count == 3

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from nocturnal.ratelimit.domain.policies import PolicyLimits, policy_table
-from nocturnal.shared.ratelimit.policies import DEFAULT_POLICIES, Policy
+from nocturnal.shared.ratelimit.policies import DEFAULT_POLICIES, Policy, PolicyLimits, policy_table
 
 
 def test_without_configuration_the_table_is_the_shared_defaults() -> None:

@@ -1,4 +1,5 @@
-"""How many ratelimit instances are live, counted through DNS (a headless Service name)."""
+"""How many instances of a service are live: counted through DNS (a headless Service name), or
+configured (local runs), for the degraded limiters that share a limit among the instances."""
 
 from __future__ import annotations
 
@@ -11,16 +12,26 @@ log = get_logger("instances")
 
 
 class LiveInstances:
-    """The number of distinct addresses `hostname` resolves to; 1 when unset or unresolvable.
+    """The number of distinct addresses `hostname` resolves to; `configured` without a name.
 
     In degraded mode each instance allows `ceil(limit / count)` units, so together the
-    instances stay near the limit without a shared store.
+    instances stay near the limit without a shared store. In Kubernetes `hostname` is a
+    headless Service selecting the service's ready pods (`ratelimit-peers`, `api-peers`, ...);
+    locally (no cluster DNS) the process manager passes the count it started as `configured`.
+    An unresolvable name counts as one instance (the safe side: the strictest share).
+
+    Args:
+        hostname: the name to resolve, or None.
+        configured: the count used without a name (>= 1).
+        timeout_s: bound on one lookup, in seconds.
     """
 
-    def __init__(self, hostname: str | None, *, timeout_s: float = 1.0) -> None:
+    def __init__(
+        self, hostname: str | None, *, configured: int = 1, timeout_s: float = 1.0
+    ) -> None:
         self._hostname = hostname
         self._timeout_s = timeout_s
-        self.count = 1
+        self.count = max(configured, 1)
 
     async def refresh(self) -> None:
         """Resolve the name again (bounded by the timeout) and update `count`."""

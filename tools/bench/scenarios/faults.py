@@ -1,0 +1,94 @@
+"""FAULTS: the api's p99 while Redis hangs and while the ratelimit service hangs, against its p99
+before (issue 10, item 2: within 2x, thanks to the circuit breakers).
+
+Authenticated GET /api/duties/{id} on api-1 at a fixed rate (open loop). Each faulty run stops
+one process of this bench with SIGSTOP half a second after the generator's warm-up, so the
+measured window holds the moment the fault starts (the requests in flight then pay a timeout
+each: rate x timeout of them, so p99 stays near the before figure only while they are under 1 %
+of the window) and the rest of the run spent on the fallback; SIGCONT at the end. A stopped process
+keeps its sockets open and answers nothing: a hang, not a refusal. The fault hits the bench's
+own redis-server and ratelimit-1, nothing shared.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+from tools.bench.context import Run, alternate
+from tools.bench.loadgen import OpenLoopReport
+from tools.bench.results import Figure
+from tools.bench.scenarios.duty_read import duty_requests
+from tools.bench.targets import FAULT_P99
+
+RATE = 100.0
+DURATION_S = 10.0  # the issue's 10 s hang; also in quick runs (the tail needs the requests)
+SETTLE_S = 3.0  # after a fault: the breakers' probes find the process again (1 s each)
+
+
+@contextlib.contextmanager
+def _stopped(pid: int) -> Iterator[None]:
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+def _line(label: str, report: OpenLoopReport) -> str:
+    lat = report.latency_ms
+    bad = report.answered - report.ok + sum(report.errors.values()) + report.unfinished
+    return f"{label:15s} p50 {lat['p50']:6.2f} ms, p99 {lat['p99']:7.2f} ms" + (
+        f" ({bad} not 2xx: {report.statuses} {report.errors})" if bad else ""
+    )
+
+
+def run_faults(run: Run) -> None:
+    """Measure the api's latency before, during a Redis hang and during a ratelimit hang."""
+    duty = duty_requests(run)["direct"]
+    assert run.bed.redis.child is not None, "the bench starts its own Redis"
+    pids = {
+        "redis hang": run.bed.redis.child.proc.pid,
+        "ratelimit hang": run.instance_pid("ratelimit"),
+    }
+
+    def measure(label: str, number: int) -> OpenLoopReport:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            loading = pool.submit(run.open_loop, duty, RATE, duration_s=DURATION_S)
+            if label in pids:
+                time.sleep(1.5)  # the generator's 1 s warm-up, then half a second of load
+                with _stopped(pids[label]):
+                    report = loading.result()[0]
+            else:
+                report = loading.result()[0]
+        run.say(f"FAULTS round {number + 1}: " + _line(label, report))
+        time.sleep(SETTLE_S)
+        return report
+
+    run.open_loop(
+        duty, RATE, duration_s=3.0
+    )  # warm-up: the first run of a fresh stack is not "before"
+    results = alternate(
+        run.settings.rounds,
+        {name: (lambda number, name=name: measure(name, number)) for name in ("before", *pids)},
+    )
+    before = [report.latency_ms["p99"] for report in results["before"]]
+    for name in pids:
+        run.add(
+            Figure(
+                key=f"FAULTS {name} p99",
+                what=f"api duty read p99 at {RATE:.0f}/s, {name} from 0.5 s into the run",
+                unit="ms",
+                values=[report.latency_ms["p99"] for report in results[name]],
+                baseline="p99 before the fault",
+                baseline_values=before,
+                target=FAULT_P99,
+            )
+        )
+    run.details["FAULTS"] = {
+        name: [report.__dict__ for report in reports] for name, reports in results.items()
+    }
