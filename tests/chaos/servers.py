@@ -15,8 +15,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from event_topology import private_event_exchange
-
 from tools.devstack import (
     Instance,
     Server,
@@ -24,6 +22,7 @@ from tools.devstack import (
     StackSettings,
     free_ports,
     http_ok,
+    private_event_exchange,
     start_secantus,
     stop_children,
     wait_until,
