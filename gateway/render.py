@@ -29,6 +29,9 @@ COMPOSE_RESOLVER = "127.0.0.11 valid=5s ipv6=off"
 COMPOSE_SERVICE_PORT = 8000
 COMPOSE_GATEWAY_PORT = 8080
 COMPOSE_VIP_PORTS = {"auth": 8081, "api": 8082, "upload": 8083, "ratelimit": 8084}
+# The listener answering 503 for a service with no instance taking requests (each upstream's
+# backup server).
+COMPOSE_UNAVAILABLE_PORT = 8085
 
 
 def render_template(template: str, values: Mapping[str, object]) -> str:
@@ -69,11 +72,13 @@ def render_gateway(
     temp_dir: object,
     servers: Mapping[str, str],
     vip_ports: Mapping[str, int],
+    unavailable_port: int,
     resolver: str | None = None,
 ) -> str:
     """The whole nginx config: `servers` maps each service to its `upstream_servers` lines."""
     values: dict[str, object] = {
         "gateway_port": gateway_port,
+        "unavailable_port": unavailable_port,
         "pid_path": pid_path,
         "log_dir": log_dir,
         "temp_dir": temp_dir,
@@ -97,6 +102,7 @@ def render_compose() -> str:
             for service in SERVICES
         },
         vip_ports=COMPOSE_VIP_PORTS,
+        unavailable_port=COMPOSE_UNAVAILABLE_PORT,
         resolver=COMPOSE_RESOLVER,
     )
 

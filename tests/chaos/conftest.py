@@ -3,7 +3,7 @@
 - `chaos_mongo`: the package's `RestartableMongo` (tests may pause or stop it; each test
   leaves it running).
 - `chaos_stack`: every service (api twice) behind a gateway, on `chaos_mongo`, a Redis database
-  and an events exchange of the package's own. A test that kills an instance starts it again
+  and an events exchange of the package's own, upload on a moto S3 server. A test that kills an instance starts it again
   (`servers.respawn`) before it ends.
 - `admin_token`: a hospital admin's access token on `chaos_stack`.
 
@@ -51,6 +51,7 @@ def chaos_stack(
             mongo_url=chaos_mongo.url,
             redis_url=redis_url,
             amqp_url=amqp_url,
+            moto=True,
         ) as stack,
     ):
         yield stack

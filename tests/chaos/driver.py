@@ -235,7 +235,8 @@ def standard_mix(token: str) -> list[Step]:
 
 
 async def register(base_url: str, role: str = "hospital_admin") -> tuple[str, dict[str, Any]]:
-    """Register a fresh account through the gateway; return (access token, register body)."""
+    """Register a fresh account through the gateway; return (access token, the register body
+    with the new user's `id` added)."""
     account = {
         "email": f"chaos.{secrets.token_hex(5)}@example.com",
         "password": secrets.token_urlsafe(18),
@@ -247,5 +248,6 @@ async def register(base_url: str, role: str = "hospital_admin") -> tuple[str, di
         session.post(f"{base_url}/api/auth/register", json=account) as response,
     ):
         assert response.status == 201, await response.text()
-        token: str = (await response.json())["access_token"]
-    return token, account
+        answer = await response.json()
+    account["id"] = answer["user"]["id"]
+    return answer["access_token"], account

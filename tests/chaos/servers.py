@@ -15,8 +15,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from event_topology import private_event_exchange
-
 from tools.devstack import (
     Instance,
     Server,
@@ -24,6 +22,7 @@ from tools.devstack import (
     StackSettings,
     free_ports,
     http_ok,
+    private_event_exchange,
     start_secantus,
     stop_children,
     wait_until,
@@ -91,11 +90,13 @@ def running_stack(
     redis_url: str,
     amqp_url: str,
     instances: dict[str, int] | None = None,
+    moto: bool = False,
     extra_env: dict[str, str] | None = None,
 ) -> Iterator[Stack]:
     """Every service behind a gateway on any free port, on exactly the servers given (none
     found or shared by accident), an events exchange of its own (deleted afterwards), two api
-    instances by default, and limits the load does not reach. Logs in run_dir/logs."""
+    instances by default, and limits the load does not reach; `moto`: upload stores in a moto
+    S3 server of its own (else the local directory backend). Logs in run_dir/logs."""
     with private_event_exchange(amqp_url, "test-chaos") as events_exchange:
         settings = StackSettings(
             instances=instances or {"auth": 1, "api": 2, "upload": 1, "ratelimit": 1},
@@ -107,6 +108,7 @@ def running_stack(
             amqp_url=amqp_url,
             events_exchange=events_exchange,
             ready_timeout=READY_TIMEOUT_S,
+            moto=moto,
             extra_env={"RATELIMIT_POLICIES": LOOSE_LIMITS, **(extra_env or {})},
         )
         with Stack(settings) as stack:
@@ -130,11 +132,14 @@ async def wait_exited(instance: Instance, within_s: float = 60.0) -> int:
     return int(code)
 
 
-async def respawn(stack: Stack, instance: Instance) -> Instance:
-    """Start `instance` again (same name, port and environment) once it has exited, put the
-    new one in its place in `stack.instances`, and wait until it is ready."""
+async def respawn(
+    stack: Stack, instance: Instance, env_changes: dict[str, str] | None = None
+) -> Instance:
+    """Start `instance` again (same name, port and environment, but for `env_changes`) once it
+    has exited, put the new one in its place in `stack.instances`, and wait until it is
+    ready."""
     await wait_exited(instance)
-    env = stack.service_env(instance.service, instance.name, instance.port)
+    env = stack.service_env(instance.service, instance.name, instance.port) | (env_changes or {})
     fresh = Instance.spawn(instance.service, instance.name, instance.port, env, stack.settings.logs)
     stack.instances[stack.instances.index(instance)] = fresh
     ready = lambda: http_ok(f"{fresh.url}/health/ready")  # noqa: E731

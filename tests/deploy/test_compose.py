@@ -16,7 +16,13 @@ import yaml
 
 from deploy.checks.references import variable_problems
 from deploy.kustomize import ROOT
-from gateway.render import COMPOSE_GATEWAY_PORT, COMPOSE_VIP_PORTS, SERVICES, render_compose
+from gateway.render import (
+    COMPOSE_GATEWAY_PORT,
+    COMPOSE_UNAVAILABLE_PORT,
+    COMPOSE_VIP_PORTS,
+    SERVICES,
+    render_compose,
+)
 from tools.devstack import GatewayLayout, render_gateway_config
 
 COMPOSE_FILE = ROOT / "compose.yaml"
@@ -158,7 +164,10 @@ def test_compose_gateway_is_the_local_gateway_but_for_its_upstream_addresses(
     tmp_path: Path,
 ) -> None:
     layout = GatewayLayout(
-        COMPOSE_GATEWAY_PORT, COMPOSE_VIP_PORTS, {s: [9000 + i] for i, s in enumerate(SERVICES)}
+        COMPOSE_GATEWAY_PORT,
+        COMPOSE_VIP_PORTS,
+        {s: [9000 + i] for i, s in enumerate(SERVICES)},
+        COMPOSE_UNAVAILABLE_PORT,
     )
     local = render_gateway_config(layout, Path("/tmp"), Path("/var/log/nginx")).splitlines()
     compose = render_compose().splitlines()

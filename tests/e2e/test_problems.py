@@ -28,8 +28,8 @@ PROBLEM_FIELDS = {"type", "title", "status", "detail", "instance", "request_id"}
 NOT_WALKED = {
     408: "a stalled body takes the gateway's 30 s client_body_timeout (upload: tests/upload)",
     500: "no fault can be injected into a running stack (tests/shared/test_http_app.py)",
-    502: "needs a dead upstream (tests/tools/test_devstack_gateway.py stops one)",
-    503: "needs saturated hashing or a dead Redis (tests/auth, tests/ratelimit)",
+    502: "needs an instance dying mid-request (tests/chaos/test_api_instances.py)",
+    503: "needs saturated hashing, a dead Redis, database or service (tests/auth, tests/chaos)",
     504: "needs an upstream that hangs for the 30 s read timeout",
 }
 

@@ -127,8 +127,9 @@ class Gateway:
 
 
 def layout_for(instance_ports: dict[str, list[int]]) -> GatewayLayout:
-    gateway_port, *vip_ports = free_ports(1 + len(SERVICES))
-    return GatewayLayout(gateway_port, dict(zip(SERVICES, vip_ports, strict=True)), instance_ports)
+    gateway_port, unavailable_port, *vip_ports = free_ports(2 + len(SERVICES))
+    vips = dict(zip(SERVICES, vip_ports, strict=True))
+    return GatewayLayout(gateway_port, vips, instance_ports, unavailable_port)
 
 
 @pytest.fixture(scope="module")
@@ -480,16 +481,22 @@ def test_api_routes_refuse_bodies_over_1_mib(gateway: Gateway) -> None:
 
 @pytest.mark.integration
 @needs_nginx
-def test_unreachable_service_is_a_502_problem(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("method", "path"), [("GET", "/api/health"), ("POST", "/api/auth/login")])
+def test_unreachable_service_is_a_503_problem_with_retry_after(
+    tmp_path: Path, method: str, path: str
+) -> None:
     [closed_port] = free_ports(1)
     layout = layout_for({service: [closed_port] for service in SERVICES})
     child = start_gateway(layout, tmp_path, tmp_path / "logs")
     try:
-        problem = assert_nginx_problem(send(layout.gateway_port, "GET", "/api/health"), 502)
+        reply = send(layout.gateway_port, method, path)
     finally:
         stop_children([child])
 
-    assert problem["title"] == "Bad Gateway"
+    problem = assert_nginx_problem(reply, 503)
+    assert problem["title"] == "Service Unavailable"
+    assert problem["instance"] == path
+    assert reply.header_values("Retry-After") == ["5"]
 
 
 # --- the whole stack behind its gateway --------------------------------------------------------

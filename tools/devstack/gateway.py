@@ -23,6 +23,7 @@ class GatewayLayout:
     gateway_port: int
     vip_ports: Mapping[str, int]
     instance_ports: Mapping[str, Sequence[int]]
+    unavailable_port: int  # answers 503 for a service with no instance taking requests
 
 
 def render_gateway_config(
@@ -46,6 +47,7 @@ def render_gateway_config(
         temp_dir=run_dir / "tmp",
         servers=servers,
         vip_ports=layout.vip_ports,
+        unavailable_port=layout.unavailable_port,
     )
 
 

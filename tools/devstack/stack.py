@@ -193,11 +193,11 @@ class Stack:
     def _plan_ports(self) -> GatewayLayout:
         s = self.settings
         instance_count = sum(s.instances[svc] for svc in SERVICES)
-        ports = iter(free_ports(instance_count + len(SERVICES) + 1))
+        ports = iter(free_ports(instance_count + len(SERVICES) + 2))
         gateway_port = s.gateway_port or next(ports)
         vip_ports = {svc: next(ports) for svc in SERVICES}
         instance_ports = {svc: [next(ports) for _ in self._numbers(svc)] for svc in SERVICES}
-        return GatewayLayout(gateway_port, vip_ports, instance_ports)
+        return GatewayLayout(gateway_port, vip_ports, instance_ports, next(ports))
 
     def _numbers(self, service: str) -> range:
         return range(1, self.settings.instances[service] + 1)

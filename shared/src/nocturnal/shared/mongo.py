@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Generic, Protocol, TypeVar
 
+import pymongo
 from aiohttp import web
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -24,18 +25,27 @@ from nocturnal.shared.unit_of_work import Transaction
 Document = dict[str, Any]
 T = TypeVar("T")
 R = TypeVar("R")
+# Every operation, and every transaction with its retries, ends within this many seconds
+# (PyMongo's client-side operation timeout, `timeoutMS`): an unreachable or hung server costs a
+# request at most this, then it answers 503 (nocturnal.shared.mongo_errors). Long enough for a
+# loaded server's slow commit, short enough to answer before the gateway's 30 s read timeout.
+OPERATION_TIMEOUT_S = 10.0
+# How long to look for a reachable server before an operation gives up (a stopped server).
+SERVER_SELECTION_TIMEOUT_MS = 5000
 MONGO_CLIENT = web.AppKey("mongo_client", AsyncMongoClient)
 MONGO_DB = web.AppKey("mongo_db", AsyncDatabase)
 
 
 def connect(url: str, *, app_name: str) -> AsyncMongoClient[Document]:
-    """An `AsyncMongoClient` with tz-aware UTC datetimes and bounded server-selection time."""
+    """An `AsyncMongoClient` with tz-aware UTC datetimes, bounded server-selection time and a
+    time limit on every operation (`OPERATION_TIMEOUT_S`)."""
     return AsyncMongoClient(
         url,
         tz_aware=True,
         appname=app_name,
-        serverSelectionTimeoutMS=5000,
+        serverSelectionTimeoutMS=SERVER_SELECTION_TIMEOUT_MS,
         connectTimeoutMS=3000,
+        timeoutMS=int(OPERATION_TIMEOUT_S * 1000),
         uuidRepresentation="standard",
     )
 
@@ -47,15 +57,16 @@ async def in_transaction(
 
     Uses PyMongo's `with_transaction`, which retries the whole callback on
     `TransientTransactionError` and the commit on `UnknownTransactionCommitResult` for up to
-    120 s; `work` must therefore be safe to run again. Errors raised by `work` abort and
-    propagate.
+    `OPERATION_TIMEOUT_S` in all (then `ExecutionTimeout` or `NetworkTimeout`); `work` must
+    therefore be safe to run again. Errors raised by `work` abort and propagate.
     """
-    async with client.start_session() as session:
-        return await session.with_transaction(
-            work,
-            read_concern=ReadConcern("majority"),
-            write_concern=WriteConcern("majority"),
-        )
+    with pymongo.timeout(OPERATION_TIMEOUT_S):
+        async with client.start_session() as session:
+            return await session.with_transaction(
+                work,
+                read_concern=ReadConcern("majority"),
+                write_concern=WriteConcern("majority"),
+            )
 
 
 class EventSink(Protocol):

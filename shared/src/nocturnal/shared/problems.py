@@ -186,7 +186,8 @@ PROBLEM_TYPES: Mapping[int, ProblemType] = MappingProxyType(
                 "bad-gateway",
                 "Bad Gateway",
                 "The service behind this route did not answer.",
-                "no instance of the route's service accepts connections",
+                "an instance of the route's service failed while answering a request that is not"
+                " safe to send to another (POST, PATCH)",
                 gateway=True,
             ),
             ProblemType(
@@ -196,7 +197,8 @@ PROBLEM_TYPES: Mapping[int, ProblemType] = MappingProxyType(
                 "The service is unavailable; retry later.",
                 "an instance is at its bound of work in progress: requests (`MAX_IN_FLIGHT`),"
                 " uploads (`UPLOAD_MAX_CONCURRENT`) or auth's password hashing; a tier is set"
-                " while the rate-limit store is unreachable (all with `Retry-After`)",
+                " while the rate-limit store is unreachable; the database is unreachable or hung;"
+                " no instance of the route's service accepts connections (all with `Retry-After`)",
                 gateway=True,
             ),
             ProblemType(

@@ -17,6 +17,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from nocturnal.shared.config import ServiceSettings
 from nocturnal.shared.events.catalogue import SUBSCRIPTIONS, catalogue_queues
+from nocturnal.shared.events.connection_log import BrokerConnectionLog, quiet_broker_client_logs
 from nocturnal.shared.events.consumer import (
     ACK_POLICY,
     AckPolicy,
@@ -123,6 +124,7 @@ class EventBus:
         self._pending: list[tuple[QueueSpec, EventProcessor, Reattach | None]] = []
         self._has_service_queue = False
         self._connection: AbstractRobustConnection | None = None
+        self._connection_log: BrokerConnectionLog | None = None
         self._publisher: EventPublisher | None = None
         self._relay: OutboxRelay | None = None
         self.consumers: list[EventConsumer] = []
@@ -284,6 +286,8 @@ class EventBus:
             client_properties={"connection_name": f"{self.service}/{self.instance}"},
         )
         self._connection = connection
+        quiet_broker_client_logs()
+        self._connection_log = BrokerConnectionLog(connection, f"{self.service}/{self.instance}")
         # A queue this process consumes is declared once, by its consumer (on the robust
         # channel that redeclares it after a reconnect); the rest of the catalogue here.
         consumed = {queue.name for queue, _, _ in self._pending}
@@ -319,6 +323,8 @@ class EventBus:
             await consumer.start()
 
     async def _close(self) -> None:
+        if self._connection_log is not None:
+            self._connection_log.closing()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._close_timeout
 

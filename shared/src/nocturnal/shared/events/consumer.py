@@ -38,6 +38,7 @@ from nocturnal.shared.events.topology import (
     declare,
 )
 from nocturnal.shared.metrics import EVENTS_DEAD_LETTERED
+from nocturnal.shared.mongo_errors import database_unavailable
 from nocturnal.shared.tracing import consuming
 
 __all__ = [
@@ -457,8 +458,7 @@ class EventConsumer:
             await self._dead_letter(message, DeathReason.INVALID_PAYLOAD, detail, deliveries=1)
             return
         try:
-            async with asyncio.timeout(self._handler_timeout):
-                applied = await self._processor.process(event)
+            applied = await self._process_while_database_answers(event)
         except Exception as exc:
             _log.exception(
                 "event_handler_failed",
@@ -473,6 +473,31 @@ class EventConsumer:
             "event_processed" if applied else "event_duplicate_skipped", queue=self.queue.name
         )
         await self._settle(self._policy.processed(message))
+
+    async def _process_while_database_answers(self, event: CloudEvent) -> bool:
+        """Process `event`; while the database is unreachable, hold the message and try again
+        (with the retry delays) instead of spending a delivery on it: an outage longer than
+        the deliveries allowed must not dead-letter good events. One warning when it starts
+        waiting, one line when it goes on. Gives up (raises) only when the consumer closes."""
+        waits = 0
+        while True:
+            try:
+                async with asyncio.timeout(self._handler_timeout):
+                    applied = await self._processor.process(event)
+            except Exception as exc:
+                if not database_unavailable(exc) or self._closing.is_set():
+                    raise
+                waits += 1
+                if waits == 1:
+                    _log.warning(
+                        "event_handler_waiting_for_database", queue=self.queue.name, error=repr(exc)
+                    )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._closing.wait(), self._policy.retry_delay(waits))
+                continue
+            if waits:
+                _log.info("event_handler_database_back", queue=self.queue.name, attempts=waits + 1)
+            return applied
 
     async def _retry_or_dead_letter(
         self, message: AbstractIncomingMessage, event: CloudEvent, error: Exception

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from nocturnal.shared.mongo_errors import DATABASE_UNAVAILABLE, RETRY_AFTER_S
 from nocturnal.shared.paging import InvalidCursor
 from nocturnal.shared.problems import Problem, validation_problem
 
@@ -48,10 +49,15 @@ class ProblemOf:
 ProblemTable = Mapping[type[Exception], ProblemOf]
 """A service's domain and use-case errors → the problems its clients get."""
 
+_DATABASE_UNAVAILABLE = ProblemOf(
+    503, "the database is unavailable; retry later", headers={"Retry-After": str(RETRY_AFTER_S)}
+)
+
 SHARED_PROBLEMS: ProblemTable = {
     InvalidCursor: ProblemOf(
         400, errors=lambda _: [{"field": "cursor", "message": "invalid cursor"}]
-    )
+    ),
+    **dict.fromkeys(DATABASE_UNAVAILABLE, _DATABASE_UNAVAILABLE),
 }
 """Errors of the shared library every service answers the same way."""
 
