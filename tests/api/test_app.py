@@ -19,4 +19,10 @@ async def test_api_health_names_service_and_instance(client: TestClient) -> None
 async def test_readiness_covers_mongodb_and_the_event_bus(client: TestClient) -> None:
     resp = await client.get("/health/ready")
     assert resp.status == 200
-    assert (await resp.json())["checks"] == {"mongodb": "ok", "ratelimit": "ok", "rabbitmq": "ok"}
+    assert (await resp.json())["checks"] == {
+        "mongodb": "ok",
+        "ratelimit": "ok",
+        "rabbitmq": "ok",
+        "auth": "ok",  # the peer breakers, reported (issue 10)
+        "upload": "ok",
+    }

@@ -16,8 +16,9 @@ from token_issuer import KeyServer
 
 from nocturnal.shared.auth.claims import AUDIENCE, ISSUER, InvalidToken
 from nocturnal.shared.auth.jwks import JwksCache, http_jwks
-from nocturnal.shared.auth.revocation import RevocationList
+from nocturnal.shared.auth.revocation import RevocationList, http_revocations
 from nocturnal.shared.auth.verifier import TokenVerifier
+from nocturnal.shared.breaker import CircuitBreaker
 
 
 @pytest.fixture
@@ -29,7 +30,8 @@ async def keys() -> Any:
 
 def verifier_for(keys: Any, **cache_options: Any) -> TokenVerifier:
     return TokenVerifier(
-        JwksCache(http_jwks(keys.session, keys.jwks_url), **cache_options), RevocationList()
+        JwksCache(http_jwks(keys.session, keys.jwks_url, CircuitBreaker("auth")), **cache_options),
+        RevocationList(),
     )
 
 
@@ -201,14 +203,15 @@ async def test_revocation_follower_loads_epochs_and_applies_events() -> None:
     revocations = RevocationList()
     async with TestServer(app) as server, aiohttp.ClientSession() as session:
         follower = RevocationFollower(
-            revocations, http_revocations(session, str(server.make_url("/")))
+            revocations,
+            http_revocations(session, str(server.make_url("/")), CircuitBreaker("auth")),
         )
         await follower.load()
         await follower.apply(
             new_event("auth.tokens_revoked", {"user_id": "u2", "not_before": 1_999}, service="auth")
         )
         await RevocationFollower(
-            revocations, http_revocations(session, "http://127.0.0.1:9")
+            revocations, http_revocations(session, "http://127.0.0.1:9", CircuitBreaker("auth"))
         ).load()  # auth down
     assert revocations.is_revoked("u1", 1_999_999_999)
     assert not revocations.is_revoked("u1", 2_000_000_000)
@@ -223,7 +226,8 @@ async def test_revocation_follower_refuses_malformed_events() -> None:
 
     async with aiohttp.ClientSession() as session:
         follower = RevocationFollower(
-            RevocationList(), http_revocations(session, "http://127.0.0.1:9")
+            RevocationList(),
+            http_revocations(session, "http://127.0.0.1:9", CircuitBreaker("auth")),
         )
         with pytest.raises(ValidationError):
             await follower.apply(new_event("auth.tokens_revoked", {"user_id": 5}, service="auth"))
@@ -232,7 +236,7 @@ async def test_revocation_follower_refuses_malformed_events() -> None:
 async def test_a_known_key_is_answered_at_once_while_a_stale_set_refreshes(keys: Any) -> None:
     kid = keys.add_key()
     calls = 0
-    http = http_jwks(keys.session, keys.jwks_url)
+    http = http_jwks(keys.session, keys.jwks_url, CircuitBreaker("auth"))
 
     async def slow_source() -> dict[str, Any]:
         nonlocal calls
@@ -266,7 +270,9 @@ class Clock:
 
 
 def remembering_verifier(keys: Any, clock: Clock, **options: Any) -> TokenVerifier:
-    jwks = JwksCache(http_jwks(keys.session, keys.jwks_url), min_refetch_s=0)
+    jwks = JwksCache(
+        http_jwks(keys.session, keys.jwks_url, CircuitBreaker("auth")), min_refetch_s=0
+    )
     return TokenVerifier(jwks, RevocationList(), clock=clock, **options)
 
 
@@ -348,7 +354,11 @@ async def test_a_remembered_token_is_checked_again_when_its_kid_names_another_ke
 
 async def test_a_remembered_token_dies_with_its_key_past_the_grace(keys: Any) -> None:
     clock = Clock()
-    jwks = JwksCache(http_jwks(keys.session, keys.jwks_url), min_refetch_s=0, retired_grace_s=0)
+    jwks = JwksCache(
+        http_jwks(keys.session, keys.jwks_url, CircuitBreaker("auth")),
+        min_refetch_s=0,
+        retired_grace_s=0,
+    )
     verifier = TokenVerifier(jwks, RevocationList(), clock=clock)
     old = keys.add_key()
     token = keys.token(kid=old)
@@ -377,3 +387,58 @@ async def test_a_refused_token_is_not_remembered(keys: Any, signature_checks: li
         with pytest.raises(InvalidToken, match="expired"):
             await verifier.verify(expired)
     assert signature_checks == [expired, expired]
+
+
+async def test_auth_failing_opens_its_breaker_for_keys_and_revocations_alike() -> None:
+    # Issue 10: JWKS and revocation reads go through auth's one peer breaker: after three
+    # failures neither is sent until the half-open probe.
+    from nocturnal.shared.breaker import BreakerOpen
+    from nocturnal.shared.http.client import peer_session
+
+    hits: list[str] = []
+
+    async def unavailable(request: web.Request) -> web.Response:
+        hits.append(request.path)
+        return web.json_response({"status": 503}, status=503)
+
+    app = web.Application()
+    app.router.add_get("/.well-known/jwks.json", unavailable)
+    app.router.add_get("/v1/revocations", unavailable)
+    now = [0.0]
+    breaker = CircuitBreaker("auth", failure_threshold=3, open_s=2.0, clock=lambda: now[0])
+    async with TestServer(app) as server, peer_session(0.5) as session:
+        base = str(server.make_url("")).rstrip("/")
+        keys = http_jwks(session, f"{base}/.well-known/jwks.json", breaker)
+        epochs = http_revocations(session, base, breaker)
+        for read in (keys, epochs, keys):
+            with pytest.raises(aiohttp.ClientResponseError):
+                await read()
+        for read in (keys, epochs):
+            with pytest.raises(BreakerOpen):
+                await read()
+        assert len(hits) == 3
+        now[0] += 2.0
+        with pytest.raises(aiohttp.ClientResponseError):
+            await epochs()  # the probe: auth still failing, open again
+        with pytest.raises(BreakerOpen):
+            await keys()
+        assert len(hits) == 4
+
+
+async def test_a_peer_breaker_is_one_per_peer_and_reported_by_readiness() -> None:
+    from nocturnal.shared.config import ServiceSettings
+    from nocturnal.shared.health import READINESS
+    from nocturnal.shared.http.app import create_service_app
+    from nocturnal.shared.http.client import peer_breaker
+
+    app = create_service_app(ServiceSettings(), service="test")
+    auth = peer_breaker(app, "auth")
+    assert peer_breaker(app, "auth") is auth
+    assert peer_breaker(app, "upload") is not auth
+    ready, checks = await app[READINESS].evaluate()
+    assert (ready, checks["auth"], checks["upload"]) == (True, "ok", "ok")
+    for _ in range(3):
+        auth.failure()
+    ready, checks = await app[READINESS].evaluate()
+    # Reported, not failing readiness: the service serves on with its cached keys.
+    assert (ready, checks["auth"], checks["upload"]) == (True, "failing", "ok")

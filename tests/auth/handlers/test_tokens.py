@@ -19,6 +19,7 @@ from nocturnal.shared.auth.claims import InvalidToken
 from nocturnal.shared.auth.jwks import JwksCache, http_jwks
 from nocturnal.shared.auth.revocation import RevocationList
 from nocturnal.shared.auth.verifier import TokenVerifier
+from nocturnal.shared.breaker import CircuitBreaker
 
 TIME_CLAIMS = ("exp", "iat", "nbf")
 
@@ -32,7 +33,11 @@ async def test_an_issued_token_verifies_with_the_shared_verifier_over_the_jwks_r
 ) -> None:
     body = await register(client, role="nurse")
     async with aiohttp.ClientSession() as session:
-        jwks = JwksCache(http_jwks(session, str(client.make_url("/.well-known/jwks.json"))))
+        jwks = JwksCache(
+            http_jwks(
+                session, str(client.make_url("/.well-known/jwks.json")), CircuitBreaker("auth")
+            )
+        )
         principal = await TokenVerifier(jwks, RevocationList()).verify(body["access_token"])
     assert principal.user_id == body["user"]["id"]
     assert principal.role == "nurse"
@@ -126,7 +131,11 @@ async def test_a_token_signed_by_another_key_under_the_real_kid_is_401(
         headers={"kid": kid, "typ": "at+jwt"},
     )
     async with aiohttp.ClientSession() as session:
-        jwks = JwksCache(http_jwks(session, str(client.make_url("/.well-known/jwks.json"))))
+        jwks = JwksCache(
+            http_jwks(
+                session, str(client.make_url("/.well-known/jwks.json")), CircuitBreaker("auth")
+            )
+        )
         with pytest.raises(InvalidToken):
             await TokenVerifier(jwks, RevocationList()).verify(forged)
     resp = await client.get("/api/auth/me", headers={"Authorization": f"Bearer {forged}"})

@@ -28,6 +28,7 @@ async def test_readiness_covers_mongodb_storage_and_the_broker(client: TestClien
         "storage": "ok",
         "ratelimit": "ok",
         "rabbitmq": "ok",
+        "auth": "ok",  # auth's peer breaker, reported (issue 10)
     }
     assert (await client.get("/health/live")).status == 200
     spec = await (await client.get("/openapi.json")).json()

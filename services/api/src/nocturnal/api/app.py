@@ -29,7 +29,7 @@ from nocturnal.shared.auth.revocation import http_revocations
 from nocturnal.shared.erasure import MongoErasureLedger
 from nocturnal.shared.events import EventBus
 from nocturnal.shared.http.app import CleanupContext, create_service_app
-from nocturnal.shared.http.client import HTTP_SESSION, http_session_context
+from nocturnal.shared.http.client import HTTP_SESSION, http_session_context, peer_breaker
 from nocturnal.shared.http.errors import domain_error_middleware
 from nocturnal.shared.http.events import serving_events
 from nocturnal.shared.mongo import MONGO_DB, Document, MongoUnitOfWork, mongo_context
@@ -71,13 +71,18 @@ def events_context(settings: ApiSettings) -> CleanupContext:
         bus = EventBus.for_service(settings, service=SERVICE, db=db)
         uow = MongoUnitOfWork(db.client, mongo_repositories(db), bus)
         photos = UploadClient(
-            app[HTTP_SESSION], settings.upload_url, expires_in_s=settings.photo_url_ttl_s
+            app[HTTP_SESSION],
+            settings.upload_url,
+            expires_in_s=settings.photo_url_ttl_s,
+            breaker=peer_breaker(app, "upload"),
         )
         marketplace = Marketplace(uow)
         profiles, notifications = Profiles(uow, photos), Notifications(uow)
         handlers = EventHandlers(marketplace, profiles, notifications).table()
         bus.subscribe({name: uow.joining(handler) for name, handler in handlers.items()})
-        revocations = http_revocations(app[HTTP_SESSION], settings.auth_url)
+        revocations = http_revocations(
+            app[HTTP_SESSION], settings.auth_url, peer_breaker(app, "auth")
+        )
         async with serving_events(app, bus, revocations=revocations):
             app[MARKETPLACE] = marketplace
             app[PROFILES] = profiles

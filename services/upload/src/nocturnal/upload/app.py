@@ -21,7 +21,7 @@ from nocturnal.shared.erasure import MongoErasureLedger
 from nocturnal.shared.events import EventBus
 from nocturnal.shared.health import READINESS
 from nocturnal.shared.http.app import CleanupContext, create_service_app
-from nocturnal.shared.http.client import HTTP_SESSION, http_session_context
+from nocturnal.shared.http.client import HTTP_SESSION, http_session_context, peer_breaker
 from nocturnal.shared.http.errors import domain_error_middleware
 from nocturnal.shared.http.events import serving_events
 from nocturnal.shared.http.overload import InFlightLimit
@@ -166,7 +166,9 @@ def _events_context(settings: UploadSettings) -> CleanupContext:
         uow = MongoUnitOfWork(db.client, mongo_repositories(db), bus)
         files = FileService(uow, app[STORAGE], max_bytes=settings.max_bytes())
         bus.subscribe({name: uow.joining(h) for name, h in event_handlers(files).items()})
-        revocations = http_revocations(app[HTTP_SESSION], settings.auth_url)
+        revocations = http_revocations(
+            app[HTTP_SESSION], settings.auth_url, peer_breaker(app, "auth")
+        )
         async with serving_events(app, bus, revocations=revocations):
             app[FILES] = files
             yield

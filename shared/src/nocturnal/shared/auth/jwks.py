@@ -12,6 +12,8 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from nocturnal.shared.auth.claims import ALGORITHM, TOKEN_HORIZON_S
+from nocturnal.shared.breaker import CircuitBreaker
+from nocturnal.shared.http.client import PEER_FAILURES
 from nocturnal.shared.logging import get_logger
 from nocturnal.shared.metrics import JWKS_REFRESHES
 
@@ -22,17 +24,20 @@ KeyFetch = Callable[[], Awaitable[dict[str, Ed25519PublicKey]]]
 """Reads the currently published Ed25519 public keys by `kid` (raises on failure)."""
 
 
-def http_jwks(session: aiohttp.ClientSession, jwks_url: str) -> KeyFetch:
-    """A `KeyFetch` reading a JWK Set (RFC 7517) over HTTP: how api and upload find auth's keys.
+def http_jwks(session: aiohttp.ClientSession, jwks_url: str, breaker: CircuitBreaker) -> KeyFetch:
+    """A `KeyFetch` reading a JWK Set (RFC 7517) over HTTP: how api and upload find auth's keys,
+    through `breaker` (auth's peer breaker).
 
-    The returned callable raises `aiohttp.ClientError`, `TimeoutError` or `ValueError` (not a
-    JWK Set).
+    The returned callable raises `aiohttp.ClientError`, `TimeoutError`, `BreakerOpen` (auth
+    failed just before: not asked) or `ValueError` (not a JWK Set).
     """
 
     async def fetch() -> dict[str, Ed25519PublicKey]:
-        async with session.get(jwks_url) as response:
-            response.raise_for_status()
-            return _parse_jwks(await response.json())
+        with breaker.guard(PEER_FAILURES):
+            async with session.get(jwks_url) as response:
+                response.raise_for_status()
+                body = await response.json()
+        return _parse_jwks(body)
 
     return fetch
 

@@ -12,7 +12,7 @@ from nocturnal.shared.auth.jwks import JwksCache, http_jwks
 from nocturnal.shared.auth.revocation import RevocationList
 from nocturnal.shared.auth.verifier import TokenVerifier
 from nocturnal.shared.http.app import CleanupContext
-from nocturnal.shared.http.client import HTTP_SESSION
+from nocturnal.shared.http.client import HTTP_SESSION, peer_breaker
 from nocturnal.shared.logging import bind_context, get_logger
 from nocturnal.shared.problems import forbidden, unauthorized
 
@@ -72,12 +72,12 @@ def token_verifier_context(auth_url: str, *, leeway_s: int = 30) -> CleanupConte
     """aiohttp cleanup context: a `TokenVerifier` on `{auth_url}/.well-known/jwks.json`.
 
     Needs `app[HTTP_SESSION]` (register `http_session_context` first). The JWKS is fetched
-    at start when auth answers, otherwise on first use.
+    at start when auth answers, otherwise on first use, through auth's `peer_breaker`.
     """
 
     async def context(app: web.Application) -> AsyncIterator[None]:
         jwks_url = f"{auth_url.rstrip('/')}/.well-known/jwks.json"
-        jwks = JwksCache(http_jwks(app[HTTP_SESSION], jwks_url))
+        jwks = JwksCache(http_jwks(app[HTTP_SESSION], jwks_url, peer_breaker(app, "auth")))
         app[TOKEN_VERIFIER] = TokenVerifier(jwks, RevocationList(), leeway_s=leeway_s)
         # Not a readiness check: a peer outage must not take every api pod out of service.
         await jwks.refresh(force=True)

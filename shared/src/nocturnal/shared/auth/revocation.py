@@ -12,9 +12,11 @@ from pydantic import BaseModel
 from typing_extensions import TypedDict
 
 from nocturnal.shared.auth.claims import TOKEN_HORIZON_S
+from nocturnal.shared.breaker import CircuitBreaker
 from nocturnal.shared.event_payloads import TokensRevokedData
 from nocturnal.shared.events.bus import EventBus
 from nocturnal.shared.events.envelope import CloudEvent
+from nocturnal.shared.http.client import PEER_FAILURES
 from nocturnal.shared.logging import get_logger
 from nocturnal.shared.metrics import TOKEN_REVOCATIONS
 
@@ -68,15 +70,19 @@ EpochSource = Callable[[], Awaitable[list[RevocationEpoch]]]
 """Reads the revocation epochs still in force: `[{user_id, not_before}]` (raises on failure)."""
 
 
-def http_revocations(session: aiohttp.ClientSession, auth_url: str) -> EpochSource:
+def http_revocations(
+    session: aiohttp.ClientSession, auth_url: str, breaker: CircuitBreaker
+) -> EpochSource:
     """An `EpochSource` reading auth's internal `GET {auth_url}/v1/revocations`
-    (`{items: [{user_id, not_before}]}`)."""
+    (`{items: [{user_id, not_before}]}`) through `breaker` (auth's peer breaker; `BreakerOpen`
+    when auth failed just before)."""
     url = f"{auth_url.rstrip('/')}/v1/revocations"
 
     async def read() -> list[RevocationEpoch]:
-        async with session.get(url) as response:
-            response.raise_for_status()
-            body: dict[str, Any] = await response.json()
+        with breaker.guard(PEER_FAILURES):
+            async with session.get(url) as response:
+                response.raise_for_status()
+                body: dict[str, Any] = await response.json()
         return list(body.get("items", []))
 
     return read
