@@ -44,7 +44,7 @@ async def test_without_the_store_each_instance_allows_its_share_of_the_limit() -
     rl.counters.down = True
     decisions = [await rl.limiter.check("auth", IP, user_id="u1") for _ in range(4)]
     assert all(d.degraded for d in decisions)
-    assert decisions[0].limit == 3  # ceil(5 / 2)
+    assert (decisions[0].limit, decisions[0].remaining) == (5, 2)  # ceil(5 / 2) = 3 here
     assert [d.allowed for d in decisions] == [True, True, True, False]
     rl.counters.down = False
     rl.seconds.now += 1.0  # the breaker's next probe

@@ -158,3 +158,20 @@ async def test_a_request_that_never_finishes_is_cut_off_within_the_timeout(
     assert seconds <= 0.5 + 2.0 + EXIT_SLACK_S
     with pytest.raises(aiohttp.ClientError):
         await stuck
+
+
+async def test_a_burst_of_connections_queues_for_the_service_instead_of_being_dropped(
+    start: Start,
+) -> None:
+    # Found by a fresh-user trial: 600 concurrent logins through the gateway got 504s, the
+    # connects timing out on a full accept queue (aiohttp's default of 128) before the
+    # service could shed with 503. The listening socket's queue is what `ss` calls Send-Q.
+    from nocturnal.shared.http.app import LISTEN_BACKLOG
+
+    service = await start(drain_s=0.0)
+    ss = await asyncio.create_subprocess_exec(
+        "ss", "-Hltn", f"sport = :{service.port}", stdout=subprocess.PIPE
+    )
+    listening = (await ss.communicate())[0].decode().split()
+    somaxconn = int(await asyncio.to_thread(Path("/proc/sys/net/core/somaxconn").read_text))
+    assert int(listening[2]) == min(LISTEN_BACKLOG, somaxconn) >= 1024

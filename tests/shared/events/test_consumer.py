@@ -593,3 +593,46 @@ async def test_consumer_on_a_shared_connection_does_not_close_it(
     await consumer.close()
 
     assert not amqp.is_closed
+
+
+async def test_a_transaction_left_open_holds_the_event_until_it_ends_without_spending_deliveries(
+    db: AsyncDatabase[Any], scratch: Scratch, consumers: list[EventConsumer]
+) -> None:
+    # Found by the MongoDB chaos test: a transaction an outage cut off holds its documents until
+    # the server reaps it (60 s); the event touching them met write conflicts on every
+    # delivery and was dead-lettered. Contention is waited out like an outage now.
+    queue = scratch.service_queue("api", ["user.registered"], delivery_limit=1)
+    write = profile_writer(db)
+    attempts = 0
+
+    async def counted(event: CloudEvent, session: AsyncClientSession) -> None:
+        nonlocal attempts
+        attempts += 1
+        await write(event, session)
+
+    async with db.client.start_session() as blocker:
+        await blocker.start_transaction()
+        await db["profiles"].update_one(
+            {"_id": "u1"}, {"$set": {"held": True}}, upsert=True, session=blocker
+        )  # the abandoned transaction: holds u1's document, never commits
+        processor = InboxProcessor(db, {"user.registered": counted})
+        await start(
+            consumers,
+            EventConsumer(
+                scratch.connection, scratch.exchange, queue, processor, policy=FAST_RETRY
+            ),
+        )
+        await publish(scratch, registered("u1"))
+
+        async def conflicted_often() -> bool:
+            return attempts > 6  # far more than the one delivery allowed
+
+        await eventually(conflicted_often, "the handler meeting the held document")
+        await blocker.abort_transaction()  # what the server's reaping does
+
+    async def done() -> bool:
+        return await applied(db, "u1") == 1
+
+    await eventually(done, "the event applied once the document is free")
+    assert queue.dead_letter is not None
+    assert await ready_count(scratch, queue.dead_letter.name) == 0

@@ -25,3 +25,12 @@ def database_unavailable(exc: BaseException) -> bool:
     """True when `exc` says the database is unreachable or hung (see `DATABASE_UNAVAILABLE`),
     as opposed to refusing the operation (duplicate key, validation, ...)."""
     return isinstance(exc, DATABASE_UNAVAILABLE)
+
+
+def transaction_contended(exc: BaseException) -> bool:
+    """True when `exc` is a transaction's transient failure (`TransientTransactionError`: a
+    write conflict with another transaction). Not the operation's fault, and it ends by
+    itself: the other transaction commits or aborts, or the server reaps it (at the latest
+    `transactionLifetimeLimitSeconds` after it began — 60 s — for one a client abandoned,
+    e.g. cut off by an outage)."""
+    return isinstance(exc, PyMongoError) and exc.has_error_label("TransientTransactionError")

@@ -206,7 +206,8 @@ PROBLEM_TYPES: Mapping[int, ProblemType] = MappingProxyType(
                 "gateway-timeout",
                 "Gateway Timeout",
                 "The service behind this route did not answer in time.",
-                "the route's service did not answer within the gateway's read timeout",
+                "the route's service did not accept the connection (3 s) or answer (the read"
+                " timeout) in time",
                 gateway=True,
             ),
             ProblemType(

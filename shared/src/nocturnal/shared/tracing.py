@@ -56,7 +56,9 @@ def configure_tracing(
     if processor is None:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        processor = BatchSpanProcessor(OTLPSpanExporter())
+        from nocturnal.shared.trace_export import GuardedExporter
+
+        processor = BatchSpanProcessor(GuardedExporter(OTLPSpanExporter()))
     # Probes and scrapes every few seconds are not traces worth keeping (unless told otherwise).
     os.environ.setdefault(EXCLUDED_URLS_VARIABLE, r"/health/.*,/metrics")
     resource = Resource.create({"service.name": service, "service.instance.id": instance})

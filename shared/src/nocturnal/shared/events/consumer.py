@@ -38,7 +38,7 @@ from nocturnal.shared.events.topology import (
     declare,
 )
 from nocturnal.shared.metrics import EVENTS_DEAD_LETTERED
-from nocturnal.shared.mongo_errors import database_unavailable
+from nocturnal.shared.mongo_errors import database_unavailable, transaction_contended
 from nocturnal.shared.tracing import consuming
 
 __all__ = [
@@ -475,17 +475,20 @@ class EventConsumer:
         await self._settle(self._policy.processed(message))
 
     async def _process_while_database_answers(self, event: CloudEvent) -> bool:
-        """Process `event`; while the database is unreachable, hold the message and try again
-        (with the retry delays) instead of spending a delivery on it: an outage longer than
-        the deliveries allowed must not dead-letter good events. One warning when it starts
-        waiting, one line when it goes on. Gives up (raises) only when the consumer closes."""
+        """Process `event`; while the database is unreachable, or its transaction keeps meeting
+        a conflicting one (e.g. one an outage cut off, held until the server reaps it), hold
+        the message and try again (with the retry delays) instead of spending a delivery on it:
+        an outage longer than the deliveries allowed must not dead-letter good events. One
+        warning when it starts waiting, one line when it goes on. Gives up (raises) only when
+        the consumer closes."""
         waits = 0
         while True:
             try:
                 async with asyncio.timeout(self._handler_timeout):
                     applied = await self._processor.process(event)
             except Exception as exc:
-                if not database_unavailable(exc) or self._closing.is_set():
+                waiting = database_unavailable(exc) or transaction_contended(exc)
+                if not waiting or self._closing.is_set():
                     raise
                 waits += 1
                 if waits == 1:

@@ -66,16 +66,20 @@ def decide_locally(
     cost: int = 1,
     share: int = 1,
 ) -> Decision:
-    """A degraded decision from `store`, allowing `ceil(limit / share)` units per window."""
-    limit = math.ceil(policy.limit(tier) / max(share, 1))
+    """A degraded decision from `store`, allowing `ceil(limit / share)` units per window.
+
+    The decision names the configured policy (`limit` is the policy's quota, as in every
+    `RateLimit-Policy` a client sees); `remaining` is what this instance's share has left.
+    """
+    share_limit = math.ceil(policy.limit(tier) / max(share, 1))
     allowed, remaining, reset, retry = store.hit(
-        key, limit=limit, window_s=policy.window_s, cost=cost
+        key, limit=share_limit, window_s=policy.window_s, cost=cost
     )
     return Decision(
         allowed=allowed,
         policy=policy.name,
         tier=tier,
-        limit=limit,
+        limit=policy.limit(tier),
         remaining=remaining,
         reset_s=reset,
         retry_after_s=retry,
