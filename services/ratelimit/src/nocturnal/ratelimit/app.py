@@ -3,8 +3,6 @@ instance count and the event bus into the use cases; every resource is a cleanup
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -19,6 +17,7 @@ from nocturnal.ratelimit.keys import LIMITER, REDIS, TIERS
 from nocturnal.ratelimit.routes import setup_routes
 from nocturnal.ratelimit.service_layer import SlidingWindowLimiter, Tiers
 from nocturnal.ratelimit.settings import RatelimitSettings
+from nocturnal.shared.background import in_background
 from nocturnal.shared.events import EventBus
 from nocturnal.shared.health import READINESS
 from nocturnal.shared.http.app import CleanupContext, create_service_app
@@ -47,13 +46,8 @@ def redis_context(settings: RatelimitSettings) -> CleanupContext:
         # Reported, not failing: with Redis down this service still answers (degraded mode).
         app[READINESS].add("redis", limiter.store_ready, critical=False)
         await instances.refresh()
-        counting = asyncio.create_task(instances.run(settings.ratelimit_peers_refresh_s))
-        try:
+        async with in_background(instances.run(settings.ratelimit_peers_refresh_s)):
             yield
-        finally:
-            counting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await counting
             await redis.aclose()
 
     return context

@@ -4,7 +4,6 @@ MongoDB and the event bus into the use cases; every resource is a cleanup contex
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -17,6 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from nocturnal.shared.auth.requests import token_verifier_context
 from nocturnal.shared.auth.revocation import http_revocations
+from nocturnal.shared.background import in_background
 from nocturnal.shared.erasure import MongoErasureLedger
 from nocturnal.shared.events import EventBus
 from nocturnal.shared.health import READINESS
@@ -137,13 +137,8 @@ async def _reconciling_periodically(
     if interval_s == 0:
         yield
         return
-    task = asyncio.create_task(_reconcile_every(reconciler, interval_s))
-    try:
+    async with in_background(_reconcile_every(reconciler, interval_s)):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 async def _reconcile_every(reconciler: Reconciler, interval_s: float) -> None:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from nocturnal.shared.background import in_background
 from nocturnal.shared.config import PeerSettings
 from nocturnal.shared.health import READINESS
 from nocturnal.shared.http.app import REQUEST_ID, SERVICE, CleanupContext, add_response_headers
@@ -87,12 +86,7 @@ def ratelimit_client_context(settings: PeerSettings) -> CleanupContext:
         # Reported, not failing: the service keeps serving with its local fallback.
         app[READINESS].add("ratelimit", client.ready, critical=False)
         await client.refresh()
-        refreshing = asyncio.create_task(client.run(settings.ratelimit_policies_refresh_s))
-        try:
+        async with in_background(client.run(settings.ratelimit_policies_refresh_s)):
             yield
-        finally:
-            refreshing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await refreshing
 
     return context
