@@ -322,11 +322,6 @@ def forbidden(detail: str | None = None) -> Problem:
     return Problem(403, detail)
 
 
-def not_found(detail: str | None = None) -> Problem:
-    """404: the resource does not exist or must not be revealed."""
-    return Problem(404, detail)
-
-
 def conflict(detail: str) -> Problem:
     """409: the request conflicts with the current state."""
     return Problem(409, detail)

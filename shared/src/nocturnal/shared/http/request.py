@@ -163,15 +163,6 @@ async def _read_at_most(request: web.Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def parse_model(model: type[ModelT], data: Any) -> ModelT:
-    """Validate already-decoded data against `model`; 400 on failure (the same problem as an
-    invalid body: `validation_problem`)."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise validation_problem(_field_errors(exc)) from None
-
-
 def integer_in(low: int, high: int) -> BeforeValidator:
     """A query model field's validator: ASCII digits for an integer from `low` to `high`
     (400 "must be an integer from `low` to `high`" otherwise). Put it after
