@@ -187,11 +187,11 @@ def request_pipeline(
         except (asyncio.CancelledError, ConnectionResetError):
             raise
         except Exception as exc:
-            problem = domain_problem(exc)
-            if problem is None:
+            answered = domain_problem(exc)
+            if answered is None:
                 log.exception("unhandled error")
-                problem = Problem(500)
-            return problem_response(request, problem)
+                answered = Problem(500)
+            return problem_response(request, answered)
 
     @web.middleware
     async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse:
