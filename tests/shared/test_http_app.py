@@ -61,6 +61,8 @@ async def problem(resp: Any, status: int) -> dict[str, Any]:
     assert body["status"] == status
     assert {"type", "title", "detail", "instance", "request_id"} <= body.keys()
     assert body["request_id"] == resp.headers["X-Request-ID"]
+    if status == 401:  # RFC 9110 §15.5.2: every 401 carries a challenge
+        assert resp.headers["WWW-Authenticate"].startswith("Bearer "), resp.headers
     return body
 
 

@@ -354,3 +354,32 @@ async def test_an_unknown_email_s_deletion_route_needs_a_token(client: TestClien
         json={"current_password": PASSWORD, "new_password": NEW_PASSWORD, "email": new_email()},
     )
     await problem(resp, 401)
+
+
+async def test_every_401_of_auth_carries_a_bearer_challenge(client: TestClient) -> None:
+    # RFC 9110 §15.5.2: a 401 without WWW-Authenticate is not a valid answer; each of auth's
+    # kinds of 401 (problem() asserts the header on every 401 it is given).
+    email = new_email()
+    account = await register(client, email=email)
+    used = account["refresh_token"]
+    assert await refresh(client, account) == 200
+    answers = {
+        "wrong password": await login(client, email, "not my password at all"),
+        "unknown e-mail": await login(client, new_email()),
+        "bad refresh token": await client.post(
+            "/api/auth/refresh", json={"refresh_token": "not-a-token"}
+        ),
+        "reused refresh token": await client.post(
+            "/api/auth/refresh", json={"refresh_token": used}
+        ),
+        "wrong current password": await change_password(
+            client, await signed_in(client, email, PASSWORD), "not it", NEW_PASSWORD
+        ),
+        "wrong deletion password": await delete_account(
+            client, await signed_in(client, email, PASSWORD), {"password": "not it"}
+        ),
+        "no access token": await client.get("/api/auth/me"),
+    }
+    for case, resp in answers.items():
+        await problem(resp, 401)
+        assert resp.headers["WWW-Authenticate"].startswith('Bearer realm="nocturnal"'), case
