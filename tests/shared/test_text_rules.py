@@ -15,6 +15,7 @@ from nocturnal.shared.http.app import create_service_app, json_response
 from nocturnal.shared.http.request import (
     MULTI_LINE,
     MULTI_LINE_TEXT_PATTERN,
+    REQUIRED_MULTI_LINE_TEXT_PATTERN,
     REQUIRED_TEXT_PATTERN,
     SECRET,
     TEXT_PATTERN,
@@ -87,6 +88,8 @@ def test_the_documented_patterns_refuse_what_they_can_express() -> None:
     assert not re.match(TEXT_PATTERN, "a\nb") and re.match(MULTI_LINE_TEXT_PATTERN, "a\nb")
     assert re.match(REQUIRED_TEXT_PATTERN, PERSIAN)
     assert not re.match(REQUIRED_TEXT_PATTERN, "  ")
+    assert re.match(REQUIRED_MULTI_LINE_TEXT_PATTERN, "a\nb")
+    assert not re.match(REQUIRED_MULTI_LINE_TEXT_PATTERN, " \n ")
 
 
 class Posting(RequestModel):

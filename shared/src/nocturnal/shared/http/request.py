@@ -7,6 +7,7 @@ import functools
 import ipaddress
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, TypeVar, get_args
 
 from aiohttp import web
@@ -103,34 +104,10 @@ def _secret_error(text: str) -> str | None:
     return None
 
 
-def _check_text(value: Any, rule: Callable[[str], str | None]) -> Any:
-    if isinstance(value, str) and (error := rule(value)):
-        raise ValueError(error)
-    if isinstance(value, list | tuple | set | frozenset):
-        for item in value:
-            _check_text(item, rule)
-    return value
-
-
-def _markers(annotation: Any) -> Iterator[Any]:
-    for arg in get_args(annotation):
-        yield arg
-        yield from _markers(arg)
-
-
-@functools.cache
-def _rule_of(model: type[BaseModel], name: str) -> Callable[[str], str | None]:
-    field = model.model_fields[name]
-    markers = {*field.metadata, *_markers(field.annotation)}
-    if SECRET in markers:
-        return _secret_error
-    return functools.partial(text_error, multi_line=MULTI_LINE in markers)
-
-
 # The rule as a JSON Schema pattern (ECMA-262, Python and Rust regex alike) for the OpenAPI
-# document, in part: the control, format, separator, surrogate and noncharacter code points of
-# the Basic Multilingual Plane (surrogates aside: a regex cannot name them everywhere).
-# Unassigned code points, stacked marks and the need for a visible character are not in it.
+# document, in part: the control, format, separator and noncharacter code points of the Basic
+# Multilingual Plane (surrogates aside: a regex cannot name them everywhere). Unassigned code
+# points, stacked marks and the need for a visible character are not in it.
 def _class_of(*categories: str, keep: str = "") -> str:
     ranges: list[list[int]] = []
     for code in range(0x10000):
@@ -147,23 +124,64 @@ def _class_of(*categories: str, keep: str = "") -> str:
     )
 
 
-_REFUSED_CLASS = _class_of("Cc", "Cf", "Zl", "Zp")
-_REFUSED_CLASS_MULTI_LINE = _class_of("Cc", "Cf", "Zl", "Zp", keep="\n")
-TEXT_PATTERN = f"^[^{_REFUSED_CLASS}]*$"
-REQUIRED_TEXT_PATTERN = f"^[^{_REFUSED_CLASS}]*[^\\s{_REFUSED_CLASS}][^{_REFUSED_CLASS}]*$"
-MULTI_LINE_TEXT_PATTERN = f"^[^{_REFUSED_CLASS_MULTI_LINE}]*$"
+def _patterns(refused: str) -> tuple[str, str]:
+    """(any text, a required one: something besides white space) refusing `refused`."""
+    return f"^[^{refused}]*$", f"^[^{refused}]*[^\\s{refused}][^{refused}]*$"
 
 
-def _document_text_rule(schema: dict[str, Any], rule: Callable[[str], str | None]) -> None:
+TEXT_PATTERN, REQUIRED_TEXT_PATTERN = _patterns(_class_of("Cc", "Cf", "Zl", "Zp"))
+MULTI_LINE_TEXT_PATTERN, REQUIRED_MULTI_LINE_TEXT_PATTERN = _patterns(
+    _class_of("Cc", "Cf", "Zl", "Zp", keep="\n")
+)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """How a text field is checked (`error`) and documented (None: no pattern)."""
+
+    error: Callable[[str], str | None]
+    pattern: str | None = None
+    required_pattern: str | None = None
+
+
+_SINGLE_LINE = _Rule(text_error, TEXT_PATTERN, REQUIRED_TEXT_PATTERN)
+_MULTI_LINE = _Rule(
+    functools.partial(text_error, multi_line=True),
+    MULTI_LINE_TEXT_PATTERN,
+    REQUIRED_MULTI_LINE_TEXT_PATTERN,
+)
+_SECRET = _Rule(_secret_error)
+
+
+def _check_text(value: Any, rule: _Rule) -> Any:
+    if isinstance(value, str) and (error := rule.error(value)):
+        raise ValueError(error)
+    if isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            _check_text(item, rule)
+    return value
+
+
+def _markers(annotation: Any) -> Iterator[Any]:
+    for arg in get_args(annotation):
+        yield arg
+        yield from _markers(arg)
+
+
+@functools.cache
+def _rule_of(model: type[BaseModel], name: str) -> _Rule:
+    field = model.model_fields[name]
+    markers = {*field.metadata, *_markers(field.annotation)}
+    if SECRET in markers:
+        return _SECRET
+    return _MULTI_LINE if MULTI_LINE in markers else _SINGLE_LINE
+
+
+def _document_text_rule(schema: dict[str, Any], rule: _Rule) -> None:
     if schema.get("type") == "string" and not {"pattern", "format", "enum", "const"} & set(schema):
-        if rule is _secret_error:
-            return
-        if schema.get("minLength", 0):
-            schema["pattern"] = REQUIRED_TEXT_PATTERN
-        elif isinstance(rule, functools.partial) and rule.keywords.get("multi_line"):
-            schema["pattern"] = MULTI_LINE_TEXT_PATTERN
-        else:
-            schema["pattern"] = TEXT_PATTERN
+        pattern = rule.required_pattern if schema.get("minLength", 0) else rule.pattern
+        if pattern is not None:
+            schema["pattern"] = pattern
     for branch in (schema.get("items"), *schema.get("anyOf", ())):
         if isinstance(branch, dict):
             _document_text_rule(branch, rule)
@@ -172,8 +190,8 @@ def _document_text_rule(schema: dict[str, Any], rule: Callable[[str], str | None
 class TextRules(BaseModel):
     """Base of request bodies and query strings: every text field follows `text_error`
     (single-line unless marked `MULTI_LINE`; a `SECRET` only refuses control characters), in
-    lists too, and its JSON Schema says so in part (`TEXT_PATTERN`, `REQUIRED_TEXT_PATTERN`,
-    `MULTI_LINE_TEXT_PATTERN` on every text without a pattern of its own).
+    lists too, and its JSON Schema says so in part (`TEXT_PATTERN`, `MULTI_LINE_TEXT_PATTERN`
+    or their `REQUIRED_` forms on every text without a pattern of its own).
 
     Raises:
         pydantic.ValidationError: a text breaks the rule (the message says how).
