@@ -24,7 +24,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-ENTRY_POINT_SHARE = 99.0  # frames on (nearly) every stack: __main__, run_app, ...
+# Our frames under which a whole service runs (its __main__, the shared serve loop): on every
+# stack of the event loop's thread, so they say nothing; left out of the text summary.
+ENTRY_POINTS = ("run_service (", "serve (")
 FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>.*?)(?::\d+)?\)$")
 OURS = "nocturnal (our code)"
 # Library of a frame, by the first path fragment that matches (order matters). Paths are as
@@ -188,9 +190,13 @@ def summarise(path: Path, top: int = 15) -> dict[str, Any]:
     }
 
 
+def _entry_point(name: str) -> bool:
+    return name.endswith("__main__.py)") or name.startswith(ENTRY_POINTS)
+
+
 def render(title: str, summary: dict[str, Any], lines: int = 8) -> str:
     """A summary as text: self time by library, the top `lines` functions by self time, and the
-    inclusive shares of our own functions (entry points on nearly every stack left out)."""
+    inclusive shares of our own functions (entry points left out)."""
     if "error" in summary:
         return f"{title} — py-spy failed: {summary['error']}"
     out = [f"{title} — {summary['samples']} samples (CPU time only)"]
@@ -198,6 +204,6 @@ def render(title: str, summary: dict[str, Any], lines: int = 8) -> str:
     out.append("  top functions by self time:")
     out += [f"    {p:5.1f}%  {name}" for name, p in summary["self"][:lines]]
     out.append("  our code, inclusive (on the stack):")
-    inner = [(name, p) for name, p in summary["ours"] if p < ENTRY_POINT_SHARE]
+    inner = [(name, p) for name, p in summary["ours"] if not _entry_point(name)]
     out += [f"    {p:5.1f}%  {name}" for name, p in inner[: lines + 4]]
     return "\n".join(out)
