@@ -9,6 +9,11 @@ py-spy samples with `--nonblocking`: it reads the process's memory without stopp
 profiled process runs at its own pace (an occasional torn stack is the price), and with
 `--full-filenames`: its default shortens a path to the import root ("api/app.py"), which hides
 whether a frame is ours (`nocturnal/`) or a library's.
+Servers with a thread per connection (SecantusDB, moto) are sampled with `--gil`: py-spy counts
+their threads blocked in `recv()` as running (three times their CPU time, measured against
+psutil), so only the thread holding the GIL is taken there; C code that releases the GIL is
+then missed, which they have little of. Our services keep every thread: their event loop idles
+outside any sample, and argon2 (auth) and SHA-256 (upload) work in C with the GIL released.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from typing import Any
 ENTRY_POINTS = ("run_service (", "serve (")
 FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>.*?)(?::\d+)?\)$")
 OURS = "nocturnal (our code)"
+THREAD_PER_CONNECTION = frozenset({"mongo", "s3"})  # sampled with --gil (see above)
 # Library of a frame, by the first path fragment that matches (order matters). Paths are as
 # `_short` leaves them: relative to site-packages, the standard library or a `src/` folder.
 LIBRARIES = (
@@ -72,9 +78,11 @@ def py_spy_binary() -> str | None:
     return str(beside) if beside.exists() else shutil.which("py-spy")
 
 
-def start_recording(pid: int, output: Path, rate: int = 200) -> subprocess.Popen[bytes]:
-    """Start `py-spy record --nonblocking` on `pid`, writing collapsed stacks to `output` when
-    it is interrupted (SIGINT), as `recording` does.
+def start_recording(
+    pid: int, output: Path, rate: int = 200, *, gil_only: bool = False
+) -> subprocess.Popen[bytes]:
+    """Start `py-spy record --nonblocking` on `pid` (only the GIL's holder when `gil_only`),
+    writing collapsed stacks to `output` when it is interrupted (SIGINT), as `recording` does.
 
     Raises:
         RuntimeError: py-spy is not installed.
@@ -85,6 +93,8 @@ def start_recording(pid: int, output: Path, rate: int = 200) -> subprocess.Popen
     output.parent.mkdir(parents=True, exist_ok=True)
     argv = [binary, "record", "--pid", str(pid), "--rate", str(rate), "--nonblocking"]
     argv += ["--full-filenames", "--format", "raw", "--output", str(output)]
+    if gil_only:
+        argv.append("--gil")
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -92,7 +102,8 @@ def start_recording(pid: int, output: Path, rate: int = 200) -> subprocess.Popen
 def recording(
     targets: Mapping[str, int], folder: Path, label: str, rate: int = 200
 ) -> Iterator[dict[str, dict[str, Any]]]:
-    """py-spy on every process of `targets` (name -> pid) while the block runs.
+    """py-spy on every process of `targets` (name -> pid) while the block runs; those named in
+    THREAD_PER_CONNECTION only while they hold the GIL.
 
     Writes `folder/<label>-<name>.txt` (collapsed stacks) and, after the block, fills the
     yielded dict with each process's `summarise` (plus "file"), or {"error": ...} when py-spy
@@ -102,7 +113,10 @@ def recording(
         RuntimeError: py-spy is not installed.
     """
     paths = {name: folder / f"{label}-{name}.txt" for name in targets}
-    recorders = {name: start_recording(pid, paths[name], rate) for name, pid in targets.items()}
+    recorders = {
+        name: start_recording(pid, paths[name], rate, gil_only=name in THREAD_PER_CONNECTION)
+        for name, pid in targets.items()
+    }
     summaries: dict[str, dict[str, Any]] = {}
     try:
         yield summaries
