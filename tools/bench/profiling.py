@@ -40,6 +40,7 @@ THREAD_PER_CONNECTION = frozenset({"mongo", "s3"})  # sampled with --gil (see ab
 LIBRARIES = (
     ("nocturnal/", OURS),
     ("secantus/", "SecantusDB"),
+    ("wiredtiger/", "SecantusDB"),  # its storage engine's bindings
     ("aiohttp/", "aiohttp"),
     ("pydantic", "pydantic"),
     ("pymongo/", "pymongo"),

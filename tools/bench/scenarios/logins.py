@@ -214,7 +214,7 @@ def run_p7(run: Run) -> None:
     capacity = max(best, (os.cpu_count() or 1) * max(r.per_cpu_s for r in logins))
     rate = 2 * capacity
     with rss_trace(auth_pid, interval_s=0.1) as trace:
-        report, _ = run.open_loop(login, rate, connections=4096, timeout_s=30.0)
+        report, overload_cpu = run.open_loop(login, rate, connections=4096, timeout_s=30.0)
     value, note = _overload_verdict(report, trace, settings.password_hash_wait_s)
     run.say(f"P7 overload at {rate:.0f}/s: answers {report.statuses}; {note}")
     run.add(
@@ -232,7 +232,7 @@ def run_p7(run: Run) -> None:
         "login": [r.to_json() for r in logins],
         "raw_1_thread": [r.__dict__ for r in raw],
         "raw_pool": pool.__dict__,
-        "overload": report.__dict__,
+        "overload": report.__dict__ | overload_cpu.to_json(),
         "overload_rss_mib": [round(sample / MiB, 1) for sample in trace.samples],
     }
     run.profile("P7", ("auth-1", "mongo"), lambda: run.drive(login, connections=LOGIN_CONNECTIONS))
