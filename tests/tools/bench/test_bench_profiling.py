@@ -49,6 +49,7 @@ def test_self_inclusive_library_and_own_code_shares(tmp_path: Path) -> None:
         ("nocturnal/shared/redis/client.py", "nocturnal (our code)"),
         ("nocturnal/shared/json_text.py", "nocturnal (our code)"),
         ("secantus/server/commands.py", "SecantusDB"),
+        ("wiredtiger/swig_wiredtiger.py", "SecantusDB"),
         ("bson/__init__.py", "pymongo"),
         ("argon2/_password_hasher.py", "argon2"),
         ("aiormq/connection.py", "aio-pika + aiormq"),
