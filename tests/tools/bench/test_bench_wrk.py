@@ -67,6 +67,7 @@ async def test_wrk_sends_several_bodies_in_turn(aiohttp_server: Any, tmp_path: P
 
     assert set(seen) == set(bodies)
     assert max(seen.values()) - min(seen.values()) <= 1  # one connection: strictly in turn
-    assert result.requests == sum(seen.values())
+    # The server may have read one request whose answer wrk stopped before counting.
+    assert sum(seen.values()) - result.requests in (0, 1)
     assert 0 < result.ok < result.requests
     assert result.ok == result.requests - result.non_2xx
