@@ -283,7 +283,8 @@ CASES = [
                 {
                     "email": u.email,
                     "password": secrets.token_urlsafe(18),
-                    "name": "Copy",
+                    # Not a word a random password can hold (passwords must not contain it).
+                    "name": "Zoë Copy",
                     "role": "nurse",
                 }
             ).encode(),

@@ -61,6 +61,8 @@ async def problem(resp: Any, status: int) -> dict[str, Any]:
     assert body["status"] == status
     assert {"type", "title", "detail", "instance", "request_id"} <= body.keys()
     assert body["request_id"] == resp.headers["X-Request-ID"]
+    if status == 401:  # RFC 9110 §15.5.2: every 401 carries a challenge
+        assert resp.headers["WWW-Authenticate"].startswith("Bearer "), resp.headers
     return body
 
 
@@ -353,11 +355,11 @@ async def test_text_with_control_or_bidi_override_characters_is_refused(
     body = await problem(await client.post("/shifts", json={"title": title, "hours": 1}), 400)
     assert body["errors"][0]["field"] == "title"
     # The validator's own words, without pydantic's "Value error, " in front.
-    assert body["errors"][0]["message"].startswith("must not contain control characters")
+    assert body["errors"][0]["message"].startswith("must not contain ")
 
 
-async def test_ordinary_unicode_and_line_breaks_are_kept(client: TestClient) -> None:
-    title = "Nachtdienst — Station 3\n\u043d\u043e\u0447\u044c \u2014 \u5916\u79d1"
+async def test_ordinary_unicode_is_kept(client: TestClient) -> None:
+    title = "Nachtdienst — Station 3 \u043d\u043e\u0447\u044c \u2014 \u5916\u79d1"
     resp = await client.post("/shifts", json={"title": title, "hours": 8})
     assert (await resp.json())["title"] == title
 

@@ -154,7 +154,8 @@ def test_query_models_become_parameters_and_paths_lose_their_patterns() -> None:
 
 def test_request_texts_document_the_characters_they_refuse() -> None:
     title = ShiftBody.model_json_schema()["properties"]["title"]
-    assert title["pattern"].startswith("^[^\\x00-\\x08")
+    assert title["pattern"].startswith("^[^\\u0000-\\u001f")  # control characters
+    assert "\\u200b" in title["pattern"]  # format characters such as zero-width space
 
 
 @pytest.mark.parametrize(

@@ -131,3 +131,35 @@ async def test_an_unknown_query_parameter_is_400_naming_it(
     resp = await send(scene["admin"], "GET", path, params={"limt": "5"})
     body = await problem(resp, 400)
     assert body["errors"] == [{"field": "limt", "message": "Extra inputs are not permitted"}]
+
+
+INVISIBLE = ["\u200b", "\ufeff", "\uffff", "a\u0301\u0302\u0303\u0304\u0305", "a\nb", "a\tb"]
+
+
+@pytest.mark.parametrize("text", INVISIBLE)
+async def test_invisible_or_hidden_text_in_a_name_or_title_is_400(
+    scene: dict[str, Any], text: str
+) -> None:
+    # Found by a fresh-user trial: a name or title of a zero-width space was stored.
+    admin, nurse = scene["admin"], scene["nurse"]
+    resp = await send(nurse, "PATCH", "/api/profiles/me", json={"name": text})
+    assert [e["field"] for e in (await problem(resp, 400))["errors"]] == ["name"]
+    resp = await send(admin, "POST", "/api/duties", json=duty_payload(title=text))
+    assert [e["field"] for e in (await problem(resp, 400))["errors"]] == ["title"]
+
+
+async def test_descriptions_keep_line_breaks_but_not_tabs(caller: CallerFactory) -> None:
+    admin = caller("hospital_admin")
+    resp = await send(admin, "POST", "/api/duties", json=duty_payload(description="a\tb"))
+    assert [e["field"] for e in (await problem(resp, 400))["errors"]] == ["description"]
+    duty = await admin.json("POST", "/api/duties", 201, json=duty_payload(description="a\nb"))
+    assert duty["description"] == "a\nb"
+
+
+@pytest.mark.parametrize("value", ["\u0000", "\u200b", "x\u202ey"])
+async def test_a_query_value_breaking_the_text_rule_is_400_naming_it(
+    scene: dict[str, Any], value: str
+) -> None:
+    # Found by a fresh-user trial: `?specialty=%00` was a 200 (an empty list).
+    resp = await send(scene["nurse"], "GET", "/api/duties", params={"specialty": value})
+    assert [e["field"] for e in (await problem(resp, 400))["errors"]] == ["specialty"]

@@ -66,6 +66,27 @@ def test_the_accounts_own_email_is_rejected() -> None:
         check("ada.lovelace@example.org", context=("Ada.Lovelace@example.org",))
 
 
+@pytest.mark.parametrize(
+    "password",
+    [
+        "Marta Kowalska 1234",
+        "my marta.k@example.org pass",
+        "my MARTA.K pass phrase here",
+        "martakowalska and the night ward",
+        "the \uff2d\uff41\uff52\uff54\uff41 kowalska passphrase",  # fullwidth: NFKC
+    ],
+)
+def test_a_password_containing_the_email_its_local_part_or_the_name_is_rejected(
+    password: str,
+) -> None:
+    with pytest.raises(WeakPassword, match="must not contain your e-mail address or name"):
+        check(password, context=("marta.k@example.org", "marta.k", "Marta Kowalska"))
+
+
+def test_context_words_shorter_than_four_characters_are_not_looked_for() -> None:
+    check("bob and the night ward shift", context=("bo@x.io", "bo", "Bob"))
+
+
 def test_normalisation_makes_compatibility_forms_equal() -> None:
     assert normalize_password("\uff50\uff41\uff53\uff53") == "pass"
     assert normalize_password("ﬁ") == "fi"

@@ -88,6 +88,26 @@ async def test_a_short_password_is_measured_after_nfkc_normalisation(
     await assert_nothing_stored(db)
 
 
+@pytest.mark.parametrize(
+    "password",
+    ["my {email} pass", "the {local} night passphrase", "Marta Kowalska 1234"],
+    ids=["email", "local-part", "name"],
+)
+async def test_a_password_containing_the_email_or_name_is_refused_at_registration(
+    client: TestClient, db: AsyncDatabase[Any], password: str
+) -> None:
+    email = f"marta.k.{new_email()}"
+    local = email.rpartition("@")[0]
+    body = registration(
+        email=email, name="Marta Kowalska", password=password.format(email=email, local=local)
+    )
+    error = await problem(await client.post("/api/auth/register", json=body), 400)
+    assert {"field": "password", "message": "must not contain your e-mail address or name"} in (
+        error["errors"]
+    )
+    await assert_nothing_stored(db)
+
+
 @pytest.mark.parametrize("route", ROUTES)
 @pytest.mark.parametrize(
     "raw", [b"{", b'{"email": "a@example.org",}', b"\xff\xfe", b"[]", b'"text"', b"null"]

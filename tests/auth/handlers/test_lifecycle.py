@@ -155,6 +155,7 @@ async def test_a_token_issued_in_the_second_of_the_revocation_is_refused_at_the_
         (PASSWORD, "Correct Horse Battery Staple", 400, "new_password"),
         (PASSWORD, "1q2w3e4r5t6y7u8i9o0p", 400, "new_password"),
         (PASSWORD, "too short", 400, "new_password"),
+        (PASSWORD, "Dr. Night on the ward 1234", 400, "new_password"),
         (PASSWORD, "x" * 2000, 400, "new_password"),
         ("x" * 2000, NEW_PASSWORD, 400, "current_password"),
         (PASSWORD, "p" * (1024 * 1024), 413, None),
@@ -165,6 +166,7 @@ async def test_a_token_issued_in_the_second_of_the_revocation_is_refused_at_the_
         "breached-passphrase",
         "breached-password",
         "short",
+        "contains-the-name",
         "2000-characters",
         "2000-character-current",
         "one-megabyte",
@@ -354,3 +356,32 @@ async def test_an_unknown_email_s_deletion_route_needs_a_token(client: TestClien
         json={"current_password": PASSWORD, "new_password": NEW_PASSWORD, "email": new_email()},
     )
     await problem(resp, 401)
+
+
+async def test_every_401_of_auth_carries_a_bearer_challenge(client: TestClient) -> None:
+    # RFC 9110 §15.5.2: a 401 without WWW-Authenticate is not a valid answer; each of auth's
+    # kinds of 401 (problem() asserts the header on every 401 it is given).
+    email = new_email()
+    account = await register(client, email=email)
+    used = account["refresh_token"]
+    assert await refresh(client, account) == 200
+    answers = {
+        "wrong password": await login(client, email, "not my password at all"),
+        "unknown e-mail": await login(client, new_email()),
+        "bad refresh token": await client.post(
+            "/api/auth/refresh", json={"refresh_token": "not-a-token"}
+        ),
+        "reused refresh token": await client.post(
+            "/api/auth/refresh", json={"refresh_token": used}
+        ),
+        "wrong current password": await change_password(
+            client, await signed_in(client, email, PASSWORD), "not it", NEW_PASSWORD
+        ),
+        "wrong deletion password": await delete_account(
+            client, await signed_in(client, email, PASSWORD), {"password": "not it"}
+        ),
+        "no access token": await client.get("/api/auth/me"),
+    }
+    for case, resp in answers.items():
+        await problem(resp, 401)
+        assert resp.headers["WWW-Authenticate"].startswith('Bearer realm="nocturnal"'), case

@@ -32,6 +32,8 @@ async def problem(resp: Any, status: int) -> dict[str, Any]:
     assert resp.headers["Content-Type"].startswith("application/problem+json")
     body: dict[str, Any] = await resp.json(content_type=None)
     assert body["status"] == status
+    if status == 401:  # RFC 9110 §15.5.2: every 401 carries a challenge
+        assert resp.headers["WWW-Authenticate"].startswith("Bearer "), resp.headers
     return body
 
 

@@ -37,6 +37,8 @@ async def problem(response: Any, status: int) -> dict[str, Any]:
     document: dict[str, Any] = await response.json(content_type=None)
     assert document["status"] == status
     assert document["request_id"] == response.headers["X-Request-ID"]
+    if status == 401:  # RFC 9110 §15.5.2: every 401 carries a challenge
+        assert response.headers["WWW-Authenticate"].startswith("Bearer "), response.headers
     return document
 
 

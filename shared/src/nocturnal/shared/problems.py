@@ -18,6 +18,8 @@ from pydantic_core import ErrorDetails
 from typing_extensions import TypedDict
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+# RFC 9110 §15.5.2: every 401 carries a challenge; ours is RFC 6750's Bearer scheme.
+BEARER_CHALLENGE = 'Bearer realm="nocturnal"'
 PROBLEM_TYPE_BASE = "https://nocturnal.dev/problems/"
 # nginx writes titles and details into its JSON body as they are: nothing that needs escaping.
 _JSON_SAFE = re.compile(r"^[^\"\\\x00-\x1f]+$")
@@ -77,8 +79,8 @@ PROBLEM_TYPES: Mapping[int, ProblemType] = MappingProxyType(
                 "unauthorized",
                 "Unauthorized",
                 "The credentials are missing or invalid.",
-                "no or an invalid access token (with `WWW-Authenticate: Bearer`), a wrong"
-                " e-mail or password, an invalid refresh token",
+                "no or an invalid access token, a wrong e-mail or password, an invalid refresh"
+                " token; every 401 carries `WWW-Authenticate: Bearer` (RFC 9110 §15.5.2)",
             ),
             ProblemType(
                 403,
@@ -262,6 +264,8 @@ class Problem(Exception):
     `{type, title, status, detail, instance, request_id, errors?}` and adds `headers`.
     `type` and `title` follow from `status` (`PROBLEM_TYPES`); `detail` defaults to the
     status's standard wording. `errors` is a list of `{field, message}` for validation failures.
+    A 401 always carries `WWW-Authenticate` (RFC 9110 §15.5.2): `BEARER_CHALLENGE` unless
+    `headers` gives a challenge of its own.
     """
 
     def __init__(
@@ -278,7 +282,9 @@ class Problem(Exception):
         self.title = row.title
         self.detail = detail or row.detail
         self.errors = errors
-        self.headers = headers or {}
+        self.headers = dict(headers or {})
+        if status == 401:
+            self.headers.setdefault("WWW-Authenticate", BEARER_CHALLENGE)
         super().__init__(f"{status} {self.title}: {self.detail}")
 
     def body(self, *, instance: str, request_id: str | None) -> ProblemDetails:
@@ -311,7 +317,7 @@ def validation_problem(errors: list[dict[str, str]]) -> Problem:
 
 def unauthorized(detail: str = "missing or invalid access token", *, error: str = "") -> Problem:
     """401 with `WWW-Authenticate: Bearer` (RFC 6750 §3); `error` e.g. `invalid_token`."""
-    challenge = 'Bearer realm="nocturnal"'
+    challenge = BEARER_CHALLENGE
     if error:
         challenge += f', error="{error}"'
     return Problem(401, detail, headers={"WWW-Authenticate": challenge})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -445,6 +446,46 @@ async def _stop(runner: web.AppRunner, timeout_s: float) -> None:
     log.info("stopped", shutdown_ms=round((time.perf_counter() - started) * 1000))
 
 
+class RefusedRequestLog(logging.Filter):
+    """Filter of aiohttp's `aiohttp.server` logger: a request its HTTP parser refuses (a control
+    character in a header value, a malformed request line or header) becomes one line at info
+    ("refused a malformed request from <address>: <parser error class>") instead of an ERROR
+    with a traceback whose local variables hold the raw request bytes: any client could flood
+    the error log and fire alerts. Dropped below `level` (a logging level number). Every other
+    record, a genuine server error's included, passes as it is, traceback and all. aiohttp
+    (3.14) has no setting for it: it logs every such request with `logger.exception`.
+    """
+
+    def __init__(self, level: int) -> None:
+        super().__init__()
+        self.level = level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if not isinstance(error, HttpProcessingError):
+            return True
+        remote = record.args[0] if isinstance(record.args, tuple) and record.args else None
+        record.levelno, record.levelname = logging.INFO, "INFO"
+        record.msg, record.args = (
+            "refused a malformed request from %s: %s",
+            (
+                remote,
+                type(error).__name__,
+            ),
+        )
+        record.exc_info = record.exc_text = None
+        return self.level <= logging.INFO
+
+
+def log_refused_requests_briefly(level: str) -> None:
+    """Install `RefusedRequestLog` (once) on aiohttp's server logger; `level` is the service's
+    LOG_LEVEL name (e.g. "INFO")."""
+    server_log = logging.getLogger("aiohttp.server")
+    for old in [f for f in server_log.filters if isinstance(f, RefusedRequestLog)]:
+        server_log.removeFilter(old)
+    server_log.addFilter(RefusedRequestLog(logging.getLevelNamesMapping()[level]))
+
+
 def serve(
     service: str,
     settings_type: type[SettingsT],
@@ -460,6 +501,7 @@ def serve(
         level=settings.log_level,
         fmt=settings.resolved_log_format,
     )
+    log_refused_requests_briefly(settings.log_level)
     configure_tracing(
         service, settings.instance_name, endpoint=settings.otel_exporter_otlp_endpoint
     )

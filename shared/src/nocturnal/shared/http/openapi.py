@@ -51,12 +51,8 @@ RATELIMIT_HEADERS = {
     ),
 }
 RETRY_AFTER = Header("Seconds to wait before retrying.")
-WWW_AUTHENTICATE = Header('`Bearer realm="nocturnal"`, with `error="invalid_token"` for a bad one.')
-WWW_AUTHENTICATE_IF_TOKEN = Header(
-    WWW_AUTHENTICATE.description
-    + " Only when the token is refused: a route that also checks a password from the body"
-    " answers a wrong one with a 401 of its own, without it.",
-    required=False,
+WWW_AUTHENTICATE = Header(
+    '`Bearer realm="nocturnal"` on every 401, with `error="invalid_token"` for a bad access token.'
 )
 BAD_TOKEN = "no access token, or an invalid or expired one"
 STANDARD_HEADERS = {
@@ -300,9 +296,8 @@ def _problem_response(
     status: int, cases: Sequence[str], route: Route, schemas: _Schemas
 ) -> dict[str, Any]:
     headers: dict[str, Header] = {}
-    if status == 401 and route.bearer is not None:
-        only_tokens = list(cases) == [BAD_TOKEN]
-        headers["WWW-Authenticate"] = WWW_AUTHENTICATE if only_tokens else WWW_AUTHENTICATE_IF_TOKEN
+    if status == 401:
+        headers["WWW-Authenticate"] = WWW_AUTHENTICATE
     if status in (429, 503):
         headers["Retry-After"] = RETRY_AFTER
     row = problem_type(status)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import unicodedata
-from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar, get_args
 
 from aiohttp import web
 from pydantic import (
@@ -15,6 +17,7 @@ from pydantic import (
     ConfigDict,
     GetJsonSchemaHandler,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
@@ -25,68 +28,199 @@ from nocturnal.shared.problems import Problem, error_message, validation_problem
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
+class MultiLine:
+    """Marker of a text field that may hold line breaks (`Annotated[str, MULTI_LINE]`): a
+    description, a biography. Every other text is single-line."""
+
+
+MULTI_LINE = MultiLine()
+
+
+class Secret:
+    """Marker of a secret typed by a person (`Annotated[str, SECRET]`): a password, taken as
+    typed. Never shown, so only control characters (other than tab and line breaks) and
+    bidirectional overrides are refused: a password that worked must go on working."""
+
+
+SECRET = Secret()
+
+MAX_COMBINING_MARKS = 4
+"""Combining marks one character may carry: Vietnamese and Hebrew pointing use at most 2-3;
+more is "Zalgo" text that spills over the lines around it."""
+
+# Zero-width non-joiner and joiner: Persian, Indic scripts and emoji sequences need them.
+_JOINERS = frozenset("\u200c\u200d")
 # Bidirectional embeddings, overrides and isolates (Unicode TR 9): they make text read
 # differently from what it is ("Trojan Source", file names like "photo\u202egnp.exe").
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-_ALLOWED_CONTROLS = frozenset("\t\n\r")
+_SECRET_CONTROLS = frozenset("\t\n\r")
+_REFUSED = {
+    "Cc": "control characters",
+    "Cf": "invisible format characters",
+    "Cn": "unassigned characters or noncharacters",
+    "Cs": "unpaired surrogates",
+    "Zl": "line separators",
+    "Zp": "paragraph separators",
+}
+# Letters, numbers, punctuation, symbols: what shows as something on a screen.
+_VISIBLE = frozenset("LNPS")
 
 
-def _has_hostile_characters(text: str) -> bool:
-    return any(
-        (unicodedata.category(char) == "Cc" and char not in _ALLOWED_CONTROLS)
+def text_error(text: str, *, multi_line: bool = False) -> str | None:
+    """Why `text`, shown to other people, is refused, or None when it is fine.
+
+    Refused (Unicode general categories, as this Python's `unicodedata` knows them): control
+    characters (Cc; a multi-line text keeps `\\n`), format characters (Cf: zero-width spaces,
+    U+FEFF, bidirectional controls, ...) other than ZWNJ U+200C and ZWJ U+200D, unassigned code
+    points and noncharacters (Cn, e.g. U+FFFF), surrogates (Cs), U+2028/U+2029 (Zl, Zp); more
+    than `MAX_COMBINING_MARKS` combining marks (M*) on one character; a non-empty text without
+    any visible character (a letter, number, punctuation or symbol: L*, N*, P*, S*).
+    """
+    marks = 0
+    visible = False
+    for char in text:
+        category = unicodedata.category(char)
+        if category in _REFUSED and char not in _JOINERS and not (multi_line and char == "\n"):
+            return f"must not contain {_REFUSED[category]} (U+{ord(char):04X})"
+        if category[0] == "M":
+            marks += 1
+            if marks > MAX_COMBINING_MARKS:
+                return f"must not stack more than {MAX_COMBINING_MARKS} combining marks"
+        elif char not in _JOINERS:
+            marks = 0
+        visible = visible or category[0] in _VISIBLE
+    if text and not visible:
+        return "must contain a visible character"
+    return None
+
+
+def _secret_error(text: str) -> str | None:
+    if any(
+        (unicodedata.category(char) == "Cc" and char not in _SECRET_CONTROLS)
         or char in _BIDI_CONTROLS
         for char in text
+    ):
+        return "must not contain control characters (other than tab and line breaks)"
+    return None
+
+
+# The rule as a JSON Schema pattern (ECMA-262, Python and Rust regex alike) for the OpenAPI
+# document, in part: the control, format, separator and noncharacter code points of the Basic
+# Multilingual Plane (surrogates aside: a regex cannot name them everywhere). Unassigned code
+# points, stacked marks and the need for a visible character are not in it.
+def _class_of(*categories: str, keep: str = "") -> str:
+    ranges: list[list[int]] = []
+    for code in range(0x10000):
+        char = chr(code)
+        if unicodedata.category(char) in categories and char not in keep + "".join(_JOINERS):
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1][1] = code
+            else:
+                ranges.append([code, code])
+    noncharacters = [[0xFDD0, 0xFDEF], [0xFFFE, 0xFFFF]]
+    return "".join(
+        f"\\u{low:04x}" + (f"-\\u{high:04x}" if high > low else "")
+        for low, high in ranges + noncharacters
     )
 
 
-def _check_text(value: Any) -> Any:
-    if isinstance(value, str) and _has_hostile_characters(value):
-        raise ValueError(
-            "must not contain control characters (other than tab and line breaks)"
-            " or bidirectional overrides"
-        )
+def _patterns(refused: str) -> tuple[str, str]:
+    """(any text, a required one: something besides white space) refusing `refused`."""
+    return f"^[^{refused}]*$", f"^[^{refused}]*[^\\s{refused}][^{refused}]*$"
+
+
+TEXT_PATTERN, REQUIRED_TEXT_PATTERN = _patterns(_class_of("Cc", "Cf", "Zl", "Zp"))
+MULTI_LINE_TEXT_PATTERN, REQUIRED_MULTI_LINE_TEXT_PATTERN = _patterns(
+    _class_of("Cc", "Cf", "Zl", "Zp", keep="\n")
+)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """How a text field is checked (`error`) and documented (None: no pattern)."""
+
+    error: Callable[[str], str | None]
+    pattern: str | None = None
+    required_pattern: str | None = None
+
+
+_SINGLE_LINE = _Rule(text_error, TEXT_PATTERN, REQUIRED_TEXT_PATTERN)
+_MULTI_LINE = _Rule(
+    functools.partial(text_error, multi_line=True),
+    MULTI_LINE_TEXT_PATTERN,
+    REQUIRED_MULTI_LINE_TEXT_PATTERN,
+)
+_SECRET = _Rule(_secret_error)
+
+
+def _check_text(value: Any, rule: _Rule) -> Any:
+    if isinstance(value, str) and (error := rule.error(value)):
+        raise ValueError(error)
     if isinstance(value, list | tuple | set | frozenset):
         for item in value:
-            _check_text(item)
+            _check_text(item, rule)
     return value
 
 
-# The same rule as a JSON Schema pattern (ECMA-262, Python and Rust regex alike), for the
-# OpenAPI document; a required text must also hold more than spaces (they are stripped).
-_HOSTILE_CLASS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
-TEXT_PATTERN = f"^[^{_HOSTILE_CLASS}]*$"
-REQUIRED_TEXT_PATTERN = f"^[^{_HOSTILE_CLASS}]*[^\\s{_HOSTILE_CLASS}][^{_HOSTILE_CLASS}]*$"
+def _markers(annotation: Any) -> Iterator[Any]:
+    for arg in get_args(annotation):
+        yield arg
+        yield from _markers(arg)
 
 
-def _document_text_rule(schema: dict[str, Any]) -> None:
+@functools.cache
+def _rule_of(model: type[BaseModel], name: str) -> _Rule:
+    field = model.model_fields[name]
+    markers = {*field.metadata, *_markers(field.annotation)}
+    if SECRET in markers:
+        return _SECRET
+    return _MULTI_LINE if MULTI_LINE in markers else _SINGLE_LINE
+
+
+def _document_text_rule(schema: dict[str, Any], rule: _Rule) -> None:
     if schema.get("type") == "string" and not {"pattern", "format", "enum", "const"} & set(schema):
-        schema["pattern"] = REQUIRED_TEXT_PATTERN if schema.get("minLength", 0) else TEXT_PATTERN
+        pattern = rule.required_pattern if schema.get("minLength", 0) else rule.pattern
+        if pattern is not None:
+            schema["pattern"] = pattern
     for branch in (schema.get("items"), *schema.get("anyOf", ())):
         if isinstance(branch, dict):
-            _document_text_rule(branch)
+            _document_text_rule(branch, rule)
 
 
-class RequestModel(BaseModel):
-    """Base of every request body: unknown fields are rejected, JSON types are not coerced,
-    and no text may hold control characters (other than tab and line breaks) or Unicode
-    bidirectional overrides — they are stored and shown to other users. Its JSON Schema says
-    so (`TEXT_PATTERN`, `REQUIRED_TEXT_PATTERN` on every text without a pattern of its own)."""
+class TextRules(BaseModel):
+    """Base of request bodies and query strings: every text field follows `text_error`
+    (single-line unless marked `MULTI_LINE`; a `SECRET` only refuses control characters), in
+    lists too, and its JSON Schema says so in part (`TEXT_PATTERN`, `MULTI_LINE_TEXT_PATTERN`
+    or their `REQUIRED_` forms on every text without a pattern of its own).
 
-    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
+    Raises:
+        pydantic.ValidationError: a text breaks the rule (the message says how).
+    """
 
     @field_validator("*", mode="after")
     @classmethod
-    def _no_hostile_characters(cls, value: Any) -> Any:
-        return _check_text(value)
+    def _readable_text(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.field_name is None:
+            return value
+        return _check_text(value, _rule_of(cls, info.field_name))
 
     @classmethod
     def __get_pydantic_json_schema__(
         cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
         json_schema = handler.resolve_ref_schema(handler(core_schema))
-        for prop in json_schema.get("properties", {}).values():
-            _document_text_rule(prop)
+        names = {field.alias or name: name for name, field in cls.model_fields.items()}
+        for prop_name, prop in json_schema.get("properties", {}).items():
+            _document_text_rule(prop, _rule_of(cls, names.get(prop_name, prop_name)))
         return json_schema
+
+
+class RequestModel(TextRules):
+    """Base of every request body: unknown fields are rejected, JSON types are not coerced,
+    and every text follows the shared text rule (`TextRules`, `text_error`): text is stored
+    and shown to other users."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
 
 
 def schema_extra(
@@ -201,10 +335,12 @@ def parse_query(request: web.Request, model: type[ModelT]) -> ModelT:
         raise validation_problem(_field_errors(exc, "(query)")) from None
 
 
-class QueryModel(BaseModel):
+class QueryModel(TextRules):
     """Base of every query-string model: fields are the parameters (strings coerced to their
     types, surrounding spaces stripped); a parameter the route does not know is refused (400),
-    as an unknown field of a body is: `?limt=5` is a mistake to report, not to ignore."""
+    as an unknown field of a body is: `?limt=5` is a mistake to report, not to ignore. Text
+    values follow the same rule as a body's (`TextRules`): `?specialty=%00` is a 400 naming
+    `specialty`."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 

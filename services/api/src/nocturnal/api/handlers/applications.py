@@ -17,7 +17,7 @@ from nocturnal.api.keys import MARKETPLACE
 from nocturnal.shared.auth.requests import authenticate, require_role
 from nocturnal.shared.http.app import SETTINGS, json_response
 from nocturnal.shared.http.pagination import page_request, render_page
-from nocturnal.shared.http.request import RequestModel, read_json
+from nocturnal.shared.http.request import MULTI_LINE, RequestModel, read_json
 
 
 class ApplicationBody(RequestModel):
@@ -27,7 +27,9 @@ class ApplicationBody(RequestModel):
         json_schema_extra={"examples": [{"cover_letter": "Five years of ICU nights."}]}
     )
 
-    cover_letter: Annotated[str, StringConstraints(max_length=MAX_COVER_LETTER_CHARS)] = ""
+    cover_letter: Annotated[
+        str, StringConstraints(max_length=MAX_COVER_LETTER_CHARS), MULTI_LINE
+    ] = ""
 
 
 async def apply(request: web.Request) -> web.Response:

@@ -24,10 +24,16 @@ from nocturnal.api.keys import MARKETPLACE
 from nocturnal.shared.auth.requests import authenticate, require_role
 from nocturnal.shared.http.app import SETTINGS, json_response
 from nocturnal.shared.http.pagination import PageQuery, page_of, render_page
-from nocturnal.shared.http.request import RequestModel, parse_query, read_json, schema_extra
+from nocturnal.shared.http.request import (
+    MULTI_LINE,
+    RequestModel,
+    parse_query,
+    read_json,
+    schema_extra,
+)
 
 Specialty = Annotated[str, StringConstraints(min_length=1, max_length=100)]
-Description = Annotated[str, StringConstraints(max_length=5000)]
+Description = Annotated[str, StringConstraints(max_length=5000), MULTI_LINE]
 Positions = Annotated[int, Field(ge=1, le=MAX_POSITIONS)]
 
 

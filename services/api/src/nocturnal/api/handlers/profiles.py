@@ -20,7 +20,7 @@ from nocturnal.api.handlers.fields import Skill
 from nocturnal.api.keys import PROFILES
 from nocturnal.shared.auth.requests import authenticate
 from nocturnal.shared.http.app import SETTINGS, json_response
-from nocturnal.shared.http.request import RequestModel, read_json, schema_extra
+from nocturnal.shared.http.request import MULTI_LINE, RequestModel, read_json, schema_extra
 
 # Fields that may be absent from a PATCH but not set to null.
 REQUIRED_FIELDS = frozenset({"name", "skills"})
@@ -51,7 +51,7 @@ class ProfilePatch(RequestModel):
     specialty: Annotated[str, _text(MAX_SPECIALTY_CHARS)] | None = None
     years_experience: Annotated[int, Field(ge=0, le=MAX_EXPERIENCE_YEARS)] | None = None
     skills: Annotated[list[Skill], Field(max_length=MAX_SKILLS)] | None = None
-    bio: Annotated[str, StringConstraints(max_length=MAX_BIO_CHARS)] | None = None
+    bio: Annotated[str, StringConstraints(max_length=MAX_BIO_CHARS), MULTI_LINE] | None = None
     location: Annotated[str, _text(MAX_LOCATION_CHARS)] | None = None
 
     @model_validator(mode="after")

@@ -7,6 +7,9 @@ from collections.abc import Container, Iterable
 
 MIN_LENGTH = 15
 MAX_LENGTH = 128
+# A context word shorter than this (a name "Li", a local part "ab") is too common a fragment
+# of passphrases to refuse every password that contains it.
+MIN_CONTEXT_CHARS = 4
 
 
 class WeakPassword(ValueError):
@@ -31,11 +34,13 @@ def check_password(
     `blocklist` holds commonly used and breached passwords in `blocklist_form`; the password
     matches it as typed or with its spaces left out ("correct horse battery staple").
     `context` holds words specific to the account (e-mail, its local part, name) that the
-    password must not simply be.
+    password must not contain (SP 800-63B §3.1.1.2 context-specific words): compared in
+    `blocklist_form` with spaces left out, each word of at least `MIN_CONTEXT_CHARS`
+    characters.
 
     Raises:
         WeakPassword: shorter than 15 or longer than 128 characters (Unicode code points),
-            one repeated character, on the blocklist, or a context word.
+            one repeated character, on the blocklist, or containing a context word.
     """
     if len(password) < MIN_LENGTH:
         raise WeakPassword(f"must be at least {MIN_LENGTH} characters")
@@ -46,5 +51,7 @@ def check_password(
         raise WeakPassword("must not be one repeated character")
     if folded in blocklist or "".join(folded.split()) in blocklist:
         raise WeakPassword("is a commonly used or breached password; choose another")
-    if folded in {blocklist_form(word) for word in context if word}:
-        raise WeakPassword("must not be your e-mail address or name")
+    compact = "".join(folded.split())
+    words = ("".join(blocklist_form(word).split()) for word in context)
+    if any(len(word) >= MIN_CONTEXT_CHARS and word in compact for word in words):
+        raise WeakPassword("must not contain your e-mail address or name")

@@ -97,7 +97,7 @@ class User:
         )
 
     def context_words(self) -> tuple[str, ...]:
-        """What a password of this account must not simply be: its address, the address's
+        """What a password of this account must not contain: its address, the address's
         local part, its name."""
         return (self.email, self.email.rpartition("@")[0], self.name)
 
@@ -116,7 +116,7 @@ def check_registration(email: str, password: str, name: str, *, blocklist: Conta
     """Check a new account's e-mail address and (already normalised) password together.
 
     The password must not be on `blocklist` (breached passwords in `blocklist_form`) nor
-    simply the address, its local part or the name.
+    contain the address, its local part or the name (`check_password`).
 
     Raises:
         InvalidRegistration: with an error for each field that breaks a rule.
@@ -137,7 +137,7 @@ def check_registration(email: str, password: str, name: str, *, blocklist: Conta
 
 def check_new_password(user: User, new_password: str, *, blocklist: Container[str]) -> None:
     """Check a password change's new (already normalised) password against the registration
-    policy, with `user`'s e-mail and name as the words it must not simply be.
+    policy, with `user`'s e-mail, its local part and name as the words it must not contain.
 
     Raises:
         InvalidNewPassword: the new password breaks the policy.

@@ -17,7 +17,7 @@ from nocturnal.auth.service_layer.accounts import TokenGrant
 from nocturnal.auth.service_layer.ports import Gate
 from nocturnal.shared.auth.requests import authenticate
 from nocturnal.shared.http.app import SETTINGS, json_response
-from nocturnal.shared.http.request import RequestModel, client_ip, read_json
+from nocturnal.shared.http.request import SECRET, RequestModel, client_ip, read_json
 from nocturnal.shared.ratelimit.requests import enforce
 
 AUTH_POLICY = "auth"
@@ -29,6 +29,7 @@ MAX_RAW_PASSWORD_LENGTH = 1024
 RawPassword = Annotated[
     str,
     StringConstraints(strip_whitespace=False, min_length=1, max_length=MAX_RAW_PASSWORD_LENGTH),
+    SECRET,
 ]
 EmailAddress = Annotated[str, Field(min_length=1, max_length=MAX_ADDRESS_LENGTH)]
 
