@@ -269,3 +269,43 @@ def _allowed() -> dict[str, object]:
         retry_after_s=0,
         window_s=policy.window_s,
     ).model_dump(mode="json")
+
+
+async def test_overdue_checks_ask_no_lease_and_a_late_lease_is_still_spent() -> None:
+    # A key checked again and again: its checks ask for leases. While the service is overdue
+    # the checks decided here ask for none (units leased for nobody would be lost); the lease
+    # the hedged check asked for, when it comes late, is spent here.
+    release = asyncio.Event()
+    bodies: list[dict[str, object]] = []
+
+    async def check(request: web.Request) -> web.Response:
+        body = await request.json()
+        bodies.append(body)
+        if body.get("lease"):
+            await release.wait()
+        return web.json_response({**_allowed(), "lease": body.get("lease", 0)})
+
+    app = web.Application()
+    app.router.add_post("/v1/check", check)
+    async with TestServer(app) as server, aiohttp.ClientSession() as session:
+        client = RateLimitClient(
+            session,
+            str(server.make_url("/")),
+            service=f"t-lease-{secrets.token_hex(3)}",
+            timeout_s=5.0,
+            hedge_floor_s=0.05,
+        )
+        first = await client.check("api", "192.0.2.6", user_id="u")  # cold: no lease, a sample
+        hedged = await client.check("api", "192.0.2.6", user_id="u")  # asks a lease: waits
+        overdue = [await client.check("api", "192.0.2.6", user_id="u") for _ in range(3)]
+        release.set()
+        await eventually(_no_calls, "the late answers")
+        leased = await client.check("api", "192.0.2.6", user_id="u")
+        await client.close()
+    assert not first.degraded and hedged.degraded and all(d.degraded for d in overdue)
+    assert [bool(body.get("lease")) for body in bodies] == [False, True, False, False, False]
+    assert not leased.degraded and len(bodies) == 5  # from the late lease, without a hop
+
+
+async def _no_calls() -> bool:
+    return not _remote_calls()

@@ -3,9 +3,11 @@ before (issue 10, item 2: within 2x, thanks to the circuit breakers).
 
 Authenticated GET /api/duties/{id} on api-1 at a fixed rate (open loop). Each faulty run stops
 one process of this bench with SIGSTOP half a second after the generator's warm-up, so the
-measured window holds the moment the fault starts (the requests in flight then pay a timeout
-each: rate x timeout of them, so p99 stays near the before figure only while they are under 1 %
-of the window) and the rest of the run spent on the fallback; SIGCONT at the end. A stopped process
+measured window holds the moment the fault starts (the requests in flight then wait: for a
+ratelimit hang, the api's hedge deadline, SRTT + 4 RTTVAR of the service's answers, after which
+new checks decide at once; for a Redis hang, the ratelimit service's Redis timeout) and the rest
+of the run spent on the fallback; SIGCONT at the end. The stack's warm-up below also gives the
+api's hedge estimator its first samples: without them its deadline is the whole timeout. A stopped process
 keeps its sockets open and answers nothing: a hang, not a refusal. The fault hits the bench's
 own redis-server and ratelimit-1, nothing shared.
 """

@@ -92,8 +92,9 @@ class RateLimitClient:
     `ratelimit_hedged_decisions_total` instead) while the call goes on: its failure or timeout
     still opens the breaker, its answer still feeds the estimator. While a call is past its
     deadline with no answer from the service since ("overdue"), new checks are decided locally
-    at once, their calls still sent (so recovery is seen); when the breaker opens, every check
-    waiting on the service is decided locally at once. `hedge_floor_s >= timeout_s` turns
+    at once, their calls still sent (so recovery is seen) but asking for no lease; when the
+    breaker opens, every check waiting on the service is decided locally at once. A lease that
+    a hedged check's call brings late is kept (when its key holds none) and spent here. `hedge_floor_s >= timeout_s` turns
     hedging off (every check waits for its answer or its timeout). `close()` cancels the calls
     still running.
 
@@ -201,7 +202,7 @@ class RateLimitClient:
             if leader:
                 self._in_flight[key] = flight
             try:
-                decision, hedged = await self._ask(body)
+                decision, hedged = await self._ask(body, key, now)
             finally:
                 if leader:
                     del self._in_flight[key]
@@ -221,33 +222,55 @@ class RateLimitClient:
             self._fallback, self.policies[policy], key, cost=cost, share=self.instances.count
         )
 
-    async def _ask(self, body: dict[str, Any]) -> tuple[Decision | None, bool]:
+    async def _ask(
+        self, body: dict[str, Any], key: str, sent: float
+    ) -> tuple[Decision | None, bool]:
         """Send one check; (the service's decision or None, whether the check was hedged)."""
-        call = asyncio.get_running_loop().create_task(self._remote(body))
-        self._calls.add(call)
-        call.add_done_callback(self._call_ended)
+        loop = asyncio.get_running_loop()
         if self._overdue:
+            # Decided here at once; the call only tells whether the service is back, so it
+            # asks for no lease (units counted for a lease nobody waits for would be lost).
+            body.pop("lease", None)
+            body.pop("lease_ms", None)
+            self._send(body)
             return None, True
+        call = self._send(body)
         if self._opened is None:
-            self._opened = asyncio.get_running_loop().create_future()
+            self._opened = loop.create_future()
         opened = self._opened
-        deadline: float | None = self.deadline.seconds
-        if deadline is not None and deadline >= self.deadline.cap_s:
-            deadline = None  # the call's own timeout ends the wait (and opens the breaker)
+        deadline = self.deadline.seconds
         done, _ = await asyncio.wait(
-            (call, opened), timeout=deadline, return_when=asyncio.FIRST_COMPLETED
+            (call, opened),
+            # At the cap, the call's own timeout ends the wait (and opens the breaker).
+            timeout=deadline if deadline < self.deadline.cap_s else None,
+            return_when=asyncio.FIRST_COMPLETED,
         )
         if call in done:
             return call.result(), False
         if opened in done:
             return None, False  # the breaker opened: decided locally as degraded
         self._overdue = True
+        if "lease" in body:  # a lease it brings late is still spendable here
+            call.add_done_callback(lambda late: self._keep_late_lease(key, late, sent))
         return None, True
+
+    def _send(self, body: dict[str, Any]) -> asyncio.Task[Decision | None]:
+        call = asyncio.get_running_loop().create_task(self._remote(body))
+        self._calls.add(call)
+        call.add_done_callback(self._call_ended)
+        return call
 
     def _call_ended(self, call: asyncio.Task[Decision | None]) -> None:
         self._calls.discard(call)
         if not call.cancelled() and call.exception() is not None:
             log.error("ratelimit check failed", error=repr(call.exception()))
+
+    def _keep_late_lease(self, key: str, call: asyncio.Task[Decision | None], sent: float) -> None:
+        if call.cancelled() or call.exception() is not None or key in self._leases:
+            return
+        decision = call.result()
+        if decision is not None:
+            self._keep_lease(key, decision, sent)
 
     def _spend(self, key: str, cost: int, now: float) -> Decision | None:
         lease = self._leases.get(key)
