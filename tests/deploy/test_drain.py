@@ -20,8 +20,8 @@ from typing import Any
 import aio_pika
 import aiohttp
 import pytest
-from conftest import private_redis_database
 from pymongo import AsyncMongoClient
+from redis_databases import private_redis_database
 
 from nocturnal.shared.events import EventPublisher, ExchangeSpec, new_event, service_queue
 from tools.devstack import (

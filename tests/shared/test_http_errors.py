@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestClient
 
 from nocturnal.shared.config import ServiceSettings
 from nocturnal.shared.http.app import create_service_app
-from nocturnal.shared.http.errors import ProblemOf, domain_error_middleware
+from nocturnal.shared.http.errors import ProblemOf
 from nocturnal.shared.paging import InvalidCursor
 
 
@@ -35,11 +35,10 @@ def raising(error: Exception) -> Any:
 async def test_errors_in_the_table_become_their_problems_and_others_stay_500(
     aiohttp_client: Any,
 ) -> None:
-    app = create_service_app(ServiceSettings(), service="test")
-    app.middlewares.append(
-        domain_error_middleware(
-            {Missing: ProblemOf(404, lambda e: f"no {e}"), Taken: ProblemOf(409, "taken")}
-        )
+    app = create_service_app(
+        ServiceSettings(),
+        service="test",
+        problems={Missing: ProblemOf(404, lambda e: f"no {e}"), Taken: ProblemOf(409, "taken")},
     )
     for path, error in [
         ("/missing", Missing("duty")),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
@@ -88,6 +89,43 @@ async def test_a_failing_request_frees_its_place() -> None:
     with limit.admit():
         assert limit.in_flight == 1
     assert limit.in_flight == 0
+
+
+async def test_requests_ending_in_any_way_give_their_place_back(aiohttp_client: Any) -> None:
+    async def refuse(request: web.Request) -> None:
+        if request.path == "/guarded":
+            raise Problem(429)
+
+    async def failing(_: web.Request) -> web.Response:
+        raise RuntimeError("handler failed")
+
+    async def ok(_: web.Request) -> web.Response:
+        return json_response({"ok": True})
+
+    async def hanging(_: web.Request) -> web.Response:
+        await asyncio.Event().wait()
+        raise AssertionError("never released")
+
+    app = create_service_app(ServiceSettings(max_in_flight=1), service="test", guard=refuse)
+    app.router.add_get("/failing", failing)
+    app.router.add_get("/guarded", failing)
+    app.router.add_get("/hanging", hanging)
+    app.router.add_get("/ok", ok)
+    client: TestClient = await aiohttp_client(app)
+
+    assert (await client.get("/failing")).status == 500
+    assert (await client.get("/guarded")).status == 429
+    assert (await client.get("/ok", headers={"Content-Encoding": "gzip"})).status == 415
+    with pytest.raises(asyncio.TimeoutError):  # the client gives up: the handler is cancelled
+        await client.get("/hanging", timeout=aiohttp.ClientTimeout(total=0.3))
+    for _ in range(50):
+        if (await client.get("/ok")).status == 200:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the cancelled request kept its place")
+    metrics = await (await client.get("/metrics")).text()
+    assert 'work_in_flight{bound="requests",service="test"} 0.0' in metrics
 
 
 def test_a_limit_below_one_is_refused() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from typing import Any
 
 import aiohttp
@@ -64,6 +65,23 @@ def test_retry_after_is_when_enough_units_leave_the_window() -> None:
     assert (allowed, remaining, reset, retry) == (False, 0, 9, 5)
     assert not store.hit("k", limit=2, window_s=10, cost=2, now=5.0)[0]
     assert store.hit("k", limit=2, window_s=10, cost=2, now=5.0)[3] == 9
+
+
+def test_the_running_sum_matches_a_recount_of_the_window() -> None:
+    # The log keeps each subject's sum as entries arrive and leave; a recount of what is in
+    # the window (the definition) must give the same decision and remaining every time.
+    rng = random.Random(7)
+    store, kept, now = SlidingWindowLog(), [], 0.0
+    for _ in range(5_000):
+        now += rng.choice((0.0, 0.01, 0.3, 2.5))
+        cost = rng.choice((1, 1, 1, 2, 5))
+        kept = [(t, units) for t, units in kept if t > now - 10]
+        fits = sum(units for _, units in kept) + cost <= 40
+        if fits:
+            kept.append((now, cost))
+        allowed, remaining, _, retry = store.hit("k", limit=40, window_s=10, cost=cost, now=now)
+        assert (allowed, remaining) == (fits, 40 - sum(units for _, units in kept))
+        assert (retry == 0) == fits
 
 
 def test_the_store_keeps_a_bounded_number_of_subjects() -> None:

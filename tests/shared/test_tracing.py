@@ -97,7 +97,7 @@ assert not configure_tracing("api", "api-1", endpoint=None)
 assert not tracing_enabled()
 assert type(trace.get_tracer_provider()).__name__ == "ProxyTracerProvider"
 app = create_service_app(ServiceSettings(NOCTURNAL_ENV="test"), service="api")
-assert len(app.middlewares) == 4, app.middlewares  # context, problem, in-flight, identity body
+assert len(app.middlewares) == 1, app.middlewares  # the request pipeline, no tracing
 
 async def sessions():
     async with peer_session(1.0) as session:

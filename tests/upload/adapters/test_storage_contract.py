@@ -20,7 +20,6 @@ from aiohttp.test_utils import TestServer
 from nocturnal.shared.clock import utc_now
 from nocturnal.shared.config import ServiceSettings
 from nocturnal.shared.http.app import create_service_app
-from nocturnal.shared.http.errors import domain_error_middleware
 from nocturnal.shared.ids import new_id
 from nocturnal.upload.adapters.local_storage import INCOMING_DIR, LocalStorage
 from nocturnal.upload.adapters.s3_storage import MIN_PART_BYTES, open_s3_storage
@@ -52,8 +51,9 @@ async def _local_backend(tmp_path: Path, port: int) -> AsyncIterator[Backend]:
     root.mkdir()
     storage = LocalStorage(root, signer, f"http://127.0.0.1:{port}")
     # The download route the gateway sends /api/files/ to, as the upload app serves it.
-    app = create_service_app(ServiceSettings(NOCTURNAL_ENV="test"), service="upload")
-    app.middlewares.append(domain_error_middleware(PROBLEMS))
+    app = create_service_app(
+        ServiceSettings(NOCTURNAL_ENV="test"), service="upload", problems=PROBLEMS
+    )
     app[DOWNLOADS] = Downloads(storage, signer)
     app.router.add_get("/api/files/{key:.+}", download_file)
 

@@ -17,7 +17,7 @@ from nocturnal.api.adapters.profiles import MongoProfileRepository
 from nocturnal.api.adapters.upload import UploadClient
 from nocturnal.api.handlers.errors import PROBLEMS
 from nocturnal.api.handlers.events import EventHandlers
-from nocturnal.api.handlers.rate_limit import rate_limit_middleware
+from nocturnal.api.handlers.rate_limit import rate_limit
 from nocturnal.api.keys import MARKETPLACE, NOTIFICATIONS, PROFILES
 from nocturnal.api.routes import setup_routes
 from nocturnal.api.service_layer.marketplace import Marketplace
@@ -30,7 +30,6 @@ from nocturnal.shared.erasure import MongoErasureLedger
 from nocturnal.shared.events import EventBus
 from nocturnal.shared.http.app import CleanupContext, create_service_app
 from nocturnal.shared.http.client import HTTP_SESSION, http_session_context, peer_breaker
-from nocturnal.shared.http.errors import domain_error_middleware
 from nocturnal.shared.http.events import serving_events
 from nocturnal.shared.mongo import MONGO_DB, Document, MongoUnitOfWork, mongo_context
 from nocturnal.shared.ratelimit.requests import ratelimit_client_context
@@ -94,8 +93,7 @@ def events_context(settings: ApiSettings) -> CleanupContext:
 
 def create_app(settings: ApiSettings) -> web.Application:
     """The api service: profiles, duties, applications and notifications (DESIGN §1)."""
-    app = create_service_app(settings, service=SERVICE)
-    app.middlewares.extend([rate_limit_middleware, domain_error_middleware(PROBLEMS)])
+    app = create_service_app(settings, service=SERVICE, problems=PROBLEMS, guard=rate_limit)
     app.cleanup_ctx.extend(
         [
             http_session_context(settings.peer_timeout_s),

@@ -46,8 +46,8 @@ APPLICANT = roles(*APPLICANT_ROLES)
 
 
 def _member(method: str, path: str, handler: Any, name: str, reply: Reply, **kw: Any) -> Route:
-    # Every route but /api/health counts against the api policy (rate_limit_middleware), and
-    # every one needs a signed-in caller.
+    # Every route but /api/health counts against the api policy (`rate_limit`, the guard of
+    # the request pipeline), and every one needs a signed-in caller.
     return Route(
         method, path, handler, name, reply, rate_limit=API_POLICY, **{"bearer": SIGNED_IN, **kw}
     )

@@ -36,7 +36,6 @@ from nocturnal.shared.auth.verifier import TokenVerifier
 from nocturnal.shared.events import EventBus
 from nocturnal.shared.http.app import CleanupContext, create_service_app
 from nocturnal.shared.http.client import http_session_context
-from nocturnal.shared.http.errors import domain_error_middleware
 from nocturnal.shared.http.events import serving_events
 from nocturnal.shared.mongo import MONGO_DB, MongoUnitOfWork, mongo_context
 from nocturnal.shared.ratelimit.requests import ratelimit_client_context
@@ -44,8 +43,7 @@ from nocturnal.shared.ratelimit.requests import ratelimit_client_context
 
 def create_app(settings: AuthSettings) -> web.Application:
     """The auth application; resources open and close as cleanup contexts, in this order."""
-    app = create_service_app(settings, service=SERVICE)
-    app.middlewares.append(domain_error_middleware(PROBLEMS))
+    app = create_service_app(settings, service=SERVICE, problems=PROBLEMS)
     app.cleanup_ctx.extend(
         [
             mongo_context(

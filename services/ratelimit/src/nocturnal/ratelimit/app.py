@@ -21,7 +21,6 @@ from nocturnal.shared.background import in_background
 from nocturnal.shared.events import EventBus
 from nocturnal.shared.health import READINESS
 from nocturnal.shared.http.app import CleanupContext, create_service_app
-from nocturnal.shared.http.errors import domain_error_middleware
 from nocturnal.shared.http.events import serving_events
 from nocturnal.shared.ratelimit.instances import LiveInstances
 
@@ -70,8 +69,7 @@ def events_context(settings: RatelimitSettings) -> CleanupContext:
 
 def create_app(settings: RatelimitSettings) -> web.Application:
     """The ratelimit service application (internal: `/v1/check`, policies, tier overrides)."""
-    app = create_service_app(settings, service=SERVICE)
-    app.middlewares.append(domain_error_middleware(PROBLEMS))
+    app = create_service_app(settings, service=SERVICE, problems=PROBLEMS)
     app.cleanup_ctx.append(redis_context(settings))
     app.cleanup_ctx.append(events_context(settings))
     setup_routes(app)

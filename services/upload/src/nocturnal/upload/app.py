@@ -22,7 +22,6 @@ from nocturnal.shared.events import EventBus
 from nocturnal.shared.health import READINESS
 from nocturnal.shared.http.app import CleanupContext, create_service_app
 from nocturnal.shared.http.client import HTTP_SESSION, http_session_context, peer_breaker
-from nocturnal.shared.http.errors import domain_error_middleware
 from nocturnal.shared.http.events import serving_events
 from nocturnal.shared.http.overload import InFlightLimit
 from nocturnal.shared.logging import get_logger
@@ -173,8 +172,7 @@ def _events_context(settings: UploadSettings) -> CleanupContext:
 
 def create_app(settings: UploadSettings) -> web.Application:
     """The upload service application; resources open and close as cleanup contexts."""
-    app = create_service_app(settings, service=SERVICE)
-    app.middlewares.append(domain_error_middleware(PROBLEMS))
+    app = create_service_app(settings, service=SERVICE, problems=PROBLEMS)
     app[UPLOAD_SETTINGS] = settings
     app[UPLOAD_SLOTS] = InFlightLimit(
         settings.upload_max_concurrent,

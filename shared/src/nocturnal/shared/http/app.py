@@ -15,6 +15,7 @@ import structlog
 import uvloop
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.typedefs import Middleware
 from aiohttp.web_protocol import RequestPayloadError
 from pydantic_core import to_jsonable_python
 
@@ -29,8 +30,9 @@ from nocturnal.shared.health import (
     ready_handler,
 )
 from nocturnal.shared.http.context import REQUEST_ID_HEADER, request_id_from
+from nocturnal.shared.http.errors import SHARED_PROBLEMS, ProblemTable
 from nocturnal.shared.http.openapi import openapi_document
-from nocturnal.shared.http.overload import in_flight_middleware
+from nocturnal.shared.http.overload import request_limit, sheddable
 from nocturnal.shared.http.routes import ROUTE_TABLES, Reply, Route, RouteTable, add_routes
 from nocturnal.shared.json_text import encode
 from nocturnal.shared.logging import bind_context, configure_logging, get_logger
@@ -115,39 +117,6 @@ def _problem_from_http_exception(exc: web.HTTPException) -> Problem:
     return Problem(exc.status, headers=headers)
 
 
-@web.middleware
-async def context_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Request id (read or made), log context, access log, metrics (the trace context is the
-    tracing middleware's, outside this one, when tracing is on).
-
-    Echoes `X-Request-ID` on every response and adds headers queued with `add_response_headers`.
-    """
-    structlog.contextvars.clear_contextvars()
-    request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
-    request[REQUEST_ID] = request_id
-    bind_context(request_id=request_id)
-    tag_request_id(request_id)
-    started = time.perf_counter()
-    status = 500
-    try:
-        response = await handler(request)
-        status = response.status
-        return response
-    finally:
-        elapsed = time.perf_counter() - started
-        route = _route_label(request)
-        count_request(request.app[SERVICE], route, request.method, status, elapsed)
-        if not request.path.startswith(("/health/", "/metrics")):
-            log.info(
-                "request",
-                method=request.method,
-                path=request.path,
-                route=route,
-                status=status,
-                duration_ms=round(elapsed * 1000, 2),
-            )
-
-
 async def _on_prepare(request: web.Request, response: web.StreamResponse) -> None:
     response.headers[REQUEST_ID_HEADER] = request.get(REQUEST_ID, "")
     response.headers.update(request.get(RESPONSE_HEADERS, {}))
@@ -158,40 +127,109 @@ async def _on_prepare(request: web.Request, response: web.StreamResponse) -> Non
         response.headers["Connection"] = "close"
 
 
-@web.middleware
-async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Turn every error (Problem, aiohttp HTTP errors, unexpected exceptions) into problem+json."""
-    try:
-        return await handler(request)
-    except Problem as problem:
-        return problem_response(request, problem)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        return problem_response(request, _problem_from_http_exception(exc))
-    except (HttpProcessingError, RequestPayloadError):  # undecodable body (coding, framing)
-        return problem_response(request, Problem(400, "the request body could not be decoded"))
-    except (asyncio.CancelledError, ConnectionResetError):
-        raise
-    except Exception:
-        log.exception("unhandled error")
-        return problem_response(request, Problem(500))
+Guard = Callable[[web.Request], Awaitable[None]]
+"""A check every request passes before its handler (e.g. the api's rate limit); raises a
+`Problem` to refuse it."""
 
 
-@web.middleware
-async def identity_body_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Refuse content-coded request bodies (415): no decoding errors, no decompression bombs.
+def request_pipeline(
+    *, service: str, max_in_flight: int, problems: ProblemTable, guard: Guard | None = None
+) -> Middleware:
+    """The one middleware of a service: what every request goes through, in this order.
 
-    Every `Content-Encoding` field counts, not only the first (a gateway may see only that).
+    1. Request id (the caller's `X-Request-ID` when well-formed, else a new one), bound to the
+       log context and the current span (the tracing middleware, outside this one when tracing
+       is on, owns the trace context); echoed on every response with the headers queued by
+       `add_response_headers`.
+    2. The in-flight bound (`MAX_IN_FLIGHT`, `request_limit`): the excess is answered 503 +
+       `Retry-After` at once; probes and `/metrics` are not counted.
+    3. Content-coded request bodies refused (415): no decoding errors, no decompression bombs
+       (every `Content-Encoding` field counts, not only the first).
+    4. `guard` (when given), then the handler.
+    5. Every error answered as RFC 9457 problem+json: a `Problem`, aiohttp's HTTP errors, an
+       undecodable body (400), the errors of `problems` (+ `SHARED_PROBLEMS`, nearest class in
+       the MRO), anything else 500 (logged with its traceback).
+    6. The access log line (not for probes and `/metrics`) and the request metrics.
+
+    One middleware rather than one per step: each middleware costs aiohttp a wrapper and a
+    coroutine per request (decision 42).
     """
+    requests = request_limit(max_in_flight, service=service)
+    table = {**SHARED_PROBLEMS, **problems}
+
+    def domain_problem(exc: Exception) -> Problem | None:
+        answer = next((table[cls] for cls in type(exc).__mro__ if cls in table), None)
+        return None if answer is None else answer(exc)
+
+    async def answer(request: web.Request, handler: Handler) -> web.StreamResponse:
+        path = request.path
+        counted = sheddable(path)
+        try:
+            if counted:
+                requests.take()
+            try:
+                if "Content-Encoding" in request.headers and _content_coded(request):
+                    raise Problem(415)  # the gateway's wording: the table's standard detail
+                if guard is not None:
+                    await guard(request)
+                return await handler(request)
+            finally:
+                if counted:
+                    requests.give()
+        except Problem as problem:
+            return problem_response(request, problem)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            return problem_response(request, _problem_from_http_exception(exc))
+        except (HttpProcessingError, RequestPayloadError):  # undecodable body (coding, framing)
+            return problem_response(request, Problem(400, "the request body could not be decoded"))
+        except (asyncio.CancelledError, ConnectionResetError):
+            raise
+        except Exception as exc:
+            answered = domain_problem(exc)
+            if answered is None:
+                log.exception("unhandled error")
+                answered = Problem(500)
+            return problem_response(request, answered)
+
+    @web.middleware
+    async def pipeline(request: web.Request, handler: Handler) -> web.StreamResponse:
+        structlog.contextvars.clear_contextvars()
+        request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
+        request[REQUEST_ID] = request_id
+        bind_context(request_id=request_id)
+        tag_request_id(request_id)
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await answer(request, handler)
+            status = response.status
+            return response
+        finally:
+            elapsed = time.perf_counter() - started
+            route = _route_label(request)
+            count_request(service, route, request.method, status, elapsed)
+            if sheddable(request.path):
+                log.info(
+                    "request",
+                    method=request.method,
+                    path=request.path,
+                    route=route,
+                    status=status,
+                    duration_ms=round(elapsed * 1000, 2),
+                )
+
+    return pipeline
+
+
+def _content_coded(request: web.Request) -> bool:
     codings = {
         coding.strip().lower()
         for field in request.headers.getall("Content-Encoding", [])
         for coding in field.split(",")
     }
-    if codings - {"", "identity"}:
-        raise Problem(415)  # the gateway's wording: the table's standard detail
-    return await handler(request)
+    return bool(codings - {"", "identity"})
 
 
 OPENAPI_JSON = web.AppKey("openapi_json", bytes)
@@ -268,20 +306,29 @@ BASE_ROUTES = RouteTable(
 """What every service serves besides its own routes."""
 
 
-def create_service_app(settings: ServiceSettings, *, service: str) -> web.Application:
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    service: str,
+    problems: ProblemTable | None = None,
+    guard: Guard | None = None,
+) -> web.Application:
     """The base application every service builds on.
 
-    Has the context and problem middlewares, `/health/live`, `/health/ready` (checks are added
+    Has the `request_pipeline` middleware (with the service's `problems` table and `guard`),
+    `/health/live`, `/health/ready` (checks are added
     to `app[READINESS]`), `/metrics` and `/openapi.json` (the document of every route table added
     with `add_routes`, built when the app starts); request bodies over
     `settings.max_json_body_bytes` are refused with 413 unless a route streams its body.
     """
     app = web.Application(
         middlewares=[
-            context_middleware,
-            problem_middleware,
-            in_flight_middleware(settings.max_in_flight, service=service),
-            identity_body_middleware,
+            request_pipeline(
+                service=service,
+                max_in_flight=settings.max_in_flight,
+                problems=problems or {},
+                guard=guard,
+            )
         ],
         client_max_size=settings.max_json_body_bytes,
         handler_args=HTTP_PARSER_LIMITS,
@@ -428,6 +475,7 @@ __all__ = [
     "SERVICE",
     "SETTINGS",
     "CleanupContext",
+    "Guard",
     "Readiness",
     "add_response_headers",
     "create_service_app",
@@ -435,6 +483,7 @@ __all__ = [
     "json_response",
     "openapi_of",
     "problem_response",
+    "request_pipeline",
     "run_service",
     "serve",
     "serve_until_stopped",

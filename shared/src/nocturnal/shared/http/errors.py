@@ -4,17 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-from aiohttp import web
-from aiohttp.typedefs import Middleware
+from typing import Any
 
 from nocturnal.shared.mongo_errors import DATABASE_UNAVAILABLE, RETRY_AFTER_S
 from nocturnal.shared.paging import InvalidCursor
 from nocturnal.shared.problems import Problem, validation_problem
-
-if TYPE_CHECKING:  # the app module serves the OpenAPI document, which reads these tables
-    from nocturnal.shared.http.app import Handler
 
 FieldErrors = list[dict[str, str]]
 
@@ -66,25 +60,3 @@ def problem_of(problems: ProblemTable, error: type[Exception]) -> ProblemOf | No
     """The entry answering `error`: the nearest class in its MRO (`SHARED_PROBLEMS` included)."""
     table = {**SHARED_PROBLEMS, **problems}
     return next((table[cls] for cls in error.__mro__ if cls in table), None)
-
-
-def domain_error_middleware(problems: ProblemTable) -> Middleware:
-    """Middleware raising `problems[type(exc)](exc)` for a domain or use-case error a handler
-    let through (the nearest class in `exc`'s MRO wins; `SHARED_PROBLEMS` are included).
-
-    Append it after `create_service_app`'s middlewares: the problem middleware around it renders
-    the `Problem` (RFC 9457). Errors not in the table pass through unchanged (a 500).
-    """
-    table = {**SHARED_PROBLEMS, **problems}
-
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except Exception as exc:
-            answer = next((table[cls] for cls in type(exc).__mro__ if cls in table), None)
-            if answer is None:
-                raise
-            raise answer(exc) from None
-
-    return middleware

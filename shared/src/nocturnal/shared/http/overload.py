@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
-from aiohttp import web
-from aiohttp.typedefs import Middleware
 from prometheus_client import Counter, Gauge
 
 from nocturnal.shared.problems import Problem
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 RETRY_AFTER_S = 1
 """What a shed request is told to wait: the bound frees as soon as one request in hand ends."""
@@ -26,11 +22,12 @@ SHED = Counter("work_shed_total", "Requests answered 503 at a full bound", ["ser
 class InFlightLimit:
     """At most `limit` units of some work (requests, uploads, ...) in hand at once.
 
-    `admit()` takes a unit for the duration of its block, or raises a 503 `Problem` with
-    `Retry-After` at once when all `limit` are taken: excess work is refused, never queued, so
-    the memory and latency of what is accepted stay bounded at any arrival rate. Not
-    thread-safe (one event loop). `bound` names the limit in the `work_in_flight` and
-    `work_shed_total` metrics and `detail` is what the 503 says.
+    `admit()` takes a unit for the duration of its block (or `take()` and, once done, `give()`),
+    and raises a 503 `Problem` with `Retry-After` at once when all `limit` are taken: excess
+    work is refused, never queued, so the memory and latency of what is accepted stay bounded at
+    any arrival rate. Not thread-safe (one event loop). `bound` names the limit in the
+    `work_in_flight` (read when scraped) and `work_shed_total` metrics and `detail` is what the
+    503 says.
 
     Raises:
         ValueError: `limit` < 1.
@@ -42,12 +39,11 @@ class InFlightLimit:
         self.limit = limit
         self.in_flight = 0
         self._detail = detail
-        self._gauge = IN_FLIGHT.labels(service, bound)
+        IN_FLIGHT.labels(service, bound).set_function(lambda: self.in_flight)
         self._shed = SHED.labels(service, bound)
 
-    @contextmanager
-    def admit(self) -> Iterator[None]:
-        """Hold one unit while the block runs.
+    def take(self) -> None:
+        """Take one unit; `give()` it back when the work ends.
 
         Raises:
             Problem: 503 with `Retry-After` when `limit` units are already in hand.
@@ -56,12 +52,23 @@ class InFlightLimit:
             self._shed.inc()
             raise Problem(503, self._detail, headers={"Retry-After": str(RETRY_AFTER_S)})
         self.in_flight += 1
-        self._gauge.set(self.in_flight)
+
+    def give(self) -> None:
+        """Give back a unit `take()` took."""
+        self.in_flight -= 1
+
+    @contextmanager
+    def admit(self) -> Iterator[None]:
+        """Hold one unit while the block runs.
+
+        Raises:
+            Problem: 503 with `Retry-After` when `limit` units are already in hand.
+        """
+        self.take()
         try:
             yield
         finally:
-            self.in_flight -= 1
-            self._gauge.set(self.in_flight)
+            self.give()
 
 
 def sheddable(path: str) -> bool:
@@ -69,26 +76,17 @@ def sheddable(path: str) -> bool:
     return not path.startswith(UNBOUNDED_PATHS)
 
 
-def in_flight_middleware(limit: int, *, service: str) -> Middleware:
-    """A middleware holding at most `limit` requests in the handlers below it (`MAX_IN_FLIGHT`);
-    the next is answered 503 problem+json with `Retry-After` without being read further.
-    Probes and `/metrics` are not counted.
+def request_limit(limit: int, *, service: str) -> InFlightLimit:
+    """The bound on the requests one instance handles at once (`MAX_IN_FLIGHT`): the next is
+    answered 503 problem+json with `Retry-After` without being read further. Probes and
+    `/metrics` are not counted (`sheddable`).
 
     Raises:
         ValueError: `limit` < 1.
     """
-    requests = InFlightLimit(
+    return InFlightLimit(
         limit,
         service=service,
         bound="requests",
         detail="this instance is at its limit of requests in progress; retry in a moment",
     )
-
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not sheddable(request.path):
-            return await handler(request)
-        with requests.admit():
-            return await handler(request)
-
-    return middleware

@@ -10,17 +10,27 @@ import time
 from nocturnal.shared.ratelimit.policies import Decision, Policy, Tier
 
 
+class _Entries:
+    """One subject's log: (time, units) in arrival order and their sum."""
+
+    __slots__ = ("log", "used")
+
+    def __init__(self) -> None:
+        self.log: collections.deque[tuple[float, int]] = collections.deque()
+        self.used = 0
+
+
 class SlidingWindowLog:
     """In-memory sliding-window log: never more than `limit` units in any `window_s` span.
 
     A denied request consumes nothing. Per-process state: only for degraded operation.
-    Keeps at most `max_keys` subjects (least recently used dropped first).
+    Keeps at most `max_keys` subjects (least recently used dropped first). A hit costs the
+    same however many entries the window holds (a running sum per subject; only a denial's
+    `Retry-After` walks the oldest entries, until enough units would leave).
     """
 
     def __init__(self, max_keys: int = 100_000) -> None:
-        self._log: collections.OrderedDict[str, collections.deque[tuple[float, int]]] = (
-            collections.OrderedDict()
-        )
+        self._log: collections.OrderedDict[str, _Entries] = collections.OrderedDict()
         self._max_keys = max_keys
 
     def hit(
@@ -28,19 +38,21 @@ class SlidingWindowLog:
     ) -> tuple[bool, int, int, int]:
         """Count `cost` units for `key` if they fit: (allowed, remaining, reset_s, retry_after_s)."""
         now = time.monotonic() if now is None else now
-        entries = self._log.setdefault(key, collections.deque())
-        self._log.move_to_end(key)
-        while entries and entries[0][0] <= now - window_s:
-            entries.popleft()
-        used = sum(units for _, units in entries)
-        allowed = used + cost <= limit
+        entries = self._log.get(key)
+        if entries is None:
+            entries = self._log[key] = _Entries()
+        else:
+            self._log.move_to_end(key)
+        log = entries.log
+        while log and log[0][0] <= now - window_s:
+            entries.used -= log.popleft()[1]
+        allowed = entries.used + cost <= limit
         if allowed:
-            entries.append((now, cost))
-            used += cost
-        retry_after = (
-            0 if allowed else self._retry_after(entries, used + cost - limit, now, window_s)
-        )
-        reset = math.ceil(entries[-1][0] + window_s - now) if entries else 0
+            log.append((now, cost))
+            entries.used += cost
+        used = entries.used
+        retry_after = 0 if allowed else self._retry_after(log, used + cost - limit, now, window_s)
+        reset = math.ceil(log[-1][0] + window_s - now) if log else 0
         while len(self._log) > self._max_keys:
             self._log.popitem(last=False)
         return allowed, max(limit - used, 0), reset, retry_after
