@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -108,17 +109,25 @@ class FakeRevocations:
 
 
 class FakeHasher:
-    """`PasswordHasher` without the cost: `busy` refuses every hash; `weak` hashes need a
+    """`PasswordHasher` without the cost: `full` refuses admission (no place in the queue);
+    `busy` refuses every hash; `weak` hashes need a
     rehash; `salt` starts every new hash (the same password hashed again differs);
     `verifications` counts the calls (unknown accounts included); `during_verify` runs once
     while the next verification is under way (what another request does meanwhile)."""
 
     def __init__(self) -> None:
+        self.full = False
         self.busy = False
         self.weak: set[str] = set()
         self.salt = ""
         self.verifications = 0
         self.during_verify: Callable[[], Awaitable[None]] | None = None
+
+    @contextlib.contextmanager
+    def admitted(self) -> Iterator[None]:
+        if self.full:
+            raise HasherBusy
+        yield
 
     async def hash(self, password: str) -> str:
         if self.busy:

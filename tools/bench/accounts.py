@@ -11,6 +11,7 @@ import secrets
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -77,6 +78,12 @@ class Account:
 
     def _keep(self, token: str) -> None:
         self._token, self._issued = token, time.monotonic()
+
+
+def register_many(base_url: str, role: str, count: int, workers: int = 4) -> list[Account]:
+    """`count` accounts registered through `base_url`, `workers` at a time."""
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda _: Account.register(base_url, role), range(count)))
 
 
 def duty_body(days_ahead: int = 3) -> dict[str, Any]:

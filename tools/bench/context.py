@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from tools.bench.accounts import Account
 from tools.bench.loadgen import OpenLoopJob, OpenLoopReport, Request, run_open_loop
 from tools.bench.processes import CpuUse, cpu_use
+from tools.bench.profiling import recording, render
 from tools.bench.results import Figure
 from tools.bench.seed_stack import SeedStack
 from tools.bench.settings import BenchSettings
@@ -65,6 +68,7 @@ class Run:
     figures: list[Figure] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
+    profile_dir: Path | None = None  # where py-spy's stacks go (BENCH_PROFILE), else None
 
     def say(self, message: str) -> None:
         """A progress line: elapsed time, load average, message."""
@@ -104,6 +108,15 @@ class Run:
             )
         return Closed(result, cpu)
 
+    def drive(self, request: Request, *, connections: int | None = None) -> WrkResult:
+        """wrk on `request` for the profile's duration: load to profile, not a measurement."""
+        return run_wrk(
+            request,
+            duration_s=self.settings.profile_s,
+            connections=connections or self.settings.connections,
+            work_dir=self.settings.run_dir / "work",
+        )
+
     def open_loop(
         self, request: Request, rate: float, *, duration_s: float | None = None, **job: Any
     ) -> tuple[OpenLoopReport, CpuUse]:
@@ -114,6 +127,30 @@ class Run:
         with cpu_use(self.pids()) as cpu:
             report = run_open_loop(spec)
         return report, cpu
+
+    @contextmanager
+    def profiling(self, scenario: str, targets: Mapping[str, int]) -> Iterator[None]:
+        """py-spy on `targets` (name -> pid) while the block runs, when the run profiles
+        (BENCH_PROFILE); the summaries printed and kept under details["profiles"][scenario].
+        Run it around a load of its own, never around a measured round."""
+        if self.profile_dir is None:
+            yield
+            return
+        self.say(f"{scenario} profile: py-spy on {', '.join(targets)}")
+        with recording(targets, self.profile_dir, scenario) as summaries:
+            yield
+        for name, summary in summaries.items():
+            print(render(f"{scenario}: {name} process", summary), flush=True)
+        profiles = self.details.setdefault("profiles", {"folder": str(self.profile_dir)})
+        profiles.setdefault(scenario, {}).update(summaries)
+
+    def profile(self, scenario: str, names: tuple[str, ...], load: Callable[[], object]) -> None:
+        """`load()` under py-spy on the named components (see `pids`), when the run profiles."""
+        if self.profile_dir is None:
+            return
+        pids = self.pids()
+        with self.profiling(scenario, {name: pids[name] for name in names}):
+            load()
 
     def add(self, figure: Figure) -> Figure:
         self.figures.append(figure)

@@ -41,12 +41,19 @@ CURVE_POINTS = (0.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9, 100.0
 
 @dataclass(frozen=True)
 class Request:
-    """One request to repeat: method, absolute URL, headers and an optional body."""
+    """One request to repeat: method, absolute URL, headers and an optional body; or, with
+    `bodies`, the same request with each of those bodies in turn (the i-th request sends
+    `bodies[i % len(bodies)]`), e.g. the logins of many accounts."""
 
     method: str
     url: str
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes | None = None
+    bodies: tuple[bytes, ...] = ()
+
+    def body_of(self, number: int) -> bytes | None:
+        """The body of the `number`-th request."""
+        return self.bodies[number % len(self.bodies)] if self.bodies else self.body
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,7 @@ class OpenLoopJob:
         data = asdict(self)
         body = self.request.body
         data["request"]["body"] = base64.b64encode(body).decode() if body is not None else None
+        data["request"]["bodies"] = [base64.b64encode(b).decode() for b in self.request.bodies]
         data["request"]["headers"] = dict(self.request.headers)
         return data
 
@@ -72,7 +80,8 @@ class OpenLoopJob:
     def from_json(cls, data: Mapping[str, Any]) -> OpenLoopJob:
         raw = dict(data["request"])
         body = base64.b64decode(raw["body"]) if raw.get("body") is not None else None
-        request = Request(raw["method"], raw["url"], dict(raw.get("headers") or {}), body)
+        bodies = tuple(base64.b64decode(b) for b in raw.get("bodies") or ())
+        request = Request(raw["method"], raw["url"], dict(raw.get("headers") or {}), body, bodies)
         return cls(**{**data, "request": request})
 
 
@@ -158,7 +167,7 @@ class _Runner:
             delay = due - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            task = asyncio.create_task(self._one(session, due, record))
+            task = asyncio.create_task(self._one(session, due, record, i))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
         if not tasks:
@@ -168,14 +177,16 @@ class _Runner:
             task.cancel()
         return len(pending)
 
-    async def _one(self, session: aiohttp.ClientSession, due: float, record: bool) -> None:
+    async def _one(
+        self, session: aiohttp.ClientSession, due: float, record: bool, number: int
+    ) -> None:
         request = self.job.request
         sent = time.perf_counter()
         status: int | None = None
         has_header = False
         try:
             async with session.request(
-                request.method, request.url, headers=request.headers, data=request.body
+                request.method, request.url, headers=request.headers, data=request.body_of(number)
             ) as response:
                 await response.read()
                 status = response.status

@@ -100,6 +100,47 @@ def cpu_use(pids: Mapping[str, int]) -> Iterator[CpuUse]:
     use.seconds = {name: max(0.0, cpu_seconds(pid) - before[name]) for name, pid in pids.items()}
 
 
+def _thread_seconds(pid: int) -> dict[int, float]:
+    try:
+        return {t.id: t.user_time + t.system_time for t in psutil.Process(pid).threads()}
+    except psutil.Error:
+        return {}
+
+
+@dataclass
+class ThreadSplit:
+    """CPU seconds of one process's main thread (an asyncio service's event loop) and of its
+    other threads (worker pools: argon2's, the default executor's) over a `with` block."""
+
+    main_s: float = 0.0
+    others_s: float = 0.0
+    threads: int = 0  # other threads that used CPU
+
+    def to_json(self) -> dict[str, float]:
+        return {
+            "main_thread_s": round(self.main_s, 3),
+            "other_threads_s": round(self.others_s, 3),
+            "other_threads": self.threads,
+        }
+
+
+@contextmanager
+def thread_split(pid: int) -> Iterator[ThreadSplit]:
+    """Split the CPU time of `pid` between its main thread (thread id = pid) and the others.
+
+    Threads that ended during the block are missed (their time is gone with them)."""
+    before = _thread_seconds(pid)
+    split = ThreadSplit()
+    yield split
+    for tid, seconds in _thread_seconds(pid).items():
+        used = seconds - before.get(tid, 0.0)
+        if tid == pid:
+            split.main_s = used
+        elif used > 0:
+            split.others_s += used
+            split.threads += 1
+
+
 @dataclass
 class RssTrace:
     """RSS of one process sampled every `interval_s` seconds (bytes)."""

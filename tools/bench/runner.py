@@ -26,7 +26,6 @@ from tools.bench.scenarios.events import run_p6
 from tools.bench.scenarios.faults import run_faults
 from tools.bench.scenarios.health import run_p2
 from tools.bench.scenarios.logins import run_p7
-from tools.bench.scenarios.profiles import run_profiles
 from tools.bench.scenarios.ratelimit_check import run_p3
 from tools.bench.scenarios.scaling import run_scaling
 from tools.bench.scenarios.uploads import run_p5
@@ -63,7 +62,7 @@ def _guarded(run: Run, name: str, step: Callable[[], Any]) -> Any:
         return None
 
 
-def _stack_scenarios(run: Run, stamp: str) -> None:
+def _stack_scenarios(run: Run) -> None:
     s = run.settings
     p1: dict[str, list[Closed]] | None = None
     if s.wants("P1"):
@@ -73,8 +72,6 @@ def _stack_scenarios(run: Run, stamp: str) -> None:
     if s.wants("P3"):
         api_max = statistics.mean(c.rps for c in p1["direct"]) if p1 else None
         _guarded(run, "P3", lambda: run_p3(run, api_max))
-    if s.profile:
-        _guarded(run, "profiles", lambda: run_profiles(run, stamp))
     if s.wants("FAULTS"):
         _guarded(run, "FAULTS", lambda: run_faults(run))
     if s.wants("P7"):
@@ -106,7 +103,7 @@ def _outputs(run: Run, stamp: str, started_conditions: dict[str, Any]) -> tuple[
     return json_path, png_path
 
 
-def _start_run(settings: BenchSettings, bed: Testbed, stack: Stack) -> Run:
+def _start_run(settings: BenchSettings, bed: Testbed, stack: Stack, stamp: str) -> Run:
     admin = Account.register(stack.base_url, "hospital_admin")
     run = Run(
         settings=settings,
@@ -117,6 +114,7 @@ def _start_run(settings: BenchSettings, bed: Testbed, stack: Stack) -> Run:
         duty_id=post_duty(stack.base_url, admin),
         seed=None,
         seed_note=None,
+        profile_dir=settings.out_dir / f"profiles-{stamp}" if settings.profile else None,
     )
     if settings.wants("P1"):
         run.seed, run.seed_note = _seed(settings, bed)
@@ -138,9 +136,9 @@ def run_bench(settings: BenchSettings) -> int:
         )
         stack = bed.stack("main")
         try:
-            run = _start_run(settings, bed, stack)
+            run = _start_run(settings, bed, stack, stamp)
             try:
-                _stack_scenarios(run, stamp)
+                _stack_scenarios(run)
             finally:
                 if run.seed is not None:
                     run.seed.stop()

@@ -87,7 +87,11 @@ def settings_from_cli(argv: Sequence[str] | None, environ: Mapping[str, str]) ->
     )
     parser.add_argument("--quick", action="store_true", help="short runs (env BENCH_QUICK=1)")
     parser.add_argument("--only", help=f"comma-separated subset of {','.join(SCENARIOS)}")
-    parser.add_argument("--profile", action="store_true", help="py-spy profiles of P1 and P3")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy profiles of every scenario (env BENCH_PROFILE=1)",
+    )
     parser.add_argument("--seed-stack", type=Path, help="the original Node stack's folder")
     parser.add_argument("--out", type=Path, help="results folder (default bench-results/)")
     args = parser.parse_args(argv)

@@ -31,6 +31,17 @@ end
 """
 
 
+# Each request takes the next of several bodies (wrk.format: the default method, path, headers).
+_BODIES = """
+local bodies = {__BODIES__}
+local next_body = 0
+request = function()
+  next_body = next_body % #bodies + 1
+  return wrk.format(nil, nil, nil, bodies[next_body])
+end
+"""
+
+
 @dataclass(frozen=True)
 class WrkResult:
     """One wrk run: requests/s over the run, non-2xx/3xx answers and socket errors."""
@@ -45,6 +56,11 @@ class WrkResult:
     @property
     def rps(self) -> float:
         return self.requests / self.duration_s if self.duration_s else 0.0
+
+    @property
+    def ok(self) -> int:
+        """Requests answered 2xx/3xx."""
+        return self.requests - self.non_2xx
 
     @property
     def clean(self) -> bool:
@@ -68,6 +84,9 @@ def lua_script(request: Request) -> str:
         lines.append(f"wrk.headers[{_lua_string(name)}] = {_lua_string(value)}")
     if request.body is not None:
         lines.append(f"wrk.body = {_lua_string(request.body.decode('ascii'))}")
+    if request.bodies:
+        listed = ", ".join(_lua_string(body.decode("ascii")) for body in request.bodies)
+        lines.append(_BODIES.replace("__BODIES__", listed))
     return "\n".join(lines) + _DONE.replace("__MARKER__", MARKER)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Iterator
 
 import argon2
@@ -133,6 +134,31 @@ async def test_a_refused_or_cancelled_caller_frees_its_place_in_the_queue() -> N
     assert await slow.verify(await waiting, PASSWORD)
     assert await slow.verify(await slow.hash(PASSWORD), PASSWORD)  # all places free again
     slow.close()
+
+
+async def test_a_place_taken_first_is_held_for_the_hashes_inside_it() -> None:
+    # One place in all (one slot, no waiting room), and a wait far longer than the test.
+    hasher = Argon2Hasher(
+        memory_kib=ARGON2_MIN_MEMORY_KIB,
+        time_cost=ARGON2_MIN_TIME_COST,
+        parallelism=ARGON2_MIN_PARALLELISM,
+        concurrency=1,
+        wait_s=60,
+        queue=0,
+    )
+
+    async def another_caller() -> str:
+        return await hasher.hash(PASSWORD)
+
+    with hasher.admitted():
+        stored = await hasher.hash(PASSWORD)  # uses the place held, takes no second one
+        with hasher.admitted():  # nested: the same place
+            assert await hasher.verify(stored, PASSWORD)
+        with pytest.raises(HasherBusy):  # refused at once: the only place is held
+            await asyncio.create_task(another_caller(), context=contextvars.Context())
+
+    assert await hasher.verify(await another_caller(), PASSWORD)  # the place is free again
+    hasher.close()
 
 
 def test_a_hash_with_weaker_parameters_needs_a_rehash(hasher: Argon2Hasher) -> None:

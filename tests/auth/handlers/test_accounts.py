@@ -19,6 +19,8 @@ from auth.support import (
     problem,
     register,
 )
+from nocturnal.auth.adapters.accounts import MongoUserRepository
+from nocturnal.auth.handlers import accounts as handlers
 
 
 async def outbox_events(db: AsyncDatabase[Any], name: str) -> list[dict[str, Any]]:
@@ -242,6 +244,49 @@ async def test_the_login_past_the_hashing_bound_gets_503_and_is_not_queued(
     busy = next(resp for resp in responses if resp.status == 503)
     await problem(busy, 503)
     assert busy.headers["Retry-After"] == "1"
+
+
+async def test_a_login_shed_by_a_full_hashing_queue_costs_no_rate_limit_check_nor_read(
+    auth_client: AuthClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One place (one slot, no waiting room) and a slow hash: the first login holds the place.
+    client = await auth_client(
+        argon2_time_cost=30,
+        password_hash_concurrency=1,
+        password_hash_queue=0,
+        password_hash_wait_s=30,
+    )
+    email = new_email()
+    body = {"email": email, "password": PASSWORD, "name": "N", "role": "doctor"}
+    assert (await client.post("/api/auth/register", json=body)).status == 201
+    checks: list[str | None] = []
+    reads: list[str] = []
+    read = asyncio.Event()
+    real_enforce, real_by_email = handlers.enforce, MongoUserRepository.by_email
+
+    async def counted_enforce(request: Any, policy: str, ip: str, **kw: Any) -> None:
+        checks.append(kw.get("subject"))
+        await real_enforce(request, policy, ip, **kw)
+
+    async def counted_by_email(repo: MongoUserRepository, canonical: str) -> Any:
+        reads.append(canonical)
+        found = await real_by_email(repo, canonical)
+        read.set()
+        return found
+
+    monkeypatch.setattr(handlers, "enforce", counted_enforce)
+    monkeypatch.setattr(MongoUserRepository, "by_email", counted_by_email)
+    credentials = {"email": email, "password": PASSWORD}
+    first = asyncio.create_task(client.post("/api/auth/login", json=credentials))
+    await read.wait()  # the first login has its place, its check and its read: it is hashing
+
+    shed = await client.post("/api/auth/login", json=credentials)
+
+    await problem(shed, 503)
+    assert shed.headers["Retry-After"] == "1"
+    assert len(checks) == 1
+    assert len(reads) == 1
+    assert (await first).status == 200
 
 
 async def test_a_saturated_hasher_sheds_load_with_503_and_retry_after(

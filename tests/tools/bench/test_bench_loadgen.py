@@ -65,3 +65,27 @@ async def test_statuses_and_the_watched_header_are_counted(aiohttp_server: Serve
     assert report.statuses == {"503": 10}
     assert report.with_header == {"503": 10}
     assert report.ok == 0
+
+
+async def test_several_bodies_are_sent_in_turn(aiohttp_server: Server) -> None:
+    seen: list[bytes] = []
+
+    async def record(request: web.Request) -> web.Response:
+        seen.append(await request.read())
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_post("/", record)
+    server = await aiohttp_server(app)
+    bodies = (b'{"n":1}', b'{"n":2}', b'{"n":3}')
+    job = OpenLoopJob(
+        Request("POST", str(server.make_url("/")), bodies=bodies),
+        rate=30,
+        duration_s=0.3,
+        warmup_s=0,
+    )
+
+    report = await asyncio.to_thread(run_open_loop, job)
+
+    assert report.statuses == {"200": 9}
+    assert sorted(seen) == sorted(bodies * 3)

@@ -103,4 +103,6 @@ def run_p1(run: Run) -> dict[str, list[Closed]]:
         )
     )
     run.details["P1"] = {name: [c.to_json() for c in runs] for name, runs in results.items()}
+    direct = duty_requests(run)["direct"]
+    run.profile("P1", ("api-1", "ratelimit-1", "mongo"), lambda: run.drive(direct))
     return results

@@ -308,6 +308,8 @@ def run_p6(run: Run) -> None:
         steady, broker = rounds["steady"], rounds["broker"]
         low = probe.steady(LOW_RATE)
         backlog = probe.backlog(s.relay_backlog)
+        # The api process holds the handler, the outbox relay and the consumer.
+        run.profile("P6", ("api-1", "mongo"), lambda: probe.steady(s.events_rate))
     finally:
         probe.close()
     note = "1 ms resolution; events unprocessed after 20 s count as infinite"

@@ -47,3 +47,4 @@ def run_p2(run: Run) -> None:
         run, "P2", "health", health, "GET /api/health, 1 api instance", P2_VS_BARE
     )
     run.details["P2"] = {name: [c.to_json() for c in runs] for name, runs in results.items()}
+    run.profile("P2", ("api-1",), lambda: run.drive(health))

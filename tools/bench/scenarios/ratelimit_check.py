@@ -120,6 +120,8 @@ def run_p3(run: Run, api_max_rps: float | None) -> None:
             target=P3_CHECK_SHARE,
         )
     )
+    check = check_request(run, "bench-p3-profile")
+    run.profile("P3", ("ratelimit-1",), lambda: run.drive(check))  # Redis: C, not py-spy's
     run.details["P3"] = {
         "throughput": {name: [c.to_json() for c in runs] for name, runs in throughput.items()},
         "latency": {name: [r.__dict__ for r in reports] for name, reports in latency.items()},

@@ -10,6 +10,7 @@ started for that batch alone after one 9 MiB warm-up upload (every code path loa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import sys
@@ -141,16 +142,19 @@ class Uploader:
         self.run, self.s3, self.session, self.max_bytes = run, s3, session, max_bytes
         self.warmup = _payload(WARMUP_BYTES)
 
-    async def service(self, payload: bytes, count: int) -> Batch:
+    async def service(self, payload: bytes, count: int, *, profile: bool = False) -> Batch:
         """`count` concurrent uploads through an upload process started for this batch alone:
-        a process keeps the memory it once used, so an earlier batch would hide this one's."""
+        a process keeps the memory it once used, so an earlier batch would hide this one's.
+        `profile`: under py-spy (upload and moto), a round of its own."""
         child, url = await asyncio.to_thread(_start_upload, self.run, self.max_bytes)
         try:
             upload_url = f"{url}/api/uploads?kind=document"
             token = self.run.admin.token()
             await _upload_service(self.session, upload_url, token, self.warmup)
             jobs = [_upload_service(self.session, upload_url, token, payload) for _ in range(count)]
-            return await self._measure("service", jobs, payload, child.proc.pid)
+            targets = {"upload": child.proc.pid, "s3": self.run.pids()["s3"]}
+            with self.run.profiling("P5", targets) if profile else contextlib.nullcontext():
+                return await self._measure("service", jobs, payload, child.proc.pid)
         finally:
             await asyncio.to_thread(stop_children, [child])
 
@@ -219,6 +223,8 @@ async def _measure(run: Run) -> dict[str, list[Batch]]:
             results["direct"].append(await uploader.direct(many, s.upload_count))
             results["big-service"].append(await uploader.service(big, 1))
             results["big-direct"].append(await uploader.direct(big, 1))
+        if run.profile_dir is not None:
+            await uploader.service(many, s.upload_count, profile=True)
         await _empty_bucket(s3)
     return results
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import TypeVar
 
 import argon2
@@ -22,8 +24,10 @@ class Argon2Hasher:
     At most `queue` callers wait for a slot, each at most `wait_s` seconds; a caller beyond
     them, or one still waiting after `wait_s`, gets `HasherBusy` (503 + Retry-After), so a
     burst of logins is shed instead of queued without bound (memory: `memory_kib` per slot;
-    latency: at most `wait_s` plus one hash). Verifying for an unknown account runs against a
-    dummy hash so it costs the same.
+    latency: at most `wait_s` plus one hash). A use case that spends something before it
+    hashes (a rate-limit check, a read) takes its place first with `admitted()`, so a caller
+    shed costs nothing else. Verifying for an unknown account runs against a dummy hash so it
+    costs the same.
     """
 
     def __init__(
@@ -48,6 +52,27 @@ class Argon2Hasher:
         self._admitted = 0  # hashing or waiting for a slot
         self._bound = concurrency + queue
         self._dummy_hash = self._argon2.hash(secrets.token_urlsafe(32))
+        # True in a task (and what it awaits) that holds a place taken by `admitted()`.
+        self._holding = contextvars.ContextVar(f"argon2-place-{id(self)}", default=False)
+
+    @contextmanager
+    def admitted(self) -> Iterator[None]:
+        """Hold a place among the `concurrency + queue` callers hashing or waiting to, for the
+        whole block: hashes inside it use this place (nested blocks share it).
+
+        Raises:
+            HasherBusy: every place is taken (at once: nothing in the block has run).
+        """
+        if self._holding.get():
+            yield
+            return
+        self._enter()
+        token = self._holding.set(True)
+        try:
+            yield
+        finally:
+            self._holding.reset(token)
+            self._admitted -= 1
 
     async def hash(self, password: str) -> str:
         """The argon2id PHC string of `password`.
@@ -80,25 +105,30 @@ class Argon2Hasher:
         except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
             return False
 
-    async def _run(self, work: Callable[..., T], *args: str) -> T:
+    def _enter(self) -> None:
         if self._admitted >= self._bound:
             raise HasherBusy
         self._admitted += 1
+
+    async def _run(self, work: Callable[..., T], *args: str) -> T:
+        placed = not self._holding.get()  # this call takes (and gives back) a place of its own
+        if placed:
+            self._enter()
         try:
             async with asyncio.timeout(self._wait_s):
                 await self._slots.acquire()
         except TimeoutError:
-            self._admitted -= 1
+            self._admitted -= placed
             raise HasherBusy from None
         except BaseException:  # cancelled while waiting: it never got a slot
-            self._admitted -= 1
+            self._admitted -= placed
             raise
         loop = asyncio.get_running_loop()
         job = self._executor.submit(work, *args)
         # Free the slot when the thread is done, not when a cancelled caller stops waiting.
-        job.add_done_callback(lambda _: loop.call_soon_threadsafe(self._free))
+        job.add_done_callback(lambda _: loop.call_soon_threadsafe(self._free, placed))
         return await asyncio.wrap_future(job)
 
-    def _free(self) -> None:
-        self._admitted -= 1
+    def _free(self, placed: bool) -> None:
+        self._admitted -= placed
         self._slots.release()

@@ -113,8 +113,9 @@ class Accounts:
         password = normalize_password(password)
         check_registration(email, password, name, blocklist=self._blocklist)
         canonical = canonical_email(email)
-        await gate(subject_hash(canonical))
-        password_hash = await self._hasher.hash(password)
+        with self._hasher.admitted():  # a caller shed costs no rate-limit check
+            await gate(subject_hash(canonical))
+            password_hash = await self._hasher.hash(password)
         now = self._clock()
         user = User.new(
             self._ids(),
@@ -142,18 +143,21 @@ class Accounts:
         Raises:
             InvalidCredentials: unknown address, wrong password, or the account's tokens were
                 revoked (its password changed) or it was deleted while the password was checked.
-            HasherBusy: no hashing slot in time.
+            HasherBusy: no hashing slot in time, or (before anything is counted or read) no
+                place in the hashing queue.
         """
         canonical = canonical_email(email)
         email_hash = subject_hash(canonical)
-        await gate(email_hash)
-        user = await self._uow.repositories.users.by_email(canonical)
         password = normalize_password(password)
-        verified = await self._hasher.verify(user.password_hash if user else None, password)
+        with self._hasher.admitted():  # a caller shed costs no rate-limit check, no read
+            await gate(email_hash)
+            user = await self._uow.repositories.users.by_email(canonical)
+            verified = await self._hasher.verify(user.password_hash if user else None, password)
+            if user is not None and verified:
+                await self._upgrade_hash(user, password)
         if user is None or not verified:
             await self._publish(events.login_failed(user.id if user else None, email_hash, ip))
             raise InvalidCredentials
-        await self._upgrade_hash(user, password)
         value, token = self._new_family(user.id, self._clock())
 
         async def work(tx: Tx) -> _Grant:
@@ -285,8 +289,10 @@ class Accounts:
         # Counted under the user (DESIGN §1: the user id once known), a budget of its own shared
         # by password changes and deletions; a wrong password is a failed login of the account's
         # address, so ratelimit's strict tier tightens its logins too.
-        await gate(subject_hash(user.id))
-        if not await self._hasher.verify(user.password_hash, password):
+        with self._hasher.admitted():  # a caller shed costs no rate-limit check
+            await gate(subject_hash(user.id))
+            verified = await self._hasher.verify(user.password_hash, password)
+        if not verified:
             email_hash = subject_hash(user.email_canonical)
             await self._publish(events.login_failed(user.id, email_hash, ip))
             raise InvalidCredentials

@@ -4,6 +4,7 @@ hasher, the signing keys, the rate-limit gate, and this instance's verifier."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -125,6 +126,11 @@ class HasherBusy(Exception):
 
 class PasswordHasher(Protocol):
     """Password hashing off the event loop, with bounded concurrency."""
+
+    def admitted(self) -> AbstractContextManager[None]:
+        """A place in the bounded hashing queue, held for the block (the hashes inside use it).
+        Raises HasherBusy at once when the queue is full."""
+        ...
 
     async def hash(self, password: str) -> str:
         """The hash of `password`. Raises HasherBusy."""
