@@ -205,6 +205,9 @@ def gateway_stack(
             amqp_url=amqp_url,
             s3_endpoint_url=os.environ.get("S3_ENDPOINT_URL"),
             events_exchange=events_exchange,
+            # Exact limits are asserted (the 6th login is a 429): every check waits for the
+            # service (hedge floor = RATELIMIT_TIMEOUT_S), never decided locally on a slow CI.
+            extra_env={"RATELIMIT_HEDGE_FLOOR_S": "0.25"},
         )
         with Stack(settings) as stack:
             print(f"\n{stack.describe()}")

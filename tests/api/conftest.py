@@ -100,6 +100,8 @@ def api_settings(
             "ratelimit_url": ratelimit_url,
             # Generous: a slow machine must not fall back to per-process counting.
             "ratelimit_timeout_s": 2.0,
+            # Exact limits are asserted: every check waits for the service (no hedging).
+            "ratelimit_hedge_floor_s": 2.0,
             "upload_url": upload_peer.base_url,
             "instance_name": f"api-test-{uuid.uuid4().hex[:6]}",
             **overrides,

@@ -30,6 +30,8 @@ def auth_settings(
             "ratelimit_url": ratelimit_url,
             # Generous: a slow CI machine must not fall back to per-process counting.
             "ratelimit_timeout_s": 2.0,
+            # Exact limits are asserted: every check waits for the service (no hedging).
+            "ratelimit_hedge_floor_s": 2.0,
             "instance_name": f"auth-test-{uuid.uuid4().hex[:6]}",
             **overrides,
         }

@@ -92,11 +92,13 @@ def running_stack(
     instances: dict[str, int] | None = None,
     moto: bool = False,
     extra_env: dict[str, str] | None = None,
+    service_env: dict[str, dict[str, str]] | None = None,
 ) -> Iterator[Stack]:
     """Every service behind a gateway on any free port, on exactly the servers given (none
     found or shared by accident), an events exchange of its own (deleted afterwards), two api
     instances by default, and limits the load does not reach; `moto`: upload stores in a moto
-    S3 server of its own (else the local directory backend). Logs in run_dir/logs."""
+    S3 server of its own (else the local directory backend); `service_env`: variables of one
+    service's instances only. Logs in run_dir/logs."""
     with private_event_exchange(amqp_url, "test-chaos") as events_exchange:
         settings = StackSettings(
             instances=instances or {"auth": 1, "api": 2, "upload": 1, "ratelimit": 1},
@@ -110,6 +112,7 @@ def running_stack(
             ready_timeout=READY_TIMEOUT_S,
             moto=moto,
             extra_env={"RATELIMIT_POLICIES": LOOSE_LIMITS, **(extra_env or {})},
+            service_env=service_env or {},
         )
         with Stack(settings) as stack:
             print(f"\n{stack.describe()}")

@@ -1,5 +1,5 @@
 """The rate limiter's faults under steady load through the gateway (issue 10): Redis stopped,
-Redis hanging, the ratelimit service killed.
+Redis hanging, the ratelimit service killed, the ratelimit service hanging.
 
 The stack runs on a redis-server of this module's own (stopped, hung with `DEBUG SLEEP`,
 started again), never the machine's. The `auth` policy is configured small and unlike its
@@ -63,6 +63,9 @@ def stack(
         redis_url=redis.url,
         amqp_url=amqp_url,
         extra_env={"RATELIMIT_POLICIES": POLICIES},
+        # auth's checks are never hedged here (hedge floor = its 0.25 s timeout): the login
+        # probes assert the degraded allowance exactly, not plus a hedged check on a slow CI.
+        service_env={"auth": {"RATELIMIT_HEDGE_FLOOR_S": "0.25"}},
     ) as stack:
         yield stack
 
@@ -92,12 +95,23 @@ def assert_degraded_allowance(answers: list[tuple[int, str | None]]) -> None:
     assert {policy for _, policy in answers} == {CONFIGURED_AUTH}, answers
 
 
-async def local_decisions(url: str, service: str) -> float:
-    """`ratelimit_degraded_decisions_total` of `service` summed over policies, at `url`."""
+async def local_decisions(
+    url: str, service: str, metric: str = "ratelimit_degraded_decisions_total"
+) -> float:
+    """`metric` (degraded decisions by default) of `service` summed over policies, at `url`."""
     async with aiohttp.ClientSession() as session, session.get(f"{url}/metrics") as response:
         text = await response.text()
-    pattern = rf'^ratelimit_degraded_decisions_total\{{[^}}]*service="{service}"[^}}]*\}} (\S+)$'
+    pattern = rf'^{metric}\{{[^}}]*service="{service}"[^}}]*\}} (\S+)$'
     return sum(float(v) for v in re.findall(pattern, text, re.MULTILINE))
+
+
+async def decided_at_the_apis(stack: Stack) -> float:
+    """Checks the api instances decided locally, degraded or hedged."""
+    total = 0.0
+    for api in instances_of(stack, "api"):
+        for metric in ("ratelimit_degraded_decisions_total", "ratelimit_hedged_decisions_total"):
+            total += await local_decisions(api.url, "api", metric)
+    return total
 
 
 async def readiness(url: str) -> dict[str, str]:
@@ -192,3 +206,34 @@ async def test_ratelimit_killed_under_load(stack: Stack, token: str) -> None:
     assert during > before
     assert after == settled  # back on the service: no local decision since
     assert await check_is_distributed(fresh.url)
+
+
+HANG_S = 4.0
+
+
+async def test_ratelimit_hanging_under_load(stack: Stack, token: str) -> None:
+    # SIGSTOP: the ratelimit process keeps its sockets open and answers nothing.
+    victim = instances_of(stack, "ratelimit")[0]
+    apis = instances_of(stack, "api")
+    before = await decided_at_the_apis(stack)
+    load = SteadyLoad(stack.base_url, standard_mix(token))
+    async with load.running():
+        await load.settle(3.0)
+        load.phase = "during"
+        kill(victim, signal.SIGSTOP)
+        try:
+            await load.settle(HANG_S)
+            during = await decided_at_the_apis(stack)
+        finally:
+            kill(victim, signal.SIGCONT)
+        load.phase = "after"
+        for api in apis:  # the api instances find the service again by themselves
+            await wait_ready_check(load, api.url, "ratelimit")
+        await load.settle(3.0)
+    record("ratelimit hanging (SIGSTOP)", load)
+    load.assert_only()
+    assert during > before  # decided locally (hedged, then degraded once the breaker opened)
+    # Bounded by the hedge deadline or at worst the check's timeout, never by the hang.
+    slowest = max(outcome.latency_ms for outcome in load.in_phase("during"))
+    assert slowest < HANG_S * 1000, slowest
+    assert await check_is_distributed(victim.url)

@@ -137,6 +137,7 @@ class Platform:
             "events_exchange": servers.events_exchange,
             "ratelimit_url": self.urls["ratelimit"],
             "ratelimit_timeout_s": 2.0,
+            "ratelimit_hedge_floor_s": 2.0,
         }
         # The upload service signs URLs of its own downloads: it must know its address first.
         upload_port = free_ports(1)[0]

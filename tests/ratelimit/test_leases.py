@@ -113,7 +113,14 @@ async def test_several_callers_on_one_key_never_exceed_the_limit_and_leases_save
     try:
         async with aiohttp.ClientSession(trace_configs=[trace]) as session:
             callers = [
-                RateLimitClient(session, str(server.make_url("/")), service="t", timeout_s=5.0)
+                # No hedging: the limit is asserted on the service's decisions alone.
+                RateLimitClient(
+                    session,
+                    str(server.make_url("/")),
+                    service="t",
+                    timeout_s=5.0,
+                    hedge_floor_s=5.0,
+                )
                 for _ in range(4)
             ]
 
@@ -157,7 +164,12 @@ async def test_a_lease_is_spent_locally_until_it_expires_and_unspent_units_stay_
     try:
         async with aiohttp.ClientSession(trace_configs=[trace]) as session:
             caller = RateLimitClient(
-                session, str(server.make_url("/")), service="t", clock=lambda: clock.now
+                session,
+                str(server.make_url("/")),
+                service="t",
+                clock=lambda: clock.now,
+                timeout_s=5.0,
+                hedge_floor_s=5.0,  # exact counts: every check waits for the service
             )
 
             async def remaining() -> int:

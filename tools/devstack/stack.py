@@ -57,6 +57,7 @@ class StackSettings:
     events_exchange: str = DEFAULT_EVENTS_EXCHANGE
     ready_timeout: float = READY_TIMEOUT_S
     extra_env: dict[str, str] = field(default_factory=dict)
+    service_env: dict[str, dict[str, str]] = field(default_factory=dict)  # by service, last
 
     @property
     def logs(self) -> Path:
@@ -231,7 +232,7 @@ class Stack:
         }
         if service == "upload":
             env |= self._storage_env()
-        return env | s.extra_env
+        return env | s.extra_env | s.service_env.get(service, {})
 
     def _storage_env(self) -> dict[str, str]:
         s = self.settings

@@ -3,9 +3,11 @@ before (issue 10, item 2: within 2x, thanks to the circuit breakers).
 
 Authenticated GET /api/duties/{id} on api-1 at a fixed rate (open loop). Each faulty run stops
 one process of this bench with SIGSTOP half a second after the generator's warm-up, so the
-measured window holds the moment the fault starts (the requests in flight then pay a timeout
-each: rate x timeout of them, so p99 stays near the before figure only while they are under 1 %
-of the window) and the rest of the run spent on the fallback; SIGCONT at the end. A stopped process
+measured window holds the moment the fault starts (the requests in flight then wait: for a
+ratelimit hang, the api's hedge deadline, SRTT + 4 RTTVAR of the service's answers, after which
+new checks decide at once; for a Redis hang, the ratelimit service's Redis timeout) and the rest
+of the run spent on the fallback; SIGCONT at the end. The stack's warm-up below also gives the
+api's hedge estimator its first samples: without them its deadline is the whole timeout. A stopped process
 keeps its sockets open and answers nothing: a hang, not a refusal. The fault hits the bench's
 own redis-server and ratelimit-1, nothing shared.
 """
@@ -13,14 +15,17 @@ own redis-server and ratelimit-1, nothing shared.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from tools.bench.context import Run, alternate
-from tools.bench.loadgen import OpenLoopReport
+from tools.bench.loadgen import OpenLoopReport, Request
 from tools.bench.results import Figure
 from tools.bench.scenarios.duty_read import duty_requests
 from tools.bench.targets import FAULT_P99
@@ -28,6 +33,7 @@ from tools.bench.targets import FAULT_P99
 RATE = 100.0
 DURATION_S = 10.0  # the issue's 10 s hang; also in quick runs (the tail needs the requests)
 SETTLE_S = 3.0  # after a fault: the breakers' probes find the process again (1 s each)
+RECOVERY_TRIES = 20  # trickles of load (each starting a probe) before giving up on a recovery
 
 
 @contextlib.contextmanager
@@ -37,6 +43,31 @@ def _stopped(pid: int) -> Iterator[None]:
         yield
     finally:
         os.kill(pid, signal.SIGCONT)
+
+
+def _checks(url: str) -> dict[str, str]:
+    """The readiness checks at `url` ({} when it does not answer)."""
+    try:
+        with urllib.request.urlopen(f"{url}/health/ready", timeout=2) as response:
+            checks: dict[str, str] = json.load(response)["checks"]
+    except urllib.error.HTTPError as exc:  # 503 while a check fails: the body names them all
+        checks = json.load(exc)["checks"]
+    except OSError:
+        return {}
+    return checks
+
+
+def _recovered(run: Run, duty: Request) -> None:
+    """Wait until the api checks limits on the ratelimit service again and ratelimit on Redis
+    (their breakers closed), so that no run starts with a breaker still open from the last
+    fault: it would take the fault's start for free. Only a request starts a breaker's
+    probe, so a trickle of load runs between the looks."""
+    api, ratelimit = run.instance_url("api"), run.instance_url("ratelimit")
+    for _ in range(RECOVERY_TRIES):
+        if _checks(api).get("ratelimit") == "ok" and _checks(ratelimit).get("redis") == "ok":
+            return
+        run.open_loop(duty, 10.0, duration_s=0.5)
+    raise RuntimeError("the api's ratelimit breaker or ratelimit's Redis breaker stayed open")
 
 
 def _line(label: str, report: OpenLoopReport) -> str:
@@ -67,6 +98,7 @@ def run_faults(run: Run) -> None:
                 report = loading.result()[0]
         run.say(f"FAULTS round {number + 1}: " + _line(label, report))
         time.sleep(SETTLE_S)
+        _recovered(run, duty)
         return report
 
     run.open_loop(

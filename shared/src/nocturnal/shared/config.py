@@ -143,7 +143,9 @@ class PeerSettings(BaseSettings):
     the instances of this service are counted through `INSTANCES_DNS` (a headless Service
     selecting them, e.g. `api-peers`) or, without a name, are `INSTANCES` (set by whoever
     starts them, e.g. the devstack). `RATELIMIT_LEASE_MS` is the lifetime of a quota lease
-    (0: no leases; see `RateLimitClient`).
+    (0: no leases; see `RateLimitClient`). `RATELIMIT_HEDGE_FLOOR_S` is the least time a check
+    waits for the service before deciding locally (the hedge deadline follows the service's
+    latency between it and `RATELIMIT_TIMEOUT_S`; set it to the timeout to turn hedging off).
     """
 
     model_config = SETTINGS_CONFIG
@@ -157,6 +159,7 @@ class PeerSettings(BaseSettings):
     instances_dns: str | None = None
     instances: int = Field(default=1, ge=1, le=1000)
     ratelimit_lease_ms: int = Field(default=1000, ge=0, le=5000)
+    ratelimit_hedge_floor_s: float = Field(default=0.02, gt=0, le=5)
 
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)

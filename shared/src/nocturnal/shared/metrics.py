@@ -32,6 +32,18 @@ RATELIMIT_DEGRADED = Counter(
     "Rate-limit decisions taken from the in-memory fallback because the store was unreachable",
     ["service", "policy"],
 )
+RATELIMIT_HEDGED = Counter(
+    "ratelimit_hedged_decisions_total",
+    "Rate-limit decisions taken from the in-memory fallback because the ratelimit service was "
+    "slower than the hedge deadline (its breaker still closed)",
+    ["service", "policy"],
+)
+RATELIMIT_HEDGE_DEADLINE = Gauge(
+    "ratelimit_hedge_deadline_seconds",
+    "How long a rate-limit check waits for the ratelimit service before deciding locally "
+    "(SRTT + 4 RTTVAR of its answers, RFC 6298, within the floor and the timeout)",
+    ["service"],
+)
 OUTBOX_PENDING = Gauge(
     "outbox_pending_entries", "Outbox entries not yet published (sampled)", ["service"]
 )

@@ -14,7 +14,8 @@ from pydantic import BaseModel, ValidationError
 
 from nocturnal.shared.breaker import BreakerState, CircuitBreaker
 from nocturnal.shared.logging import get_logger
-from nocturnal.shared.metrics import RATELIMIT_DEGRADED
+from nocturnal.shared.metrics import RATELIMIT_DEGRADED, RATELIMIT_HEDGE_DEADLINE, RATELIMIT_HEDGED
+from nocturnal.shared.ratelimit.hedge import HedgeDeadline
 from nocturnal.shared.ratelimit.instances import LiveInstances
 from nocturnal.shared.ratelimit.policies import DEFAULT_POLICIES, Decision, Policy, limit_key
 from nocturnal.shared.ratelimit.sliding_window import SlidingWindowLog, decide_locally
@@ -83,6 +84,20 @@ class RateLimitClient:
     `ceil(limit / instances.count)` units per window in this instance, as the service's own
     degraded mode does. Degraded decisions use the normal tier.
 
+    Hedging (so a hang costs the requests in flight a few milliseconds, not a timeout each):
+    each call to the service runs as a background task, and its check waits for it at most a
+    hedge deadline, `SRTT + 4·RTTVAR` of the service's answers (RFC 6298, `HedgeDeadline`),
+    at least `hedge_floor_s` and at most `timeout_s`. Past it the check is decided from the
+    same local window as a degraded one (`degraded: true`, counted in
+    `ratelimit_hedged_decisions_total` instead) while the call goes on: its failure or timeout
+    still opens the breaker, its answer still feeds the estimator. While a call is past its
+    deadline with no answer from the service since ("overdue"), new checks are decided locally
+    at once, their calls still sent (so recovery is seen) but asking for no lease; when the
+    breaker opens, every check waiting on the service is decided locally at once. A lease that
+    a hedged check's call brings late is kept (when its key holds none) and spent here. `hedge_floor_s >= timeout_s` turns
+    hedging off (every check waits for its answer or its timeout). `close()` cancels the calls
+    still running.
+
     Quota leases (DESIGN §1): a key checked more than once here within `lease_ms` asks the
     service for a lease of as many units as it was checked in that time (at most `max_lease`);
     the service counts them with the check (never more than half of what remains, so a key
@@ -104,6 +119,7 @@ class RateLimitClient:
         clock: monotonic seconds, of the breaker and the leases (tests pass a fake).
         lease_ms: a lease's lifetime in milliseconds (0: no leases).
         max_lease: the most units one lease asks for.
+        hedge_floor_s: the least hedge deadline, in seconds.
     """
 
     def __init__(
@@ -118,6 +134,7 @@ class RateLimitClient:
         clock: Callable[[], float] = time.monotonic,
         lease_ms: int = 1000,
         max_lease: int = 100,
+        hedge_floor_s: float = 0.02,
     ) -> None:
         self._session = session
         base = base_url.rstrip("/")
@@ -136,6 +153,11 @@ class RateLimitClient:
         self._leases: dict[str, _Lease] = {}
         self._recent: dict[str, _Recent] = {}
         self._in_flight: dict[str, asyncio.Future[None]] = {}
+        self.deadline = HedgeDeadline(floor_s=hedge_floor_s, cap_s=timeout_s)
+        self._calls: set[asyncio.Task[Decision | None]] = set()
+        self._opened: asyncio.Future[None] | None = None  # set when a call opens the breaker
+        self._overdue = False
+        RATELIMIT_HEDGE_DEADLINE.labels(service).set(self.deadline.seconds)
 
     async def check(
         self,
@@ -180,17 +202,75 @@ class RateLimitClient:
             if leader:
                 self._in_flight[key] = flight
             try:
-                decision = await self._remote(body)
+                decision, hedged = await self._ask(body, key, now)
             finally:
                 if leader:
                     del self._in_flight[key]
                 flight.set_result(None)
             if decision is not None:
                 return self._keep_lease(key, decision, now)
+            if hedged:
+                RATELIMIT_HEDGED.labels(self._service, policy).inc()
+                return self._decide_locally(policy, key, cost)
         RATELIMIT_DEGRADED.labels(self._service, policy).inc()
+        return self._decide_locally(policy, key, cost)
+
+    def _decide_locally(self, policy: str, key: str, cost: int) -> Decision:
+        # Hedged and degraded decisions share one window: together they never allow more
+        # than this instance's share of the limit.
         return decide_locally(
             self._fallback, self.policies[policy], key, cost=cost, share=self.instances.count
         )
+
+    async def _ask(
+        self, body: dict[str, Any], key: str, sent: float
+    ) -> tuple[Decision | None, bool]:
+        """Send one check; (the service's decision or None, whether the check was hedged)."""
+        loop = asyncio.get_running_loop()
+        if self._overdue:
+            # Decided here at once; the call only tells whether the service is back, so it
+            # asks for no lease (units counted for a lease nobody waits for would be lost).
+            body.pop("lease", None)
+            body.pop("lease_ms", None)
+            self._send(body)
+            return None, True
+        call = self._send(body)
+        if self._opened is None:
+            self._opened = loop.create_future()
+        opened = self._opened
+        deadline = self.deadline.seconds
+        done, _ = await asyncio.wait(
+            (call, opened),
+            # At the cap, the call's own timeout ends the wait (and opens the breaker).
+            timeout=deadline if deadline < self.deadline.cap_s else None,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        if call in done:
+            return call.result(), False
+        if opened in done:
+            return None, False  # the breaker opened: decided locally as degraded
+        self._overdue = True
+        if "lease" in body:  # a lease it brings late is still spendable here
+            call.add_done_callback(lambda late: self._keep_late_lease(key, late, sent))
+        return None, True
+
+    def _send(self, body: dict[str, Any]) -> asyncio.Task[Decision | None]:
+        call = asyncio.get_running_loop().create_task(self._remote(body))
+        self._calls.add(call)
+        call.add_done_callback(self._call_ended)
+        return call
+
+    def _call_ended(self, call: asyncio.Task[Decision | None]) -> None:
+        self._calls.discard(call)
+        if not call.cancelled() and call.exception() is not None:
+            log.error("ratelimit check failed", error=repr(call.exception()))
+
+    def _keep_late_lease(self, key: str, call: asyncio.Task[Decision | None], sent: float) -> None:
+        if call.cancelled() or call.exception() is not None or key in self._leases:
+            return
+        decision = call.result()
+        if decision is not None:
+            self._keep_lease(key, decision, sent)
 
     def _spend(self, key: str, cost: int, now: float) -> Decision | None:
         lease = self._leases.get(key)
@@ -225,27 +305,47 @@ class RateLimitClient:
         return kept.model_copy(update={"remaining": kept.remaining + decision.lease})
 
     async def _remote(self, body: dict[str, Any]) -> Decision | None:
+        loop = asyncio.get_running_loop()
+        sent = loop.time()
         try:
             async with self._session.post(
                 self._check_url, json=body, timeout=self._timeout
             ) as resp:
+                self._overdue = False  # the service answers again
                 if resp.status == 200:
                     decision = Decision.model_validate(await resp.json())
+                    self.deadline.sample(loop.time() - sent)
+                    RATELIMIT_HEDGE_DEADLINE.labels(self._service).set(self.deadline.seconds)
                     self.breaker.success()
                     return decision
                 if resp.status >= 500:
-                    self.breaker.failure()
+                    self._failed()
                     return None
                 # The service is up but refused this check: a caller bug, not an outage.
                 self.breaker.success()
                 log.error("ratelimit check refused", status=resp.status, policy=body["policy"])
                 return None
         except _FAILURES:
-            self.breaker.failure()
+            self._failed()
             return None
         except BaseException:
             self.breaker.release()
             raise
+
+    def _failed(self) -> None:
+        self.breaker.failure()
+        if self.breaker.state is BreakerState.OPEN and self._opened is not None:
+            # Every check waiting on the service decides locally now, not at its deadline.
+            self._opened.set_result(None)
+            self._opened = None
+
+    async def close(self) -> None:
+        """Cancel the calls to the service still running (hedged checks leave them behind)
+        and wait for them to end."""
+        calls = list(self._calls)
+        for call in calls:
+            call.cancel()
+        await asyncio.gather(*calls, return_exceptions=True)
 
     async def refresh(self) -> None:
         """Fetch the service's policy table (kept when the service does not answer) and count
@@ -261,6 +361,7 @@ class RateLimitClient:
         except _FAILURES as exc:
             log.debug("ratelimit policies not fetched", error=repr(exc))
             return False
+        self._overdue = False
         table = {p.name: Policy(p.name, p.window_s, p.normal, p.strict) for p in items}
         if table != self.policies:
             log.info("ratelimit policies loaded", policies=sorted(table))

@@ -69,7 +69,8 @@ def ratelimit_client_context(settings: PeerSettings) -> CleanupContext:
     service's own at start (without waiting past its timeout when the service is down) and
     every `RATELIMIT_POLICIES_REFRESH_S`, when it also counts this service's live instances
     (`INSTANCES_DNS`, or `INSTANCES`). Its breaker is reported as the non-critical readiness
-    check `ratelimit`. Needs `app[HTTP_SESSION]` (register `http_session_context` first).
+    check `ratelimit`. On cleanup the client's calls still running are cancelled
+    (`RateLimitClient.close()`). Needs `app[HTTP_SESSION]` (register `http_session_context` first).
     """
 
     async def context(app: web.Application) -> AsyncIterator[None]:
@@ -81,12 +82,16 @@ def ratelimit_client_context(settings: PeerSettings) -> CleanupContext:
             policies=policy_table(settings.ratelimit_policies),
             instances=LiveInstances(settings.instances_dns, configured=settings.instances),
             lease_ms=settings.ratelimit_lease_ms,
+            hedge_floor_s=settings.ratelimit_hedge_floor_s,
         )
         app[RATELIMIT_CLIENT] = client
         # Reported, not failing: the service keeps serving with its local fallback.
         app[READINESS].add("ratelimit", client.ready, critical=False)
         await client.refresh()
-        async with in_background(client.run(settings.ratelimit_policies_refresh_s)):
-            yield
+        try:
+            async with in_background(client.run(settings.ratelimit_policies_refresh_s)):
+                yield
+        finally:
+            await client.close()
 
     return context
