@@ -37,6 +37,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import aiohttp
+from polling import eventually
 
 PHASES = ("before", "during", "after")
 # requests/s: enough to see a fault, light enough for a loaded 2-core CI machine; CHAOS_RATE
@@ -236,7 +237,8 @@ def standard_mix(token: str) -> list[Step]:
 
 async def register(base_url: str, role: str = "hospital_admin") -> tuple[str, dict[str, Any]]:
     """Register a fresh account through the gateway; return (access token, the register body
-    with the new user's `id` added)."""
+    with the new user's `id` added) once its profile exists (the api makes it from the
+    `user.registered` event: a load started before would see 404s that are no fault's)."""
     account = {
         "email": f"chaos.{secrets.token_hex(5)}@example.com",
         "password": secrets.token_urlsafe(18),
@@ -250,4 +252,16 @@ async def register(base_url: str, role: str = "hospital_admin") -> tuple[str, di
         assert response.status == 201, await response.text()
         answer = await response.json()
     account["id"] = answer["user"]["id"]
-    return answer["access_token"], account
+    token = answer["access_token"]
+
+    async def profile_made() -> bool:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(
+                f"{base_url}/api/profiles/me", headers={"Authorization": f"Bearer {token}"}
+            ) as response,
+        ):
+            return response.status == 200
+
+    await eventually(profile_made, "the new account's profile", within=30)
+    return token, account
