@@ -53,7 +53,8 @@ _JOINERS = frozenset("\u200c\u200d")
 # Bidirectional embeddings, overrides and isolates (Unicode TR 9): they make text read
 # differently from what it is ("Trojan Source", file names like "photo\u202egnp.exe").
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-_SECRET_CONTROLS = frozenset("\t\n\r")
+# Tab and line breaks: what a multi-line text and a secret keep (CR LF from some clients).
+_LINE_CONTROLS = frozenset("\t\n\r")
 _REFUSED = {
     "Cc": "control characters",
     "Cf": "invisible format characters",
@@ -70,7 +71,7 @@ def text_error(text: str, *, multi_line: bool = False) -> str | None:
     """Why `text`, shown to other people, is refused, or None when it is fine.
 
     Refused (Unicode general categories, as this Python's `unicodedata` knows them): control
-    characters (Cc; a multi-line text keeps `\\n`), format characters (Cf: zero-width spaces,
+    characters (Cc; a multi-line text keeps tab, `\\r` and `\\n`), format characters (Cf: zero-width spaces,
     U+FEFF, bidirectional controls, ...) other than ZWNJ U+200C and ZWJ U+200D, unassigned code
     points and noncharacters (Cn, e.g. U+FFFF), surrogates (Cs), U+2028/U+2029 (Zl, Zp); more
     than `MAX_COMBINING_MARKS` combining marks (M*) on one character; a non-empty text without
@@ -80,7 +81,11 @@ def text_error(text: str, *, multi_line: bool = False) -> str | None:
     visible = False
     for char in text:
         category = unicodedata.category(char)
-        if category in _REFUSED and char not in _JOINERS and not (multi_line and char == "\n"):
+        if (
+            category in _REFUSED
+            and char not in _JOINERS
+            and not (multi_line and char in _LINE_CONTROLS)
+        ):
             return f"must not contain {_REFUSED[category]} (U+{ord(char):04X})"
         if category[0] == "M":
             marks += 1
@@ -96,7 +101,7 @@ def text_error(text: str, *, multi_line: bool = False) -> str | None:
 
 def _secret_error(text: str) -> str | None:
     if any(
-        (unicodedata.category(char) == "Cc" and char not in _SECRET_CONTROLS)
+        (unicodedata.category(char) == "Cc" and char not in _LINE_CONTROLS)
         or char in _BIDI_CONTROLS
         for char in text
     ):
@@ -131,7 +136,7 @@ def _patterns(refused: str) -> tuple[str, str]:
 
 TEXT_PATTERN, REQUIRED_TEXT_PATTERN = _patterns(_class_of("Cc", "Cf", "Zl", "Zp"))
 MULTI_LINE_TEXT_PATTERN, REQUIRED_MULTI_LINE_TEXT_PATTERN = _patterns(
-    _class_of("Cc", "Cf", "Zl", "Zp", keep="\n")
+    _class_of("Cc", "Cf", "Zl", "Zp", keep="\t\n\r")
 )
 
 
