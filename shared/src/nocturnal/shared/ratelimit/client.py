@@ -157,7 +157,8 @@ class RateLimitClient:
         self._calls: set[asyncio.Task[Decision | None]] = set()
         self._opened: asyncio.Future[None] | None = None  # set when a call opens the breaker
         self._overdue = False
-        RATELIMIT_HEDGE_DEADLINE.labels(service).set(self.deadline.seconds)
+        # Read when scraped: no gauge update on each answer of the service.
+        RATELIMIT_HEDGE_DEADLINE.labels(service).set_function(lambda: self.deadline.seconds)
 
     async def check(
         self,
@@ -315,7 +316,6 @@ class RateLimitClient:
                 if resp.status == 200:
                     decision = Decision.model_validate(await resp.json())
                     self.deadline.sample(loop.time() - sent)
-                    RATELIMIT_HEDGE_DEADLINE.labels(self._service).set(self.deadline.seconds)
                     self.breaker.success()
                     return decision
                 if resp.status >= 500:
