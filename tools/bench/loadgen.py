@@ -36,6 +36,7 @@ import numpy as np
 import uvloop
 
 PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
+SLOWEST = 10  # answers listed in a report's `slowest`
 CURVE_POINTS = (0.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9, 100.0)
 
 
@@ -92,7 +93,9 @@ class OpenLoopReport:
     `latency_ms` counts every answered request from its intended send time; `ok_latency_ms`
     only the 2xx ones; `first_third_p50_ms`/`last_third_p50_ms` compare the start and the end
     of the run (a growing queue shows as a rising latency). `with_header` counts, per status,
-    the responses that carried the job's header.
+    the responses that carried the job's header. `slowest` holds the ten slowest answers as
+    (seconds from the start of the measured run, latency, status): whether a tail is one burst
+    (a fault's onset) or spread over the run.
     """
 
     rate: float
@@ -111,6 +114,7 @@ class OpenLoopReport:
     last_third_p50_ms: float
     with_header: dict[str, int]
     curve_ms: dict[str, float]
+    slowest: list[tuple[float, float, int | None]] = field(default_factory=list)
 
     @property
     def ok(self) -> int:
@@ -224,6 +228,12 @@ class _Runner:
             last_third_p50_ms=_summary(latency[-third:], (50.0,))["p50"],
             with_header=dict(headers),
             curve_ms=_summary(latency, CURVE_POINTS),
+            slowest=[
+                (round(s.intended - answered[0].intended, 3), round(ms, 3), s.status)
+                for ms, s in sorted(zip(latency, answered, strict=True), key=lambda p: -p[0])[
+                    :SLOWEST
+                ]
+            ],
         )
 
 

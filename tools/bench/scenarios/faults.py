@@ -73,8 +73,10 @@ def _recovered(run: Run, duty: Request) -> None:
 def _line(label: str, report: OpenLoopReport) -> str:
     lat = report.latency_ms
     bad = report.answered - report.ok + sum(report.errors.values()) + report.unfinished
-    return f"{label:15s} p50 {lat['p50']:6.2f} ms, p99 {lat['p99']:7.2f} ms" + (
-        f" ({bad} not 2xx: {report.statuses} {report.errors})" if bad else ""
+    slowest = ", ".join(f"{ms:.0f} ms at {at:.2f} s" for at, ms, _ in report.slowest[:5])
+    return (
+        f"{label:15s} p50 {lat['p50']:6.2f} ms, p99 {lat['p99']:7.2f} ms; slowest {slowest}"
+        + (f" ({bad} not 2xx: {report.statuses} {report.errors})" if bad else "")
     )
 
 
