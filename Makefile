@@ -53,7 +53,7 @@ bench: install
 lint: install
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
-	$(UV) run mypy --strict -p nocturnal.shared -p nocturnal.auth -p nocturnal.api -p nocturnal.upload -p nocturnal.ratelimit -p nocturnal.ops
+	$(UV) run mypy --strict -p nocturnal.shared -p nocturnal.auth -p nocturnal.api -p nocturnal.upload -p nocturnal.ratelimit -p nocturnal.ops -p tools
 	$(UV) run lint-imports --no-cache
 
 asyncapi: install

@@ -26,6 +26,19 @@ pytestmark = pytest.mark.integration
 LEASE_MS = 1000
 
 
+class Hops:
+    """Counts the HTTP requests of the sessions it traces: a check answered from a lease
+    sends none."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.trace = aiohttp.TraceConfig()
+        self.trace.on_request_start.append(self._started)
+
+    async def _started(self, *_: object) -> None:
+        self.count += 1
+
+
 @pytest.fixture
 def many() -> Policy:
     """A policy of this test alone: 50 units per minute (the whole test in one window)."""
@@ -75,14 +88,47 @@ async def test_leased_units_stay_counted_for_the_window_after_the_lease(
     assert decision.reset_s == short.window_s + LEASE_MS // 1000
 
 
-async def test_a_degraded_decision_grants_no_lease(
+async def test_a_degraded_decision_grants_a_lease_from_the_instances_share(
     aiohttp_client: object, make_settings: SettingsFactory, short: Policy, unused_tcp_port: int
 ) -> None:
+    # Redis away: the lease comes from this instance's share (3 units), on the store's rules.
     app = create_app(make_settings(redis_url=f"redis://127.0.0.1:{unused_tcp_port}/0"))
     client = await aiohttp_client(app)  # type: ignore[operator]
     body = {"policy": short.name, "ip": "203.0.113.22", "lease": 10, "lease_ms": LEASE_MS}
-    answer = await (await client.post("/v1/check", json=body)).json()
-    assert (answer["degraded"], answer["lease"]) == (True, 0)
+    answers = [await (await client.post("/v1/check", json=body)).json() for _ in range(3)]
+    assert [(a["degraded"], a["allowed"], a["lease"], a["remaining"]) for a in answers] == [
+        (True, True, 1, 1),  # one checked, one leased (half of the two left)
+        (True, True, 0, 0),  # the last unit: checked alone
+        (True, False, 0, 0),
+    ]
+    assert answers[0]["reset_s"] == short.window_s + LEASE_MS // 1000
+
+
+async def test_with_redis_away_a_caller_spends_degraded_leases_without_the_hop(
+    make_settings: SettingsFactory, many: Policy, unused_tcp_port: int
+) -> None:
+    limits = {many.name: PolicyLimits(window_s=60, normal=many.normal, strict=many.strict)}
+    hops = Hops()
+    settings = make_settings(
+        redis_url=f"redis://127.0.0.1:{unused_tcp_port}/0", ratelimit_policies=limits
+    )
+    server = TestServer(create_app(settings))
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession(trace_configs=[hops.trace]) as session:
+            caller = RateLimitClient(
+                session, str(server.make_url("/")), service="t", timeout_s=5.0, hedge_floor_s=5.0
+            )
+            decisions = []
+            for _ in range(80):
+                decisions.append(await caller.check(many.name, "203.0.113.26", user_id="u"))
+                if len(decisions) == many.normal:
+                    hops_within_limit = hops.count
+    finally:
+        await server.close()
+    assert all(d.degraded for d in decisions)
+    assert [d.allowed for d in decisions] == [True] * 50 + [False] * 30  # the share, no more
+    assert hops_within_limit < 20  # most of the 50 allowed came from leases, without the hop
 
 
 async def test_lease_requests_are_bounded(
@@ -99,19 +145,12 @@ async def test_several_callers_on_one_key_never_exceed_the_limit_and_leases_save
     make_settings: SettingsFactory, redis: Redis, many: Policy
 ) -> None:
     limits = {many.name: PolicyLimits(window_s=60, normal=many.normal, strict=many.strict)}
-    hops = 0
-
-    async def counted(*_: object) -> None:
-        nonlocal hops
-        hops += 1
-
-    trace = aiohttp.TraceConfig()
-    trace.on_request_start.append(counted)
+    hops = Hops()
     server = TestServer(create_app(make_settings(ratelimit_policies=limits)))
     await server.start_server()
     user = secrets.token_hex(4)
     try:
-        async with aiohttp.ClientSession(trace_configs=[trace]) as session:
+        async with aiohttp.ClientSession(trace_configs=[hops.trace]) as session:
             callers = [
                 # No hedging: the limit is asserted on the service's decisions alone.
                 RateLimitClient(
@@ -142,27 +181,20 @@ async def test_several_callers_on_one_key_never_exceed_the_limit_and_leases_save
     assert checks == 200
     assert allowed <= many.normal  # one window: never more than the limit in it
     assert allowed >= many.normal // 2  # leases cost at most their unspent units
-    assert hops < checks  # the others were answered from leases, without the hop
+    assert hops.count < checks  # the others were answered from leases, without the hop
 
 
 async def test_a_lease_is_spent_locally_until_it_expires_and_unspent_units_stay_counted(
     make_settings: SettingsFactory, redis: Redis, many: Policy
 ) -> None:
     limits = {many.name: PolicyLimits(window_s=60, normal=many.normal, strict=many.strict)}
-    hops = 0
-
-    async def counted(*_: object) -> None:
-        nonlocal hops
-        hops += 1
-
-    trace = aiohttp.TraceConfig()
-    trace.on_request_start.append(counted)
+    hops = Hops()
     server = TestServer(create_app(make_settings(ratelimit_policies=limits)))
     await server.start_server()
     clock = SimpleNamespace(now=0.0)
     user = secrets.token_hex(4)
     try:
-        async with aiohttp.ClientSession(trace_configs=[trace]) as session:
+        async with aiohttp.ClientSession(trace_configs=[hops.trace]) as session:
             caller = RateLimitClient(
                 session,
                 str(server.make_url("/")),
@@ -178,10 +210,10 @@ async def test_a_lease_is_spent_locally_until_it_expires_and_unspent_units_stay_
             # 1: no lease (a cold key); 2: a lease of 2 beside it; 3, 4: from the lease;
             # 5: a lease of 5 beside it (5 checks within the lease lifetime).
             assert [await remaining() for _ in range(5)] == [49, 48, 47, 46, 45]
-            assert hops == 3
+            assert hops.count == 3
             clock.now += LEASE_MS / 1000  # the lease has ended with 5 units unspent
             assert await remaining() == 39  # they stay counted: 50 - 6 checks - 5 leased
-            assert hops == 4
+            assert hops.count == 4
     finally:
         await server.close()
         keys = [key async for key in redis.scan_iter(match=f"*:{many.name}:*")]

@@ -84,6 +84,52 @@ def test_the_running_sum_matches_a_recount_of_the_window() -> None:
         assert (retry == 0) == fits
 
 
+def test_local_leases_follow_the_shared_stores_rules() -> None:
+    # As sliding_window.lua: at most half of what remains, none in the last tenth of the limit.
+    store, grants, used = SlidingWindowLog(), [], 0
+    while store.hit("k", limit=50, window_s=60, now=0.0)[0]:
+        granted = store.lease("k", units=100, limit=50, window_s=60, lease_s=1.0, now=0.0)
+        used += 1 + granted
+        grants.append(granted)
+    assert grants == [24, 12, 5, 2, 0, 0, 0]
+    assert used == 50
+
+
+def test_leased_units_stay_counted_for_the_window_after_the_lease() -> None:
+    store = SlidingWindowLog()
+    assert store.hit("k", limit=3, window_s=10, now=0.0)[0]
+    assert store.lease("k", units=5, limit=3, window_s=10, lease_s=1.0, now=0.0) == 1
+    # At 10.5 the check of t=0 has left; the leased unit (spendable until 1.0) has not.
+    allowed, remaining, reset, retry = store.hit("k", limit=3, window_s=10, cost=3, now=10.5)
+    assert (allowed, remaining, reset, retry) == (False, 2, 1, 1)
+    assert store.hit("k", limit=3, window_s=10, cost=3, now=11.0)[0]
+
+
+def test_checks_and_spent_leases_never_exceed_the_limit_in_any_window() -> None:
+    # Each leased unit is spent at some moment of its lease; together with the checks, no span
+    # of the window may hold more than the limit (DESIGN §1), however checks and leases mix.
+    rng = random.Random(11)
+    limit, window, lease_s = 40, 10, 1.0
+    store, spent, now = SlidingWindowLog(), [], 0.0
+    for _ in range(3_000):
+        now += rng.choice((0.0, 0.05, 0.4, 1.5))
+        if not store.hit("k", limit=limit, window_s=window, now=now)[0]:
+            continue
+        spent.append(now)
+        units = rng.choice((0, 0, 3, 20))
+        granted = store.lease(
+            "k", units=units, limit=limit, window_s=window, lease_s=lease_s, now=now
+        )
+        assert 0 <= granted <= units
+        spent += [now + rng.uniform(0, lease_s) for _ in range(granted)]
+    spent.sort()
+    start = 0
+    for end, moment in enumerate(spent):
+        while spent[start] <= moment - window:
+            start += 1
+        assert end - start + 1 <= limit
+
+
 def test_the_store_keeps_a_bounded_number_of_subjects() -> None:
     store = SlidingWindowLog(max_keys=10)
     for i in range(100):

@@ -57,7 +57,7 @@ def draw(path: Path, figures: list[Figure], conditions: dict[str, Any]) -> None:
     in some, grey: no target); black ticks mark the targets.
     """
     ratio = [f for f in figures if f.baseline_values and not f.key.startswith("scale")]
-    ratio = [f for f in ratio if f.unit not in {"ms", "ms/req"}]  # costs: lower is better
+    ratio = [f for f in ratio if f.unit.endswith("/s")]  # rates only: costs are lower-is-better
     latency = [f for f in figures if f.unit == "ms" or f.unit == "%"]
     memory = [f for f in figures if f.unit == "MiB" or f.key == "P7 per core"]
     scaling = [f for f in figures if f.key.startswith("scale") and f.unit == "req/s"]

@@ -82,6 +82,13 @@ def _stack_scenarios(run: Run) -> None:
         _guarded(run, "P5", lambda: run_p5(run))
 
 
+def _seed_stack_state(run: Run) -> str:
+    """What became of the Node stack (P1's baseline) in this run."""
+    if not run.settings.wants("P1"):
+        return "not run: P1 not selected"
+    return run.seed_note or "ran"
+
+
 def _outputs(run: Run, stamp: str, started_conditions: dict[str, Any]) -> tuple[Path, Path]:
     s = run.settings
     base = s.out_dir / f"bench-{stamp}"
@@ -90,7 +97,7 @@ def _outputs(run: Run, stamp: str, started_conditions: dict[str, Any]) -> tuple[
         "conditions": started_conditions
         | {"load_average_end": [round(x, 2) for x in os.getloadavg()]},
         "settings": s.__dict__ | {"raised_policies": RAISED_POLICIES},
-        "baselines": {"seed_stack": run.seed_note or "ran"},
+        "baselines": {"seed_stack": _seed_stack_state(run)},
         "figures": [figure.to_json() for figure in run.figures],
         "details": run.details,
         "duration_s": round(time.monotonic() - run.started, 1),

@@ -3,6 +3,8 @@ gateway, against the original Node stack on the same SecantusDB and Redis."""
 
 from __future__ import annotations
 
+import functools
+
 from tools.bench.context import Closed, Run, alternate
 from tools.bench.loadgen import Request
 from tools.bench.results import Figure
@@ -49,7 +51,7 @@ def run_p1(run: Run) -> dict[str, list[Closed]]:
     results = alternate(
         run.settings.rounds,
         {
-            name: (lambda number, name=name, request=request: _measure(run, name, request, number))
+            name: functools.partial(_measure, run, name, request)
             for name, request in requests.items()
         },
     )

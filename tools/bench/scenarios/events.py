@@ -150,13 +150,14 @@ class EventsProbe:
         to_consumer += [math.inf] * max(0, posted - len(to_consumer))
         if entries:
             self.template = entries[0]
+        to_consumer_ms = _percentiles(to_consumer)
         result = {
             "rate": rate,
             "posted": report.statuses,
             "sent": len(entries),
             "processed": len(processed),
             "discarded_pending": discarded,
-            "outbox_to_consumer_ms": _percentiles(to_consumer),
+            "outbox_to_consumer_ms": to_consumer_ms,
             "outbox_to_broker_ms": _percentiles(
                 [_ms(e["sent_at"], e["created_at"]) for e in entries]
             ),
@@ -165,8 +166,8 @@ class EventsProbe:
         }
         run.say(
             f"P6 {posted} events at {rate:.0f}/s: outbox→consumer "
-            f"p50 {result['outbox_to_consumer_ms']['p50']} ms, "
-            f"p95 {result['outbox_to_consumer_ms']['p95']} ms ({len(processed)} processed within "
+            f"p50 {to_consumer_ms['p50']} ms, "
+            f"p95 {to_consumer_ms['p95']} ms ({len(processed)} processed within "
             f"{SETTLE_S:g} s, {discarded} still pending discarded); busiest {cpu.busiest()}"
         )
         return result
@@ -216,12 +217,13 @@ class EventsProbe:
                 await queue.purge()
             finally:
                 await queue.delete(if_unused=False, if_empty=False)
+        publish_consume_ms = _percentiles(latencies)
         result = {
-            "publish_consume_ms": _percentiles(latencies),
+            "publish_consume_ms": publish_consume_ms,
             "confirmed_publish_per_s": publish_rate,
         }
         self.run.say(
-            f"P6 broker alone: publish→consume p95 {result['publish_consume_ms']['p95']} ms, "
+            f"P6 broker alone: publish→consume p95 {publish_consume_ms['p95']} ms, "
             f"{publish_rate:.0f} confirmed publishes/s"
         )
         return result

@@ -15,6 +15,7 @@ own redis-server and ratelimit-1, nothing shared.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -74,9 +75,8 @@ def _line(label: str, report: OpenLoopReport) -> str:
     lat = report.latency_ms
     bad = report.answered - report.ok + sum(report.errors.values()) + report.unfinished
     slowest = ", ".join(f"{ms:.0f} ms at {at:.2f} s" for at, ms, _ in report.slowest[:5])
-    return (
-        f"{label:15s} p50 {lat['p50']:6.2f} ms, p99 {lat['p99']:7.2f} ms; slowest {slowest}"
-        + (f" ({bad} not 2xx: {report.statuses} {report.errors})" if bad else "")
+    return f"{label:15s} p50 {lat['p50']:6.2f} ms, p99 {lat['p99']:7.2f} ms; slowest {slowest}" + (
+        f" ({bad} not 2xx: {report.statuses} {report.errors})" if bad else ""
     )
 
 
@@ -108,7 +108,7 @@ def run_faults(run: Run) -> None:
     )  # warm-up: the first run of a fresh stack is not "before"
     results = alternate(
         run.settings.rounds,
-        {name: (lambda number, name=name: measure(name, number)) for name in ("before", *pids)},
+        {name: functools.partial(measure, name) for name in ("before", *pids)},
     )
     before = [report.latency_ms["p99"] for report in results["before"]]
     for name in pids:

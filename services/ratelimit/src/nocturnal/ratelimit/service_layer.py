@@ -122,8 +122,10 @@ class SlidingWindowLimiter:
     A failure or timeout of the store opens the breaker: decisions then come at once from a
     per-process `SlidingWindowLog` allowing `ceil(limit / live instances)`, with
     `degraded: true`, until a half-open probe (a check, or the readiness check) finds the store
-    again (`redis_breaker`). One log line per change of store; the local decisions and the time spent degraded
-    are metrics. Degraded decisions use the normal tier (overrides live in the store).
+    again (`redis_breaker`). Degraded decisions grant quota leases from that share too, so a
+    caller keeps spending leases without a hop per request while Redis is away. One log line
+    per change of store; the local decisions and the time spent degraded are metrics.
+    Degraded decisions use the normal tier (overrides live in the store).
     """
 
     def __init__(
@@ -162,7 +164,7 @@ class SlidingWindowLimiter:
         """Count `cost` units of the policy for the client `(ip, subject or user_id)` if they
         fit; the decision. A denial is logged with the caller's `request_id`. `lease` asks for
         a quota lease of up to that many more units, spent by the caller within `lease_ms`
-        (granted on the shared store only: a degraded decision grants none).
+        (a degraded decision grants it from this instance's share, on the same rules).
 
         Raises:
             UnknownPolicy: no such policy.
@@ -206,7 +208,15 @@ class SlidingWindowLimiter:
                 self.breaker.success()
                 return decision
         RATELIMIT_DEGRADED.labels(SERVICE, policy.name).inc()
-        return decide_locally(self._fallback, policy, key, cost=cost, share=self._instances.count)
+        return decide_locally(
+            self._fallback,
+            policy,
+            key,
+            cost=cost,
+            share=self._instances.count,
+            lease=lease,
+            lease_s=lease_ms / 1000,
+        )
 
     async def store_ready(self) -> bool:
         """The readiness check of the store: the breaker's state. While it is closed a PING

@@ -106,8 +106,9 @@ class RateLimitClient:
     hop, until its units are spent or `lease_ms` (from before the request: never past the
     service's end of the lease) has passed. One check per key asks for a lease at a time: the
     others wait for it once and spend from the lease it brings (none is replaced); when it
-    brought none (a degraded service grants none) they go to the service side by side. Unspent units expire with the lease: a key can lose
-    at most about one lease lifetime of its own recent rate. `lease_ms=0` turns leases off.
+    brought none (a key near its limit gets none) they go to the service side by side.
+    Unspent units expire with the lease: a key can lose at most about one lease lifetime of
+    its own recent rate. `lease_ms=0` turns leases off.
 
     Args:
         session: the HTTP session (not closed here).
@@ -187,7 +188,7 @@ class RateLimitClient:
             if pending is None or waited:
                 break
             # The lease the check in flight may bring could cover this one: wait for it once
-            # (never queue behind check after check: a degraded service grants no lease).
+            # (never queue behind check after check: a key near its limit gets no lease).
             await asyncio.shield(pending)
             waited = True
         body: dict[str, Any] = {"policy": policy, "ip": ip, "cost": cost}
