@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from yarl import URL
 
 from nocturnal.shared.config import ServiceSettings
 from nocturnal.shared.http.app import create_service_app, json_response
@@ -146,6 +147,30 @@ async def test_multi_line_fields_keep_line_feeds_and_secrets_only_refuse_control
     assert (await resp.json())["description"] == "one\ntwo"
     errors = await field_errors(await client.post("/postings", json={**body, "password": "a\0"}))
     assert [e["field"] for e in errors] == ["password"]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("specialty=%ff", "specialty"),
+        ("specialty=a%c3%28", "specialty"),
+        ("note=ok&specialty=%ed%a0%80", "specialty"),  # an encoded surrogate
+        ("specialty=%ff&note=%fe", "note"),
+        ("%ff=x", "\ufffd"),
+    ],
+)
+async def test_a_query_that_is_not_utf8_is_400_naming_the_parameter(
+    client: TestClient, query: str, field: str
+) -> None:
+    # Found by a fresh-user trial: `?specialty=%ff` was a 200, the filter silently U+FFFD.
+    resp = await client.get(URL(f"/postings?{query}", encoded=True))
+    assert resp.status == 400
+    errors = (await resp.json())["errors"]
+    assert {"field": field, "message": "must be UTF-8 text"} in errors
+    assert all(e["message"] == "must be UTF-8 text" for e in errors)
+    # A U+FFFD the client really sent is UTF-8 (EF BF BD): it passes this check.
+    resp = await client.get(URL("/postings?specialty=%ef%bf%bd%20ok+x", encoded=True))
+    assert await resp.json() == {"specialty": "\ufffd ok x", "note": None}
 
 
 @pytest.mark.parametrize("value", ["\u0000", "\u200b", "a\nb", "\u202eevil", "\u0301"])

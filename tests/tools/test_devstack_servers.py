@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import redis
 
 from tools.devstack import (
     StackError,
@@ -30,6 +31,9 @@ def test_a_redis_it_starts_is_its_own_child_and_stops_with_it(tmp_path: Path) ->
     try:
         assert server.child is not None
         assert redis_answers(url)
+        # The runbook's hung-Redis drill: DEBUG SLEEP works on a Redis devstack started.
+        with redis.Redis.from_url(url) as client:
+            assert client.execute_command("DEBUG", "SLEEP", "0") in (b"OK", "OK")
     finally:
         server.stop()
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
+from yarl import URL
 
 from api.conftest import Publish
 from api.support import Caller, CallerFactory, duty_payload, problem, register
@@ -157,6 +158,14 @@ async def test_descriptions_keep_tabs_and_line_breaks_but_not_other_controls(
     text = "a\r\n\tb\nc"
     duty = await admin.json("POST", "/api/duties", 201, json=duty_payload(description=text))
     assert duty["description"] == text
+
+
+async def test_a_query_value_that_is_not_utf8_is_400_naming_it(scene: dict[str, Any]) -> None:
+    # Found by a fresh-user trial: `?specialty=%ff` was a 200 (an empty list).
+    for query in ("specialty=%ff", "location=%c3%28"):
+        resp = await send(scene["nurse"], "GET", URL(f"/api/duties?{query}", encoded=True))
+        errors = (await problem(resp, 400))["errors"]
+        assert errors == [{"field": query.split("=")[0], "message": "must be UTF-8 text"}]
 
 
 @pytest.mark.parametrize("value", ["\u0000", "\u200b", "x\u202ey"])

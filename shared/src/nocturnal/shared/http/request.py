@@ -6,6 +6,7 @@ import asyncio
 import functools
 import ipaddress
 import unicodedata
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar, get_args
@@ -325,9 +326,15 @@ def parse_query(request: web.Request, model: type[ModelT]) -> ModelT:
 
     Raises:
         Problem: 400 (`errors: [{field, message}]`) for an invalid or unknown parameter, one
-            given more than once (which value was meant is unknowable), or values that do not
-            fit together (field `(query)`).
+            given more than once (which value was meant is unknowable), a name or value that
+            is not UTF-8 once percent-decoded (RFC 3986 §2.5), or values that do not fit
+            together (field `(query)`).
     """
+    undecodable = _not_utf8(request.rel_url.raw_query_string)
+    if undecodable:
+        raise validation_problem(
+            [{"field": name, "message": "must be UTF-8 text"} for name in undecodable]
+        )
     query = request.query
     repeated = sorted({name for name in query if len(query.getall(name)) > 1})
     if repeated:
@@ -338,6 +345,22 @@ def parse_query(request: web.Request, model: type[ModelT]) -> ModelT:
         return model.model_validate({name: query[name] for name in query})
     except ValidationError as exc:
         raise validation_problem(_field_errors(exc, "(query)")) from None
+
+
+def _not_utf8(raw_query: str) -> list[str]:
+    """The parameters of `raw_query` whose name or value is not UTF-8 once percent-decoded
+    (aiohttp's `request.query` would turn those bytes into U+FFFD and a filter would silently
+    match nothing), named as far as they decode."""
+    names = []
+    for pair in raw_query.split("&"):
+        name, _, value = pair.partition("=")
+        for part in (name, value):
+            try:
+                urllib.parse.unquote_to_bytes(part.replace("+", " ")).decode("utf-8")
+            except UnicodeDecodeError:
+                names.append(urllib.parse.unquote_plus(name) or "(query)")
+                break
+    return sorted(set(names))
 
 
 class QueryModel(TextRules):
