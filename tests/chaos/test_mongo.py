@@ -36,7 +36,7 @@ from nocturnal.shared.events import EventPublisher, ExchangeSpec, new_event
 from tools.devstack import Stack
 
 # Each waits for a recovery bounded by the servers (a 60 s transaction lifetime at most).
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
 
 # An outage must outlast the services' MongoDB operation timeout (10 s) to show its 503s: a
 # shorter one only delays the requests sent during it (they wait for the server and succeed).
@@ -90,10 +90,16 @@ async def test_mongo_outage_under_load(
             repair()
             repaired_at = time.monotonic()
             await wait_readiness(api_urls, 200)
-            # Transactions the outage cut off hold the poster's writes for up to 60 s: the last
-            # of them began before the repair, so all are reaped REAPED_S after it.
+            # Transactions the outage cut off hold the poster's writes for 60 s after their last
+            # statement. The server may run a statement from its backlog only after the repair
+            # (a paused server works through what queued while it was stopped), so the last
+            # transaction to be cut off can be newer than the repair: the "after" phase starts
+            # once postings succeed again past REAPED_S after the repair.
             await load.wait_for(postings_recovered(load), "postings succeeding", within_s=120)
             await load.settle(max(0.0, repaired_at + REAPED_S - time.monotonic()))
+            await load.wait_for(
+                postings_recovered(load), "postings succeeding after the reaping", within_s=90
+            )
             load.phase = "after"
             await load.settle(4.0)
         stored = await stored_duties(chaos_mongo.url, load.tag)
