@@ -144,10 +144,11 @@ def ensure_redis(url: str, log_path: Path) -> Server:
         StackError: when nothing answers and none can be started.
     """
     port = str(host_port(url, DEFAULT_PORTS["redis"])[1])
-    argv = ["redis-server", "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly"]
+    argv = ["redis-server", "--bind", "127.0.0.1", "--port", port, "--save", ""]
+    argv += ["--appendonly", "no"]
     # DEBUG from this machine only: `redis-cli -p PORT debug sleep 10` reproduces a hung Redis
     # (docs/runbook.md); Redis 7 refuses DEBUG unless told.
-    argv += ["no", "--enable-debug-command", "local"]
+    argv += ["--enable-debug-command", "local"]
     return _reuse_or_start("redis", url, argv, redis_answers, log_path)
 
 
