@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import aio_pika
 import pytest
+from chaos.servers import RestartableMongo
 from events_scratch import Scratch, SeverableProxy
 from polling import eventually
+from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
 
 from nocturnal.shared.events.envelope import CloudEvent, new_event, parse
 from nocturnal.shared.events.outbox import Outbox, OutboxRelay
@@ -483,3 +488,69 @@ async def test_a_relay_dying_mid_batch_loses_nothing(db: AsyncDatabase[Any]) -> 
     await eventually(republished, "the dead relay's batch published once its lease expired")
     assert sorted(e.id for e in survivor.published) == sorted(e.id for e in events)
     assert await pending(Outbox(db)) == 0
+
+
+class CutsMongoAtFirstPublish:
+    """Records every event; the first publish takes MongoDB away (stopped or hung) after the
+    broker has it, so the relay's marking is what fails."""
+
+    def __init__(self, cut: Callable[[], None]) -> None:
+        self.cut: Callable[[], None] | None = cut
+        self.published: list[CloudEvent] = []
+
+    async def publish_confirmed(self, event: CloudEvent) -> None:
+        self.published.append(event)
+        if self.cut is not None:
+            cut, self.cut = self.cut, None
+            await asyncio.to_thread(cut)
+
+
+@pytest.mark.parametrize("outage", ["stopped", "paused"])
+async def test_a_database_outage_between_confirm_and_mark_publishes_nothing_twice(
+    outage: str, tmp_path: Path
+) -> None:
+    # A MongoDB of the test's own: the test stops or pauses it. A paused one may still apply
+    # the timed-out mark when it resumes; the relay's second mark must then change nothing.
+    with RestartableMongo(tmp_path / "data", tmp_path) as mongo:
+        cut, repair = {
+            "stopped": (mongo.stop, mongo.start),
+            "paused": (mongo.pause, mongo.resume),
+        }[outage]
+        client: AsyncMongoClient[Any] = AsyncMongoClient(
+            mongo.url, tz_aware=True, serverSelectionTimeoutMS=1000, timeoutMS=2000
+        )
+        try:
+            db = client["test_outbox_outage"]
+            events = [duty_event(n) for n in range(3)]
+            await add_committed(db, *events)
+            publisher = CutsMongoAtFirstPublish(cut)
+            lease_s = 8.0
+            relay = OutboxRelay(db, publisher, lease=lease_s)
+            leased_at = time.monotonic()
+
+            with pytest.raises(PyMongoError):
+                await relay.publish_pending()  # all three confirmed, none marked
+            repair()
+            await answering_again(client)
+            assert await relay.publish_pending() == 0  # marks the three before claiming more
+
+            # Past the lease, another relay finds nothing to publish again.
+            await asyncio.sleep(max(0.0, leased_at + lease_s + 0.5 - time.monotonic()))
+            assert await OutboxRelay(db, publisher).publish_pending() == 0
+            assert sorted(e.id for e in publisher.published) == sorted(e.id for e in events)
+            assert await pending(Outbox(db)) == 0
+        finally:
+            await client.close()
+
+
+async def answering_again(client: AsyncMongoClient[Any]) -> None:
+    """Wait until the server answers a ping again (after a restart or SIGCONT)."""
+
+    async def answers() -> bool:
+        try:
+            await client.admin.command("ping")
+        except PyMongoError:
+            return False
+        return True
+
+    await eventually(answers, "MongoDB answering again", within=30)

@@ -122,8 +122,11 @@ class OutboxRelay:
     racing for an entry only one gets its token on it, and only entries carrying this batch's
     token are published: no entry is published by two relays at once while its lease holds.
 
-    A relay that dies after the confirm but before marking leaves the entry to be published
-    again when the lease expires: delivery is at-least-once and consumers deduplicate by event
+    An entry the broker confirmed but MongoDB did not mark (the database failed in between) is
+    remembered by id and marked before the relay claims anything else, so a database outage
+    shorter than the lease publishes nothing twice. A relay that dies after the confirm but
+    before marking, or an outage that outlasts the lease, leaves the entry to be published
+    again once the lease expires: delivery is at-least-once and consumers deduplicate by event
     id. A batch is abandoned (left leased, not marked) if its publishes outlast 80 % of the
     lease, so a slow broker never lets a lease lapse under a publish in flight. A failed
     publish keeps the entry and makes it claimable again after an exponential backoff (with
@@ -177,6 +180,8 @@ class OutboxRelay:
         self._linger = linger
         self._owner = owner or uuid.uuid4().hex
         self._batches = 0
+        self._unmarked: set[ObjectId] = set()
+        """Ids of entries the broker confirmed that are not yet marked sent in MongoDB."""
         self._wake = asyncio.Event()
         self._stopping = False
         self._lock = asyncio.Lock()
@@ -255,6 +260,7 @@ class OutboxRelay:
         skipped: PublishError | None = None
         async with self._lock:
             while not (until_stopped and self._stopping):
+                await self._mark_sent()
                 claimed = await self._claim()
                 if claimed is None:
                     break
@@ -356,11 +362,8 @@ class OutboxRelay:
             for (entry, _), result in zip(events, results, strict=True)
             if result is None
         ]
-        if sent:
-            await self.outbox.collection.update_many(
-                {"_id": {"$in": sent}, "lease_owner": token},
-                {"$set": {"sent_at": datetime.now(UTC), "lease_owner": None, "last_error": None}},
-            )
+        self._unmarked.update(sent)
+        await self._mark_sent()
         failures: list[PublishError] = []
         for (entry, _), result in zip(events, results, strict=True):
             if isinstance(result, PublishError):
@@ -369,6 +372,24 @@ class OutboxRelay:
             elif result is not None:
                 raise result  # not a publish failure: a bug; the entry waits for its lease
         return len(sent), failures
+
+    async def _mark_sent(self) -> None:
+        """Mark sent every entry the broker confirmed; kept in ``_unmarked`` until MongoDB took it.
+
+        Marks whoever holds the lease now: the broker has the event, so publishing it again
+        would only repeat it.
+
+        Raises:
+            pymongo.errors.PyMongoError: MongoDB failed; the ids stay to be marked next time.
+        """
+        if not self._unmarked:
+            return
+        ids = list(self._unmarked)
+        await self.outbox.collection.update_many(
+            {"_id": {"$in": ids}, "sent_at": None},
+            {"$set": {"sent_at": datetime.now(UTC), "lease_owner": None, "last_error": None}},
+        )
+        self._unmarked.difference_update(ids)
 
     async def _release(
         self, token: str, entry: dict[str, Any], error: str, *, delay: float
