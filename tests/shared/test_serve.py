@@ -13,6 +13,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tools.devstack import free_ports
 
@@ -175,3 +176,25 @@ async def test_a_burst_of_connections_queues_for_the_service_instead_of_being_dr
     listening = (await ss.communicate())[0].decode().split()
     somaxconn = int(await asyncio.to_thread(Path("/proc/sys/net/core/somaxconn").read_text))
     assert int(listening[2]) == min(LISTEN_BACKLOG, somaxconn) >= 1024
+
+
+async def test_a_started_service_has_frozen_its_start_up_objects_and_observes_gc_pauses(
+    start: Start, session: aiohttp.ClientSession
+) -> None:
+    service = await start(drain_s=0.0)
+
+    async with session.post(f"{service.url}/gc") as collected:  # a full collection in there
+        objects = await collected.json()
+    async with session.get(f"{service.url}/metrics") as scraped:
+        families = {f.name: f for f in text_string_to_metric_families(await scraped.text())}
+
+    # The start-up's objects left the collector's scans: what a full collection still scans
+    # is what serving has made since, a small part of them.
+    assert objects["frozen"] > 10 * objects["tracked"], objects
+    full = {
+        sample.name: sample.value
+        for sample in families["python_gc_pause_seconds"].samples
+        if sample.labels.get("generation") == "2"
+    }
+    assert full["python_gc_pause_seconds_count"] >= 1
+    assert full["python_gc_pause_seconds_sum"] > 0

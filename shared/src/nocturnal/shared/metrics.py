@@ -89,6 +89,13 @@ UPLOAD_RECONCILED = Counter(
 UPLOAD_RECONCILE_RUNS = Counter(
     "upload_reconcile_runs_total", "Periodic storage reconciliation runs", ["outcome"]
 )
+GC_PAUSES = Histogram(
+    "python_gc_pause_seconds",
+    "Pauses of CPython's cyclic garbage collector in seconds, by generation collected "
+    "(0, 1, 2: a full collection); every request of the process waits while one runs",
+    ["generation"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
+)
 
 MetricsSampler = Callable[[], Awaitable[None]]
 """Updates some metrics from their source; run on every scrape, within `SAMPLE_TIMEOUT_S`."""

@@ -22,6 +22,7 @@ from pydantic_core import to_jsonable_python
 
 from nocturnal.shared.clock import rfc3339
 from nocturnal.shared.config import ServiceSettings, load_settings
+from nocturnal.shared.gc_pauses import freeze_start_up_objects, observe_gc_pauses
 from nocturnal.shared.health import (
     READINESS,
     Liveness,
@@ -356,6 +357,10 @@ def run_service(app: web.Application, settings: ServiceSettings) -> None:
 async def serve_until_stopped(app: web.Application, settings: ServiceSettings) -> None:
     """Start `app` (its cleanup contexts open), serve until SIGTERM/SIGINT, then drain and stop.
 
+    Once started, and before it accepts a connection, the objects alive (modules, the app, the
+    cleanup contexts' clients) are frozen out of the garbage collector's scans and every
+    collection's pause is observed from then on (`nocturnal.shared.gc_pauses`).
+
     The shutdown sequence, all in seconds of the settings:
 
     1. the signal turns readiness 503 (`draining`) at once; every response from now on carries
@@ -386,9 +391,11 @@ async def serve_until_stopped(app: web.Application, settings: ServiceSettings) -
     )
     try:
         if await _until_stopped(runner.setup(), stop):
+            frozen = freeze_start_up_objects()
+            observe_gc_pauses()
             site = web.TCPSite(runner, settings.host, settings.port, backlog=LISTEN_BACKLOG)
             await site.start()
-            log.info("serving", host=settings.host, port=settings.port)
+            log.info("serving", host=settings.host, port=settings.port, gc_frozen_objects=frozen)
             await stop.wait()
             drain_s = settings.shutdown_drain_s if received[0] is signal.SIGTERM else 0.0
             await _drain(app[READINESS], stop, drain_s)
