@@ -76,10 +76,11 @@ async def wait_readiness(urls: list[str], status: int, within_s: float = 90.0) -
 def postings_recovered(load: SteadyLoad, in_a_row: int = 5) -> Callable[[], bool]:
     """A condition: the last `in_a_row` duty postings answered from now on all succeeded.
 
-    After a fault that cut transactions off (a database outage, an instance killed
-    mid-request), the server keeps each such transaction open until it reaps it
-    (`transactionLifetimeLimitSeconds`, 60 s): the documents it holds, here the poster's
-    erasure-ledger entry, refuse that user's writes with 503 until then.
+    After a fault that cut transactions off, the documents they hold (here the poster's
+    erasure-ledger entry) refuse that user's writes with 503 until they end: within seconds
+    after a database outage (the services abort them, `nocturnal.shared.mongo_sessions`), 60 s
+    after an instance was killed mid-request (the server reaps them,
+    `transactionLifetimeLimitSeconds`).
     """
     first = len(load.outcomes)
 

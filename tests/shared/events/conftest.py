@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 import aio_pika
 import pytest
 from aio_pika.abc import AbstractRobustConnection
-from events_scratch import Scratch, SeverableProxy
+from events_scratch import Scratch
+from severable_proxy import SeverableProxy
 
 
 @pytest.fixture

@@ -1,11 +1,10 @@
-"""Test helpers for the events package: a scratch exchange with cleanup, a severable proxy."""
+"""Test helpers for the events package: a scratch exchange with cleanup."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
-import urllib.parse
 import uuid
 from typing import Any
 
@@ -103,63 +102,3 @@ class Scratch:
     @staticmethod
     def _quietly() -> contextlib.suppress:
         return contextlib.suppress(*CONNECTION_EXCEPTIONS)
-
-
-class SeverableProxy:
-    """A TCP proxy in front of the broker whose connections the test can cut (network loss)."""
-
-    def __init__(self, amqp_url: str) -> None:
-        broker = urllib.parse.urlsplit(amqp_url)
-        self._target = (broker.hostname or "127.0.0.1", broker.port or 5672)
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
-        self.port = 0
-        self.refusing = False
-        """While True, new connections are closed at once (the broker is down)."""
-
-    async def start(self) -> None:
-        """Listen on a free local port (``self.port``)."""
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    def sever(self) -> None:
-        """Abort every proxied connection; new ones are accepted again."""
-        for writer in list(self._writers):
-            writer.transport.abort()
-        self._writers.clear()
-
-    async def close(self) -> None:
-        """Stop listening and cut every connection."""
-        if self._server is not None:
-            self._server.close()
-        self.sever()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    def url(self, amqp_url: str, **query: str) -> str:
-        """``amqp_url`` rewritten to go through this proxy, with extra query parameters."""
-        broker = urllib.parse.urlsplit(amqp_url)
-        netloc = f"{broker.username}:{broker.password}@127.0.0.1:{self.port}"
-        return urllib.parse.urlunsplit(
-            broker._replace(netloc=netloc, query=urllib.parse.urlencode(query))
-        )
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self.refusing:
-            writer.transport.abort()
-            return
-        upstream_reader, upstream_writer = await asyncio.open_connection(*self._target)
-        self._writers.update((writer, upstream_writer))
-        for source, sink in ((reader, upstream_writer), (upstream_reader, writer)):
-            task = asyncio.create_task(self._pipe(source, sink))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    async def _pipe(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(ConnectionError, OSError):
-            while data := await source.read(65536):
-                sink.write(data)
-                await sink.drain()
-        sink.transport.abort()

@@ -12,12 +12,13 @@ import pytest
 import structlog
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from event_samples import sample_data, sample_event
-from events_scratch import Scratch, SeverableProxy
+from events_scratch import Scratch
 from opentelemetry import trace
 from polling import WAIT_S, eventually
 from prometheus_client import REGISTRY
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
+from severable_proxy import SeverableProxy
 from tracing_spans import TRACER
 
 from nocturnal.shared.events.consumer import (

@@ -11,11 +11,12 @@ from typing import Any
 import aio_pika
 import pytest
 from chaos.servers import RestartableMongo
-from events_scratch import Scratch, SeverableProxy
+from events_scratch import Scratch
 from polling import eventually
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
+from severable_proxy import SeverableProxy
 
 from nocturnal.shared.events.envelope import CloudEvent, new_event, parse
 from nocturnal.shared.events.outbox import Outbox, OutboxRelay

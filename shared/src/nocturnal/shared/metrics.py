@@ -52,6 +52,12 @@ OUTBOX_OLDEST_AGE = Gauge(
     "Age of the oldest unpublished outbox entry in seconds, 0 when none (sampled)",
     ["service"],
 )
+MONGO_ABANDONED_TRANSACTIONS = Counter(
+    "mongo_abandoned_transactions_total",
+    "Transactions a database outage ended on the client's side only, by outcome: aborted on "
+    "the server (killSessions) once it answered, or expired (left to the server's reaping)",
+    ["outcome"],
+)
 EVENTS_CONSUMER_ATTACHED = Gauge(
     "events_consumer_attached",
     "1 while the broker delivers to this process's consumer of the queue, else 0 (sampled)",

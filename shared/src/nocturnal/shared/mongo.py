@@ -20,6 +20,7 @@ from nocturnal.shared.events.envelope import CloudEvent
 from nocturnal.shared.events.outbox import Outbox
 from nocturnal.shared.health import READINESS
 from nocturnal.shared.http.app import CleanupContext
+from nocturnal.shared.mongo_sessions import abandoned_transactions, transaction_session
 from nocturnal.shared.unit_of_work import Transaction
 
 Document = dict[str, Any]
@@ -58,10 +59,12 @@ async def in_transaction(
     Uses PyMongo's `with_transaction`, which retries the whole callback on
     `TransientTransactionError` and the commit on `UnknownTransactionCommitResult` for up to
     `OPERATION_TIMEOUT_S` in all (then `ExecutionTimeout` or `NetworkTimeout`); `work` must
-    therefore be safe to run again. Errors raised by `work` abort and propagate.
+    therefore be safe to run again. Errors raised by `work` abort and propagate. A transaction
+    a database outage ended is aborted on the server once it answers
+    (`mongo_sessions.transaction_session`).
     """
     with pymongo.timeout(OPERATION_TIMEOUT_S):
-        async with client.start_session() as session:
+        async with transaction_session(client) as session:
             return await session.with_transaction(
                 work,
                 read_concern=ReadConcern("majority"),
@@ -180,6 +183,7 @@ def mongo_context(
         try:
             yield
         finally:
+            await abandoned_transactions(client).close()
             await client.close()
 
     return context

@@ -39,6 +39,7 @@ from nocturnal.shared.events.topology import (
 )
 from nocturnal.shared.metrics import EVENTS_DEAD_LETTERED
 from nocturnal.shared.mongo_errors import database_unavailable, transaction_contended
+from nocturnal.shared.mongo_sessions import transaction_session
 from nocturnal.shared.tracing import consuming
 
 __all__ = [
@@ -185,7 +186,7 @@ class InboxProcessor:
 
     async def _in_transaction(self, event: CloudEvent, handler: Handler) -> bool:
         async with (
-            self._db.client.start_session() as session,
+            transaction_session(self._db.client) as session,
             await session.start_transaction(
                 read_concern=ReadConcern("snapshot"), write_concern=WriteConcern("majority")
             ),

@@ -72,7 +72,7 @@ class SlidingWindowLog:
         granted = min(units, left // 2) if left >= math.ceil(limit / 10) else 0
         if granted > 0:
             self._count(entries, now + lease_s, granted)
-        return max(granted, 0)
+        return granted
 
     def _entries(self, key: str, now: float, window_s: int) -> _Entries:
         entries = self._log.get(key)
