@@ -14,6 +14,11 @@ import signal
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from polling import eventually
+from pymongo import AsyncMongoClient
+from pymongo.errors import PyMongoError
 
 from tools.devstack import (
     Instance,
@@ -80,6 +85,19 @@ class RestartableMongo:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+
+async def answering_again(client: AsyncMongoClient[Any]) -> None:
+    """Wait until `client`'s server answers a ping again (after a restart or SIGCONT)."""
+
+    async def answers() -> bool:
+        try:
+            await client.admin.command("ping")
+        except PyMongoError:
+            return False
+        return True
+
+    await eventually(answers, "MongoDB answering again", within=30)
 
 
 @contextlib.contextmanager

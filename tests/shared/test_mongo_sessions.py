@@ -9,20 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pymongo
 import pytest
 from bson import Binary
-from chaos.servers import RestartableMongo
+from chaos.servers import RestartableMongo, answering_again
 from polling import eventually
 from prometheus_client import REGISTRY
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError, PyMongoError
 from severable_proxy import SeverableProxy
 
+from nocturnal.shared import mongo as mongo_module
+from nocturnal.shared.mongo import connect, in_transaction
+from nocturnal.shared.mongo_errors import database_unavailable
 from nocturnal.shared.mongo_sessions import AbandonedTransactions, transaction_session
 
 pytestmark = pytest.mark.integration
@@ -196,3 +200,54 @@ def test_durations_and_bound_are_checked() -> None:
         AbandonedTransactions(client, retry_s=0)
     with pytest.raises(ValueError, match="max_sessions"):
         AbandonedTransactions(client, max_sessions=0)
+
+
+async def in_transaction_cut_at_commit(
+    mongo: RestartableMongo,
+    monkeypatch: pytest.MonkeyPatch,
+    cut: Callable[[], None],
+    repair: Callable[[], None],
+) -> tuple[str | BaseException, int]:
+    """Run `in_transaction` (time limit 2 s) incrementing document x, with the server cut off
+    (`cut`) after the statement and repaired 3 s later, while the commit's answer is awaited:
+    (what `in_transaction` returned or raised, the document's n afterwards)."""
+    monkeypatch.setattr(mongo_module, "OPERATION_TIMEOUT_S", 2.0)
+    client = connect(mongo.url, app_name="test")
+    docs = client["test_sessions"][f"docs_{secrets.token_hex(4)}"]
+    await docs.insert_one({"_id": "x", "n": 0})
+    loop = asyncio.get_running_loop()
+
+    async def work(session: AsyncClientSession) -> str:
+        await docs.update_one({"_id": "x"}, {"$inc": {"n": 1}}, session=session)
+        await asyncio.to_thread(cut)
+        loop.call_later(3.0, lambda: loop.run_in_executor(None, repair))
+        return "done"
+
+    outcome: str | BaseException
+    try:
+        outcome = await in_transaction(client, work)
+    except PyMongoError as exc:
+        outcome = exc
+    try:
+        await answering_again(client)
+        return outcome, (await docs.find_one({"_id": "x"}) or {})["n"]
+    finally:
+        await docs.drop()
+        await client.close()
+
+
+async def test_a_commit_the_time_limit_cut_off_but_the_server_stored_succeeds(
+    mongo: RestartableMongo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The commit waits on the hung server past the time limit; the server stores it on resuming.
+    outcome, n = await in_transaction_cut_at_commit(mongo, monkeypatch, mongo.pause, mongo.resume)
+    assert (outcome, n) == ("done", 1)
+
+
+async def test_a_commit_the_server_lost_is_an_outage_with_nothing_stored(
+    mongo: RestartableMongo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Stopped before the commit: the restarted server no longer has the transaction.
+    outcome, n = await in_transaction_cut_at_commit(mongo, monkeypatch, mongo.stop, mongo.start)
+    assert isinstance(outcome, PyMongoError) and database_unavailable(outcome), repr(outcome)
+    assert n == 0

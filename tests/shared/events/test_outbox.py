@@ -10,7 +10,7 @@ from typing import Any
 
 import aio_pika
 import pytest
-from chaos.servers import RestartableMongo
+from chaos.servers import RestartableMongo, answering_again
 from events_scratch import Scratch
 from polling import eventually
 from pymongo import AsyncMongoClient
@@ -542,16 +542,3 @@ async def test_a_database_outage_between_confirm_and_mark_publishes_nothing_twic
             assert await pending(Outbox(db)) == 0
         finally:
             await client.close()
-
-
-async def answering_again(client: AsyncMongoClient[Any]) -> None:
-    """Wait until the server answers a ping again (after a restart or SIGCONT)."""
-
-    async def answers() -> bool:
-        try:
-            await client.admin.command("ping")
-        except PyMongoError:
-            return False
-        return True
-
-    await eventually(answers, "MongoDB answering again", within=30)

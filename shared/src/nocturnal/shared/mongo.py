@@ -31,6 +31,10 @@ R = TypeVar("R")
 # request at most this, then it answers 503 (nocturnal.shared.mongo_errors). Long enough for a
 # loaded server's slow commit, short enough to answer before the gateway's 30 s read timeout.
 OPERATION_TIMEOUT_S = 10.0
+# A commit whose answer `OPERATION_TIMEOUT_S` cut off is retried for this many seconds more to
+# learn whether it was stored: a database back at the deadline must not turn a stored change
+# into a 503 that invites the client to repeat it (a second duty, a refresh token "replayed").
+COMMIT_GRACE_S = 5.0
 # How long to look for a reachable server before an operation gives up (a stopped server).
 SERVER_SELECTION_TIMEOUT_MS = 5000
 MONGO_CLIENT = web.AppKey("mongo_client", AsyncMongoClient)
@@ -59,17 +63,53 @@ async def in_transaction(
     Uses PyMongo's `with_transaction`, which retries the whole callback on
     `TransientTransactionError` and the commit on `UnknownTransactionCommitResult` for up to
     `OPERATION_TIMEOUT_S` in all (then `ExecutionTimeout` or `NetworkTimeout`); `work` must
-    therefore be safe to run again. Errors raised by `work` abort and propagate. A transaction
-    a database outage ended is aborted on the server once it answers
+    therefore be safe to run again. Errors raised by `work` abort and propagate. A commit whose
+    answer that limit cut off may have been stored: it is retried (`commitTransaction` is
+    idempotent) for up to `COMMIT_GRACE_S` more to learn the outcome, so an error from here
+    always means nothing was stored, except when the server stays unreachable through that
+    grace too. A transaction a database outage ended is aborted on the server once it answers
     (`mongo_sessions.transaction_session`).
     """
-    with pymongo.timeout(OPERATION_TIMEOUT_S):
-        async with transaction_session(client) as session:
-            return await session.with_transaction(
-                work,
-                read_concern=ReadConcern("majority"),
-                write_concern=WriteConcern("majority"),
-            )
+    async with transaction_session(client) as session:
+        committed: list[T] = []
+
+        async def attempt(session: AsyncClientSession) -> T:
+            result = await work(session)
+            committed[:] = [result]  # the last attempt is the one committed
+            return result
+
+        try:
+            with pymongo.timeout(OPERATION_TIMEOUT_S):
+                return await session.with_transaction(
+                    attempt,
+                    read_concern=ReadConcern("majority"),
+                    write_concern=WriteConcern("majority"),
+                )
+        except PyMongoError as exc:
+            if not exc.has_error_label("UnknownTransactionCommitResult"):
+                raise
+            cut_off = exc
+        if not await _commit_again(session):
+            raise cut_off
+        return committed[0]
+
+
+async def _commit_again(session: AsyncClientSession) -> bool:
+    """Retry a commit whose answer was cut off, within `COMMIT_GRACE_S`: True when the
+    transaction is stored (by the first commit or this one), False when the server no longer
+    has it (`NoSuchTransaction`: aborted, or lost by a restart; nothing was stored).
+
+    Raises:
+        pymongo.errors.PyMongoError: the server did not answer (the outcome stays unknown).
+    """
+    try:
+        with pymongo.timeout(COMMIT_GRACE_S):
+            await session.commit_transaction()
+    except PyMongoError as exc:
+        if exc.has_error_label("TransientTransactionError"):
+            return False
+        raise
+    return True
 
 
 class EventSink(Protocol):
