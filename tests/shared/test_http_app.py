@@ -115,6 +115,24 @@ async def test_malformed_json_is_400(client: TestClient, raw: bytes) -> None:
     assert "JSON" in body["detail"]
 
 
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        (b'{"title": "Night", "hours": 8, "title": "Day"}', "title"),
+        (b'{"title": "Night", "hours": 8, "hours": 8}', "hours"),
+        (b'{"title": "Night", "hours": 8, "extra": {"a": 1, "a": 2}}', "a"),
+    ],
+)
+async def test_a_name_repeated_in_an_object_is_400(
+    client: TestClient, raw: bytes, field: str
+) -> None:
+    # Which value would count is the parser's choice (RFC 8259 §4): refused, not guessed.
+    resp = await client.post("/shifts", data=raw, headers={"Content-Type": "application/json"})
+    body = await problem(resp, 400)
+    assert [e["field"] for e in body["errors"]] == [field]
+    assert "more than once" in body["errors"][0]["message"]
+
+
 async def test_empty_body_is_400(client: TestClient) -> None:
     resp = await client.post("/shifts", data=b"", headers={"Content-Type": "application/json"})
     assert (await problem(resp, 400))["detail"] == "the request body is empty"

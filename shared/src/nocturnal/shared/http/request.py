@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import ipaddress
+import json
 import unicodedata
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
@@ -266,8 +267,8 @@ async def read_json(
         Problem: 400 when there is no body at all (whatever the content type); 415 when the
             content type is not JSON; 413 when the body exceeds `max_bytes`; 408 when the body
             has not arrived within `timeout_s` seconds (a stalled client); 400 for an empty
-            body, malformed JSON, unknown fields or wrong JSON types (with
-            `errors: [{field, message}]`).
+            body, malformed JSON, a name repeated within an object, unknown fields or wrong
+            JSON types (with `errors: [{field, message}]`).
     """
     if not request.body_exists:
         # Nothing was sent, so nothing of a wrong type was: say what is missing.
@@ -285,12 +286,45 @@ async def read_json(
         raise Problem(413)
     if not body.strip():
         raise Problem(400, "the request body is empty")
+    if (repeated := _repeated_name(body)) is not None:
+        raise validation_problem([{"field": repeated, "message": _REPEATED_NAME}])
     try:
         return model.model_validate_json(body)
     except ValidationError as exc:
         if any(err["type"] == "json_invalid" for err in exc.errors()):
             raise Problem(400, "the request body is not valid JSON") from None
         raise validation_problem(_field_errors(exc)) from None
+
+
+_REPEATED_NAME = "appears more than once in its object; each name may appear once (RFC 7493)"
+
+
+class _RepeatedNameError(ValueError):
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def _unique_names(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in found:
+            raise _RepeatedNameError(name)
+        found[name] = value
+    return found
+
+
+def _repeated_name(body: bytes) -> str | None:
+    """The first name repeated within one object of the JSON `body`, if any (I-JSON, RFC 7493
+    §2.3: the pydantic parser would keep the last value silently). None also when `body` is not
+    JSON the standard library reads: the model's parse then says what is wrong."""
+    try:
+        json.loads(body, object_pairs_hook=_unique_names)
+    except _RepeatedNameError as exc:
+        return exc.name
+    except (ValueError, RecursionError):
+        return None
+    return None
 
 
 async def _read_at_most(request: web.Request, limit: int) -> bytes:
