@@ -14,12 +14,15 @@ import pytest
 from tools.devstack import (
     READINESS_SILENCE_LIMIT,
     SERVICES,
+    Child,
+    Server,
     Stack,
     StackError,
     StackSettings,
     free_ports,
     http_ok,
 )
+from tools.devstack.stack import routing_message
 
 
 def test_a_stack_without_instances_of_a_service_refuses_to_start(tmp_path: Path) -> None:
@@ -83,3 +86,21 @@ def test_a_silent_instance_leaves_the_gateway_after_three_probes() -> None:
         answers = [stack._ready(port) for _ in range(READINESS_SILENCE_LIMIT)]
 
     assert answers == [True] * (READINESS_SILENCE_LIMIT - 1) + [False]
+
+
+def test_the_routing_message_says_when_no_instance_of_a_service_is_ready() -> None:
+    assert routing_message(["api-2"], []) == "gateway routes around api-2"
+    assert routing_message([], ["api"]) == (
+        "gateway routes around no instance; no api instance is ready, so each still gets requests"
+    )
+
+
+def test_a_server_the_stack_started_is_reported_once_when_it_exits(tmp_path: Path) -> None:
+    stack = Stack(StackSettings(run_dir=tmp_path))
+    child = Child.spawn("mongo", ["true"], tmp_path / "mongo.log")
+    child.proc.wait()
+    stack.servers.append(Server("mongo", "mongodb://127.0.0.1:1", "started", child=child))
+    stack.servers.append(Server("redis", "redis://127.0.0.1:6379", "reused"))  # not ours
+
+    assert [c.name for c in stack.exited()] == ["mongo"]
+    assert stack.exited() == []

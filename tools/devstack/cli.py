@@ -54,7 +54,8 @@ def _stop_on_signal(signum: int, frame: object) -> None:
 
 
 def watch(stack: Stack) -> None:
-    """Report any instance or the gateway exiting, until interrupted."""
+    """Report any instance, the gateway or a server the stack started exiting, until
+    interrupted."""
     while True:
         for child in stack.exited():
             print(

@@ -38,6 +38,15 @@ READINESS_POLL_S = 0.25
 READINESS_SILENCE_LIMIT = 3
 
 
+def routing_message(left_out: list[str], none_ready: list[str]) -> str:
+    """What the gateway does now: the instances it routes around, and the services none of
+    whose instances is ready (it keeps sending to all of them: each answers for itself)."""
+    message = f"gateway routes around {', '.join(left_out) or 'no instance'}"
+    for service in none_ready:
+        message += f"; no {service} instance is ready, so each still gets requests"
+    return message
+
+
 @dataclass
 class StackSettings:
     """What to run and against which servers; None means "find or start one"."""
@@ -140,11 +149,14 @@ class Stack:
         """
         assert self.layout is not None and self.gateway is not None
         down: set[int] = set()
+        none_ready: list[str] = []
         for service in SERVICES:
             ports = [i.port for i in self.instances if i.service == service]
             unready = {port for port in ports if not self._ready(port)}
             if len(unready) < len(ports):
                 down |= unready
+            elif ports:
+                none_ready.append(service)
         if down == self._down:
             return False
         s = self.settings
@@ -153,7 +165,7 @@ class Stack:
         )
         self.gateway.proc.send_signal(signal.SIGHUP)  # nginx reloads; old workers finish first
         left_out = sorted(i.name for i in self.instances if i.port in down)
-        print(f"devstack: gateway routes around {', '.join(left_out) or 'no instance'}", flush=True)
+        print(f"devstack: {routing_message(left_out, none_ready)}", flush=True)
         self._down = frozenset(down)
         return True
 
@@ -273,9 +285,11 @@ class Stack:
         self.instances, self.servers, self.gateway = [], [], None
 
     def exited(self) -> list[Child]:
-        """Children that exited since the last call (each reported once)."""
+        """Children that exited since the last call (each reported once): instances, the
+        gateway, and the servers this stack started."""
         children = [instance.child for instance in self.instances]
         children += [self.gateway] if self.gateway else []
+        children += [server.child for server in self.servers if server.child is not None]
         gone = [c for c in children if not c.alive and c.name not in self._reported_exits]
         self._reported_exits.update(c.name for c in gone)
         return gone
