@@ -6,10 +6,12 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from pymongo.errors import NetworkTimeout
 
 from nocturnal.shared.config import ServiceSettings
 from nocturnal.shared.http.app import create_service_app
 from nocturnal.shared.http.errors import ProblemOf
+from nocturnal.shared.mongo_errors import CommitOutcomeUnknown
 from nocturnal.shared.paging import InvalidCursor
 
 
@@ -60,3 +62,24 @@ async def test_errors_in_the_table_become_their_problems_and_others_stay_500(
     bug = await client.get("/bug")
     assert bug.status == 500
     assert bug.headers["Content-Type"].startswith("application/problem+json")
+
+
+async def test_a_database_outage_is_a_503_and_an_unknown_commit_says_the_change_may_be_stored(
+    aiohttp_client: Any,
+) -> None:
+    app = create_service_app(ServiceSettings(), service="test", problems={})
+    app.router.add_get("/down", raising(NetworkTimeout("timed out")))
+    app.router.add_get("/unknown", raising(CommitOutcomeUnknown("not confirmed")))
+    client: TestClient = await aiohttp_client(app)
+
+    for path, detail in [
+        ("/down", "the database is unavailable; retry later"),
+        (
+            "/unknown",
+            "the database did not confirm the change in time: it may have been stored;"
+            " check before repeating it",
+        ),
+    ]:
+        resp = await client.get(path)
+        assert (resp.status, resp.headers["Retry-After"]) == (503, "5")
+        assert (await resp.json())["detail"] == detail

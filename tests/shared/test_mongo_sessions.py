@@ -26,7 +26,7 @@ from severable_proxy import SeverableProxy
 
 from nocturnal.shared import mongo as mongo_module
 from nocturnal.shared.mongo import connect, in_transaction
-from nocturnal.shared.mongo_errors import database_unavailable
+from nocturnal.shared.mongo_errors import CommitOutcomeUnknown, database_unavailable
 from nocturnal.shared.mongo_sessions import AbandonedTransactions, transaction_session
 
 pytestmark = pytest.mark.integration
@@ -236,18 +236,39 @@ async def in_transaction_cut_at_commit(
         await client.close()
 
 
+def commit_checks(outcome: str) -> float:
+    sample = "mongo_commit_outcome_checks_total"
+    return REGISTRY.get_sample_value(sample, {"outcome": outcome}) or 0.0
+
+
 async def test_a_commit_the_time_limit_cut_off_but_the_server_stored_succeeds(
     mongo: RestartableMongo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    stored = commit_checks("stored")
     # The commit waits on the hung server past the time limit; the server stores it on resuming.
     outcome, n = await in_transaction_cut_at_commit(mongo, monkeypatch, mongo.pause, mongo.resume)
     assert (outcome, n) == ("done", 1)
+    assert commit_checks("stored") == stored + 1
 
 
 async def test_a_commit_the_server_lost_is_an_outage_with_nothing_stored(
     mongo: RestartableMongo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    not_stored = commit_checks("not_stored")
     # Stopped before the commit: the restarted server no longer has the transaction.
     outcome, n = await in_transaction_cut_at_commit(mongo, monkeypatch, mongo.stop, mongo.start)
     assert isinstance(outcome, PyMongoError) and database_unavailable(outcome), repr(outcome)
+    assert not isinstance(outcome, CommitOutcomeUnknown)  # known: nothing stored
     assert n == 0
+    assert commit_checks("not_stored") == not_stored + 1
+
+
+async def test_a_commit_unanswered_through_the_grace_is_said_to_be_unknown(
+    mongo: RestartableMongo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unknown = commit_checks("unknown")
+    monkeypatch.setattr(mongo_module, "COMMIT_GRACE_S", 0.5)  # over before the server resumes
+    outcome, n = await in_transaction_cut_at_commit(mongo, monkeypatch, mongo.pause, mongo.resume)
+    assert isinstance(outcome, CommitOutcomeUnknown), repr(outcome)
+    assert n == 1  # stored after all, as the 503's detail warns it may be
+    assert commit_checks("unknown") == unknown + 1

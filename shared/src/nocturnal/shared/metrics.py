@@ -58,6 +58,13 @@ MONGO_ABANDONED_TRANSACTIONS = Counter(
     "the server (killSessions) once it answered, or expired (left to the server's reaping)",
     ["outcome"],
 )
+MONGO_COMMIT_OUTCOME_CHECKS = Counter(
+    "mongo_commit_outcome_checks_total",
+    "Commits whose answer the time limit cut off, asked again: stored, not_stored (the server "
+    "no longer had the transaction) or unknown (no answer within the grace: the client got a "
+    "503 saying the change may have been stored)",
+    ["outcome"],
+)
 EVENTS_CONSUMER_ATTACHED = Gauge(
     "events_consumer_attached",
     "1 while the broker delivers to this process's consumer of the queue, else 0 (sampled)",

@@ -20,6 +20,9 @@ from nocturnal.shared.events.envelope import CloudEvent
 from nocturnal.shared.events.outbox import Outbox
 from nocturnal.shared.health import READINESS
 from nocturnal.shared.http.app import CleanupContext
+from nocturnal.shared.logging import get_logger
+from nocturnal.shared.metrics import MONGO_COMMIT_OUTCOME_CHECKS
+from nocturnal.shared.mongo_errors import CommitOutcomeUnknown, database_unavailable
 from nocturnal.shared.mongo_sessions import abandoned_transactions, transaction_session
 from nocturnal.shared.unit_of_work import Transaction
 
@@ -38,6 +41,7 @@ COMMIT_GRACE_S = 5.0
 # How long to look for a reachable server before an operation gives up (a stopped server).
 SERVER_SELECTION_TIMEOUT_MS = 5000
 MONGO_CLIENT = web.AppKey("mongo_client", AsyncMongoClient)
+_log = get_logger("mongo")
 MONGO_DB = web.AppKey("mongo_db", AsyncDatabase)
 
 
@@ -66,8 +70,8 @@ async def in_transaction(
     therefore be safe to run again. Errors raised by `work` abort and propagate. A commit whose
     answer that limit cut off may have been stored: it is retried (`commitTransaction` is
     idempotent) for up to `COMMIT_GRACE_S` more to learn the outcome, so an error from here
-    always means nothing was stored, except when the server stays unreachable through that
-    grace too. A transaction a database outage ended is aborted on the server once it answers
+    means nothing was stored, except `CommitOutcomeUnknown` (the server stayed unreachable
+    through that grace too: the change may be stored). A transaction a database outage ended is aborted on the server once it answers
     (`mongo_sessions.transaction_session`).
     """
     async with transaction_session(client) as session:
@@ -97,18 +101,28 @@ async def in_transaction(
 async def _commit_again(session: AsyncClientSession) -> bool:
     """Retry a commit whose answer was cut off, within `COMMIT_GRACE_S`: True when the
     transaction is stored (by the first commit or this one), False when the server no longer
-    has it (`NoSuchTransaction`: aborted, or lost by a restart; nothing was stored).
+    has it (`NoSuchTransaction`: aborted, or lost by a restart; nothing was stored). Counted in
+    `mongo_commit_outcome_checks_total`.
 
     Raises:
-        pymongo.errors.PyMongoError: the server did not answer (the outcome stays unknown).
+        CommitOutcomeUnknown: the server did not answer within the grace either.
+        pymongo.errors.PyMongoError: the server refused the commit otherwise.
     """
     try:
         with pymongo.timeout(COMMIT_GRACE_S):
             await session.commit_transaction()
     except PyMongoError as exc:
         if exc.has_error_label("TransientTransactionError"):
+            MONGO_COMMIT_OUTCOME_CHECKS.labels("not_stored").inc()
             return False
+        if database_unavailable(exc):
+            MONGO_COMMIT_OUTCOME_CHECKS.labels("unknown").inc()
+            _log.warning("mongo_commit_outcome_unknown", error=repr(exc))
+            raise CommitOutcomeUnknown(
+                f"the commit was not confirmed within {COMMIT_GRACE_S:g} s more: {exc}"
+            ) from exc
         raise
+    MONGO_COMMIT_OUTCOME_CHECKS.labels("stored").inc()
     return True
 
 

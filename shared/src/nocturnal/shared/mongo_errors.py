@@ -16,6 +16,14 @@ DATABASE_UNAVAILABLE: tuple[type[PyMongoError], ...] = (
 )
 """The error classes (and their subclasses) of an unreachable or hung database."""
 
+
+class CommitOutcomeUnknown(ConnectionFailure):
+    """A transaction's commit the database never confirmed, not even when asked again within
+    the grace (`nocturnal.shared.mongo.COMMIT_GRACE_S`): the change may or may not be stored.
+    A database-unavailable error (a `ConnectionFailure`) whose answer says so: 503 with a
+    detail telling the client to check before repeating the change."""
+
+
 RETRY_AFTER_S = 5
 """What a 503 of an unreachable database tells the client to wait (seconds): about the time a
 replica set takes to elect a new primary."""

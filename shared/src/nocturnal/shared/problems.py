@@ -199,7 +199,9 @@ PROBLEM_TYPES: Mapping[int, ProblemType] = MappingProxyType(
                 "The service is unavailable; retry later.",
                 "an instance is at its bound of work in progress: requests (`MAX_IN_FLIGHT`),"
                 " uploads (`UPLOAD_MAX_CONCURRENT`) or auth's password hashing; a tier is set"
-                " while the rate-limit store is unreachable; the database is unreachable or hung;"
+                " while the rate-limit store is unreachable; the database is unreachable or hung"
+                " (detail 'the database did not confirm the change in time: it may have been"
+                " stored; check before repeating it' when a commit's answer never came);"
                 " no instance of the route's service accepts connections (all with `Retry-After`)",
                 gateway=True,
             ),

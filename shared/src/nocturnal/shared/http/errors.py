@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from nocturnal.shared.mongo_errors import DATABASE_UNAVAILABLE, RETRY_AFTER_S
+from nocturnal.shared.mongo_errors import DATABASE_UNAVAILABLE, RETRY_AFTER_S, CommitOutcomeUnknown
 from nocturnal.shared.paging import InvalidCursor
 from nocturnal.shared.problems import Problem, validation_problem
 
@@ -52,6 +52,12 @@ SHARED_PROBLEMS: ProblemTable = {
         400, errors=lambda _: [{"field": "cursor", "message": "invalid cursor"}]
     ),
     **dict.fromkeys(DATABASE_UNAVAILABLE, _DATABASE_UNAVAILABLE),
+    CommitOutcomeUnknown: ProblemOf(
+        503,
+        "the database did not confirm the change in time: it may have been stored; check"
+        " before repeating it",
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    ),
 }
 """Errors of the shared library every service answers the same way."""
 
