@@ -41,8 +41,8 @@ COMMIT_GRACE_S = 5.0
 # How long to look for a reachable server before an operation gives up (a stopped server).
 SERVER_SELECTION_TIMEOUT_MS = 5000
 MONGO_CLIENT = web.AppKey("mongo_client", AsyncMongoClient)
-_log = get_logger("mongo")
 MONGO_DB = web.AppKey("mongo_db", AsyncDatabase)
+_log = get_logger("mongo")
 
 
 def connect(url: str, *, app_name: str) -> AsyncMongoClient[Document]:
@@ -71,14 +71,14 @@ async def in_transaction(
     answer that limit cut off may have been stored: it is retried (`commitTransaction` is
     idempotent) for up to `COMMIT_GRACE_S` more to learn the outcome, so an error from here
     means nothing was stored, except `CommitOutcomeUnknown` (the server stayed unreachable
-    through that grace too: the change may be stored). A transaction a database outage ended is aborted on the server once it answers
-    (`mongo_sessions.transaction_session`).
+    through that grace too: the change may be stored). A transaction a database outage ended
+    is aborted on the server once it answers (`mongo_sessions.transaction_session`).
     """
     async with transaction_session(client) as session:
         committed: list[T] = []
 
-        async def attempt(session: AsyncClientSession) -> T:
-            result = await work(session)
+        async def attempt(attempt_session: AsyncClientSession) -> T:
+            result = await work(attempt_session)
             committed[:] = [result]  # the last attempt is the one committed
             return result
 
