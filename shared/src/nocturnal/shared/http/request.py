@@ -287,7 +287,7 @@ async def read_json(
     if not body.strip():
         raise Problem(400, "the request body is empty")
     if (repeated := _repeated_name(body)) is not None:
-        raise validation_problem([{"field": repeated, "message": _REPEATED_NAME}])
+        raise validation_problem([{"field": repeated, "message": _GIVEN_TWICE}])
     try:
         return model.model_validate_json(body)
     except ValidationError as exc:
@@ -296,7 +296,9 @@ async def read_json(
         raise validation_problem(_field_errors(exc)) from None
 
 
-_REPEATED_NAME = "appears more than once in its object; each name may appear once (RFC 7493)"
+_GIVEN_TWICE = "given more than once"
+"""A JSON name repeated within one object (RFC 7493 §2.3) or a query parameter repeated: which
+value was meant is unknowable."""
 
 
 class _RepeatedNameError(ValueError):
@@ -372,9 +374,7 @@ def parse_query(request: web.Request, model: type[ModelT]) -> ModelT:
     query = request.query
     repeated = sorted({name for name in query if len(query.getall(name)) > 1})
     if repeated:
-        raise validation_problem(
-            [{"field": name, "message": "given more than once"} for name in repeated]
-        )
+        raise validation_problem([{"field": name, "message": _GIVEN_TWICE} for name in repeated])
     try:
         return model.model_validate({name: query[name] for name in query})
     except ValidationError as exc:
