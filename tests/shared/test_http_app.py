@@ -108,7 +108,17 @@ async def test_unknown_fields_and_wrong_types_are_400(
     assert [e["field"] for e in body["errors"]] == [field]
 
 
-@pytest.mark.parametrize("raw", [b"{", b"[1,2", b"\xff\xfe", b'{"title": "x",}'])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"{",
+        b"[1,2",
+        b"\xff\xfe",
+        b'{"title": "x",}',
+        b'{"title": "x", "hours": NaN}',  # not JSON (RFC 8259 §6), though parsers take it
+        b'{"title": "x", "hours": -Infinity}',
+    ],
+)
 async def test_malformed_json_is_400(client: TestClient, raw: bytes) -> None:
     resp = await client.post("/shifts", data=raw, headers={"Content-Type": "application/json"})
     body = await problem(resp, 400)
@@ -120,7 +130,8 @@ async def test_malformed_json_is_400(client: TestClient, raw: bytes) -> None:
     [
         (b'{"title": "Night", "hours": 8, "title": "Day"}', "title"),
         (b'{"title": "Night", "hours": 8, "hours": 8}', "hours"),
-        (b'{"title": "Night", "hours": 8, "extra": {"a": 1, "a": 2}}', "a"),
+        (b'{"title": "Night", "hours": 8, "extra": {"a": 1, "a": 2}}', "extra.a"),
+        (b'{"title": "Night", "hours": 8, "extra": [0, {"b": {"a": 1, "a": 2}}]}', "extra.1.b.a"),
     ],
 )
 async def test_a_name_repeated_in_an_object_is_400(

@@ -286,46 +286,82 @@ async def read_json(
         raise Problem(413)
     if not body.strip():
         raise Problem(400, "the request body is empty")
-    if (repeated := _repeated_name(body)) is not None:
-        raise validation_problem([{"field": repeated, "message": _GIVEN_TWICE}])
+    if (fault := _strict_json_fault(body)) is not None:
+        raise fault
     try:
         return model.model_validate_json(body)
     except ValidationError as exc:
         if any(err["type"] == "json_invalid" for err in exc.errors()):
-            raise Problem(400, "the request body is not valid JSON") from None
+            raise Problem(400, _NOT_JSON) from None
         raise validation_problem(_field_errors(exc)) from None
 
 
 _GIVEN_TWICE = "given more than once"
 """A JSON name repeated within one object (RFC 7493 §2.3) or a query parameter repeated: which
 value was meant is unknowable."""
+_NOT_JSON = "the request body is not valid JSON"
 
 
-class _RepeatedNameError(ValueError):
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
+class _NotJsonError(ValueError):
+    """`NaN`, `Infinity` or `-Infinity`: accepted by Python's and pydantic's parsers, not JSON."""
+
+
+class _Repeated(dict[str, Any]):
+    """A parsed JSON object in which `name` was given more than once."""
+
+    def __init__(self, pairs: list[tuple[str, Any]], name: str) -> None:
+        super().__init__(pairs)
         self.name = name
 
 
-def _unique_names(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for name, value in pairs:
-        if name in found:
-            raise _RepeatedNameError(name)
-        found[name] = value
-    return found
+def _refuse_constant(constant: str) -> Any:
+    raise _NotJsonError(constant)
 
 
-def _repeated_name(body: bytes) -> str | None:
-    """The first name repeated within one object of the JSON `body`, if any (I-JSON, RFC 7493
-    §2.3: the pydantic parser would keep the last value silently). None also when `body` is not
-    JSON the standard library reads: the model's parse then says what is wrong."""
+def _strict_json_fault(body: bytes) -> Problem | None:
+    """What RFC 8259 / I-JSON (RFC 7493) refuse in `body` that the pydantic parser would take:
+    a `NaN`/`Infinity` (400 not valid JSON), a name given twice within one object (400 naming
+    its dotted path, e.g. `requirements.minimum_experience`, as validation errors do; the
+    parser would keep the last value silently). None otherwise, also when `body` is not JSON
+    the standard library reads: the model's parse then says what is wrong."""
+    repeated = False
+
+    def object_of(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal repeated
+        names: set[str] = set()
+        for name, _ in pairs:
+            if name in names:
+                repeated = True
+                return _Repeated(pairs, name)
+            names.add(name)
+        return dict(pairs)
+
     try:
-        json.loads(body, object_pairs_hook=_unique_names)
-    except _RepeatedNameError as exc:
-        return exc.name
+        parsed = json.loads(body, object_pairs_hook=object_of, parse_constant=_refuse_constant)
+    except _NotJsonError:
+        return Problem(400, _NOT_JSON)
     except (ValueError, RecursionError):
         return None
+    if not repeated:
+        return None
+    return validation_problem(
+        [{"field": _repeated_path(parsed) or "(body)", "message": _GIVEN_TWICE}]
+    )
+
+
+def _repeated_path(value: Any, path: tuple[str, ...] = ()) -> str | None:
+    """The dotted path (list items by index) of the first name given twice in `value`."""
+    if isinstance(value, _Repeated):
+        return ".".join((*path, value.name))
+    if isinstance(value, dict):
+        items: Iterable[tuple[Any, Any]] = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        if (found := _repeated_path(item, (*path, str(key)))) is not None:
+            return found
     return None
 
 
