@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import signal
 from collections.abc import Iterator
@@ -18,8 +19,8 @@ from typing import Any
 
 from polling import eventually
 from pymongo import AsyncMongoClient
-from pymongo.errors import PyMongoError
 
+from nocturnal.shared.mongo import ping
 from tools.devstack import (
     Instance,
     Server,
@@ -89,15 +90,7 @@ class RestartableMongo:
 
 async def answering_again(client: AsyncMongoClient[Any]) -> None:
     """Wait until `client`'s server answers a ping again (after a restart or SIGCONT)."""
-
-    async def answers() -> bool:
-        try:
-            await client.admin.command("ping")
-        except PyMongoError:
-            return False
-        return True
-
-    await eventually(answers, "MongoDB answering again", within=30)
+    await eventually(functools.partial(ping, client), "MongoDB answering again", within=30)
 
 
 @contextlib.contextmanager

@@ -83,8 +83,8 @@ class AbandonedTransactions:
         self._again_s = again_s
         self._give_up_s = give_up_s
         self._max_sessions = max_sessions
-        # lsid bytes -> (the session id document, monotonic time noted, kills that got through)
-        self._sessions: dict[bytes, tuple[Mapping[str, Any], float, int]] = {}
+        # lsid bytes -> (the session id document, monotonic time noted, killed once already)
+        self._sessions: dict[bytes, tuple[Mapping[str, Any], float, bool]] = {}
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -98,7 +98,7 @@ class AbandonedTransactions:
         from the event loop."""
         key = bytes(session_id["id"])
         self._sessions.pop(key, None)
-        self._sessions[key] = (session_id, time.monotonic(), 0)
+        self._sessions[key] = (session_id, time.monotonic(), False)
         while len(self._sessions) > self._max_sessions:
             del self._sessions[next(iter(self._sessions))]
             MONGO_ABANDONED_TRANSACTIONS.labels("expired").inc()
@@ -135,22 +135,23 @@ class AbandonedTransactions:
     def _forget_expired(self) -> bool:
         """Forget the sessions noted more than `give_up_s` ago; True while any is left."""
         cutoff = time.monotonic() - self._give_up_s
-        for key, (_, noted, kills) in list(self._sessions.items()):
+        for key, (_, noted, killed) in list(self._sessions.items()):
             if noted < cutoff:
                 del self._sessions[key]
-                if kills == 0:
+                if not killed:
                     MONGO_ABANDONED_TRANSACTIONS.labels("expired").inc()
         return bool(self._sessions)
 
     def _count_kill(self) -> None:
+        """After a kill got through: forget the sessions killed before, keep the others for
+        one more kill, and count them."""
         first = 0
-        for key, (lsid, noted, kills) in list(self._sessions.items()):
-            if kills == 0:
-                first += 1
-            if kills >= 1:
+        for key, (lsid, noted, killed) in list(self._sessions.items()):
+            if killed:
                 del self._sessions[key]
             else:
-                self._sessions[key] = (lsid, noted, kills + 1)
+                self._sessions[key] = (lsid, noted, True)
+                first += 1
         if first:
             MONGO_ABANDONED_TRANSACTIONS.labels("aborted").inc(first)
             _log.info("mongo_abandoned_transactions_aborted", sessions=first)
